@@ -1,0 +1,90 @@
+"""What a client needs to draw one tick of the game: plain, immutable data.
+
+A :class:`Snapshot` is produced by :meth:`netsnake.world.World.snapshot` on the
+server and rebuilt exactly by the snapshot decoder on the client.  Two
+snapshots of the same tick compare equal and hash to the same
+:func:`snapshot_hash`, which is how clients are checked against the server.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from netsnake.direction import Direction
+
+__all__ = ["Cell", "PlayerState", "Snapshot", "snapshot_hash"]
+
+Cell = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayerState:
+    """One player as everyone sees them.
+
+    ``body`` lists the snake's cells head first and is empty while the player
+    is dead.  ``respawn_ticks`` counts down to the respawn and is 0 when alive.
+    """
+
+    id: int
+    name: str
+    colour: int
+    alive: bool
+    direction: Direction
+    body: tuple[Cell, ...]
+    score: int
+    best: int
+    kills: int
+    respawn_ticks: int = 0
+
+    @property
+    def length(self) -> int:
+        return len(self.body)
+
+    @property
+    def head(self) -> Cell | None:
+        return self.body[0] if self.body else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """The whole visible world at the end of ``tick``.
+
+    ``players`` is sorted by id and ``food`` is sorted, so equal worlds give
+    equal snapshots.
+    """
+
+    tick: int
+    width: int
+    height: int
+    wrap: bool
+    players: tuple[PlayerState, ...]
+    food: tuple[Cell, ...]
+
+    def player(self, player_id: int) -> PlayerState | None:
+        for p in self.players:
+            if p.id == player_id:
+                return p
+        return None
+
+
+_I = struct.Struct(">i")
+
+
+def snapshot_hash(snapshot: Snapshot) -> int:
+    """A cheap 32-bit digest of everything in ``snapshot`` (CRC-32, stable across runs)."""
+    crc = zlib.crc32(
+        struct.pack(">IHH?", snapshot.tick & 0xFFFFFFFF, snapshot.width, snapshot.height,
+                    snapshot.wrap)
+    )
+    for p in snapshot.players:
+        crc = zlib.crc32(p.name.encode("utf-8", "surrogatepass"), crc)
+        crc = zlib.crc32(
+            struct.pack(">HB?Biiii", p.id, p.colour, p.alive, int(p.direction), p.score,
+                        p.best, p.kills, p.respawn_ticks),
+            crc,
+        )
+        crc = zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in p.body), crc)
+    crc = zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in snapshot.food), crc)
+    return crc

@@ -1,5 +1,12 @@
-"""netsnake's wire protocol: sans-IO, game-agnostic, over UDP datagrams."""
+"""netsnake's wire protocol: sans-IO, game-agnostic, over UDP datagrams.
 
+Feed datagrams and timer expiries in with ``receive_datagram(data, addr, now)``
+and ``handle_timer(now)``; pull ``next_event()`` and ``datagrams_to_send(now)``
+out; sleep until ``get_timer()``.  No sockets, clocks or asyncio in here.
+The byte-level specification is ``protocol/PROTOCOL.rst``.
+"""
+
+from protocol._client import ClientConfig, ClientEndpoint, ClientState
 from protocol._codec import (
     CodecLimits,
     DecodeError,
@@ -10,14 +17,64 @@ from protocol._codec import (
     expect_str,
     unpack_untrusted,
 )
+from protocol._connection import Connection, ConnectionConfig
+from protocol._errors import LocalProtocolError, MessageTooLarge, NotConnected, QueueFull
+from protocol._events import (
+    ConnectionEstablished,
+    ConnectionTerminated,
+    DisconnectCode,
+    Event,
+    MessageReceived,
+    PayloadAcked,
+    PayloadLost,
+    PayloadReceived,
+)
+from protocol._sequence import seq_diff, seq_greater, seq_next
+from protocol._server import ServerConfig, ServerEndpoint
+from protocol._stats import ConnectionStats
+from protocol._wire import (
+    DATA_HEADER_SIZE,
+    HANDSHAKE_SIZE,
+    MAX_DATAGRAM,
+    MAX_RELIABLE_MESSAGE,
+    PROTOCOL_VERSION,
+)
 
 __all__ = [
+    "DATA_HEADER_SIZE",
+    "HANDSHAKE_SIZE",
+    "MAX_DATAGRAM",
+    "MAX_RELIABLE_MESSAGE",
+    "PROTOCOL_VERSION",
+    "ClientConfig",
+    "ClientEndpoint",
+    "ClientState",
     "CodecLimits",
+    "Connection",
+    "ConnectionConfig",
+    "ConnectionEstablished",
+    "ConnectionStats",
+    "ConnectionTerminated",
     "DecodeError",
+    "DisconnectCode",
+    "Event",
+    "LocalProtocolError",
+    "MessageReceived",
+    "MessageTooLarge",
+    "NotConnected",
     "Packer",
+    "PayloadAcked",
+    "PayloadLost",
+    "PayloadReceived",
+    "QueueFull",
+    "ServerConfig",
+    "ServerEndpoint",
     "expect_bytes",
     "expect_int",
     "expect_list",
     "expect_str",
+    "seq_diff",
+    "seq_greater",
+    "seq_next",
     "unpack_untrusted",
 ]

@@ -1,0 +1,293 @@
+"""The server side: a stateless handshake in front of many connections.
+
+Theory of operation.  Datagrams from an address with an established
+connection go to that connection.  Everything else must be a handshake
+packet.  The server answers a CONNECT_REQUEST with a CHALLENGE token that
+proves nothing but is cheap to check later, and allocates nothing; only a
+CONNECT_RESPONSE that echoes a valid token for the same address and nonce
+creates a connection.  A spoofed source address never sees its token, so it
+cannot complete the handshake.  Handshake requests are padded to
+HANDSHAKE_SIZE and every pre-verification reply is smaller, so the server
+never sends an unverified address more bytes than it received from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter, OrderedDict, deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from protocol._connection import Connection, ConnectionConfig
+from protocol._errors import NotConnected
+from protocol._events import ConnectionEstablished, DisconnectCode, Event
+from protocol._stats import ConnectionStats
+from protocol._token import TokenMinter
+from protocol._wire import (
+    CHALLENGE_TOKEN_SIZE,
+    HANDSHAKE_SIZE,
+    MAX_DATAGRAM,
+    NONCE_SIZE,
+    PROTOCOL_ID,
+    PROTOCOL_VERSION,
+    SESSION_SIZE,
+    PacketKind,
+    encode_reason,
+    prefix,
+)
+
+__all__ = ["ServerConfig", "ServerEndpoint"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Limits of a server endpoint."""
+
+    max_connections: int = 64
+    token_lifetime: float = 10.0
+    handshake_rate: float = 10.0
+    """Handshake replies per second allowed to one unverified address."""
+    handshake_burst: float = 20.0
+    handshake_global_rate: float = 2000.0
+    """Handshake replies per second allowed to all unverified addresses together."""
+    rate_table_size: int = 8192
+    connection: ConnectionConfig = field(default_factory=ConnectionConfig)
+
+
+class _Bucket:
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
+
+    def take(self, now: float, rate: float, burst: float) -> bool:
+        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class ServerEndpoint:
+    """Sans-IO server: feed datagrams and timer expiries in, pull events and datagrams out."""
+
+    def __init__(self, config: ServerConfig | None = None, secret: bytes | None = None) -> None:
+        self.config = config or ServerConfig()
+        self._secret = secret or os.urandom(32)
+        self._tokens = TokenMinter(self._secret, self.config.token_lifetime)
+        self._connections: dict[Hashable, Connection] = {}
+        self._nonces: dict[Hashable, bytes] = {}
+        self._events: deque[Event] = deque()
+        self._outbox: list[tuple[bytes, Hashable]] = []
+        self._rate: OrderedDict[Hashable, _Bucket] = OrderedDict()
+        self._global_rate: _Bucket | None = None
+        self._now = 0.0
+        self._session_counter = 0
+        #: Named counters of dropped or notable datagrams.
+        self.counters: Counter[str] = Counter()
+        #: Bytes received from, and sent to, addresses without a connection.
+        self.unverified_bytes_in = 0
+        self.unverified_bytes_out = 0
+
+    # --------------------------------------------------------------- public API
+
+    @property
+    def peers(self) -> list[Hashable]:
+        return list(self._connections)
+
+    def receive_datagram(self, data: bytes, addr: Hashable, now: float) -> None:
+        """Process one datagram.  Never raises for anything the network sends."""
+        self._now = now
+        conn = self._connections.get(addr)
+        if conn is None:
+            self.unverified_bytes_in += len(data)
+        if len(data) < 3:
+            self.counters["too_short"] += 1
+            return
+        if len(data) > MAX_DATAGRAM:
+            self.counters["oversized"] += 1
+            return
+        if data[0] != PROTOCOL_ID:
+            self.counters["bad_protocol_id"] += 1
+            return
+        kind = data[2]
+        if data[1] != PROTOCOL_VERSION:
+            if conn is None and kind == PacketKind.CONNECT_REQUEST:
+                self._deny(data, addr, DisconnectCode.VERSION_MISMATCH,
+                           f"version mismatch: server speaks protocol v{PROTOCOL_VERSION}")
+            self.counters["bad_version"] += 1
+            return
+        if conn is not None:
+            if kind in (PacketKind.DATA, PacketKind.DISCONNECT):
+                conn.receive_packet(data, now)
+                self._reap(conn)
+            elif kind == PacketKind.CONNECT_RESPONSE:
+                self._handle_response(data, addr, now, conn)
+            else:
+                self.counters["unexpected_kind"] += 1
+            return
+        if kind == PacketKind.CONNECT_REQUEST:
+            self._handle_request(data, addr, now)
+        elif kind == PacketKind.CONNECT_RESPONSE:
+            self._handle_response(data, addr, now, None)
+        elif kind in (PacketKind.DATA, PacketKind.DISCONNECT):
+            self.counters["unknown_source"] += 1
+        else:
+            self.counters["unexpected_kind"] += 1
+
+    def send_reliable(self, peer: Hashable, data: bytes) -> int:
+        """Queue a reliable message to ``peer``; returns its message id."""
+        return self._conn(peer).send_reliable(data)
+
+    def send_unreliable(self, peer: Hashable, data: bytes) -> int:
+        """Queue an unreliable payload to ``peer``; returns its handle."""
+        return self._conn(peer).send_unreliable(data)
+
+    def pending_reliable(self, peer: Hashable) -> int:
+        return self._conn(peer).pending_reliable
+
+    def disconnect(self, peer: Hashable, code: DisconnectCode = DisconnectCode.NORMAL,
+                   reason: str = "disconnected by server") -> None:
+        """Close one connection; a ConnectionTerminated event follows."""
+        conn = self._connections.get(peer)
+        if conn is not None:
+            conn.disconnect(code, reason)
+            self._retire(conn)
+
+    def close(self, code: DisconnectCode = DisconnectCode.SHUTDOWN,
+              reason: str = "server shutting down") -> None:
+        """Disconnect everyone (the DISCONNECT packets still need sending)."""
+        for peer in list(self._connections):
+            self.disconnect(peer, code, reason)
+
+    def stats(self, peer: Hashable, now: float) -> ConnectionStats:
+        return self._conn(peer).stats(now)
+
+    def connection(self, peer: Hashable) -> Connection:
+        """The connection object itself (for tests and diagnostics)."""
+        return self._conn(peer)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:
+        self._now = now
+        out, self._outbox = self._outbox, []
+        for peer, conn in self._connections.items():
+            out.extend((d, peer) for d in conn.datagrams_to_send(now))
+        return out
+
+    def get_timer(self) -> float | None:
+        if self._outbox:
+            return self._now
+        timers = [t for c in self._connections.values() if (t := c.get_timer()) is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        self._now = now
+        for conn in list(self._connections.values()):
+            conn.handle_timer(now)
+            self._reap(conn)
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    # ---------------------------------------------------------------- internals
+
+    def _conn(self, peer: Hashable) -> Connection:
+        conn = self._connections.get(peer)
+        if conn is None:
+            raise NotConnected(f"no connection to {peer!r}")
+        return conn
+
+    def _reap(self, conn: Connection) -> None:
+        if conn.closed:
+            self._retire(conn)
+
+    def _retire(self, conn: Connection) -> None:
+        # The DISCONNECT copies a closing connection still holds go out now.
+        self._outbox.extend((d, conn.peer) for d in conn.datagrams_to_send(self._now))
+        self._connections.pop(conn.peer, None)
+        self._nonces.pop(conn.peer, None)
+
+    def _allow_reply(self, addr: Hashable, now: float) -> bool:
+        cfg = self.config
+        if self._global_rate is None:
+            self._global_rate = _Bucket(cfg.handshake_global_rate, now)
+        bucket = self._rate.get(addr)
+        if bucket is None:
+            bucket = self._rate[addr] = _Bucket(cfg.handshake_burst, now)
+            if len(self._rate) > cfg.rate_table_size:
+                self._rate.popitem(last=False)
+        else:
+            self._rate.move_to_end(addr)
+        if not bucket.take(now, cfg.handshake_rate, cfg.handshake_burst):
+            return False
+        return self._global_rate.take(now, cfg.handshake_global_rate, cfg.handshake_global_rate)
+
+    def _reply_unverified(self, packet: bytes, addr: Hashable, received: int) -> None:
+        assert len(packet) <= received, "amplification guard"
+        self.unverified_bytes_out += len(packet)
+        self._outbox.append((packet, addr))
+
+    def _deny(self, data: bytes, addr: Hashable, code: DisconnectCode, reason: str) -> None:
+        if len(data) != HANDSHAKE_SIZE or not self._allow_reply(addr, self._now):
+            self.counters["handshake_dropped"] += 1
+            return
+        nonce = data[3 : 3 + NONCE_SIZE]
+        packet = prefix(PacketKind.DENIED) + nonce + encode_reason(code, reason)
+        self._reply_unverified(packet, addr, len(data))
+
+    def _handle_request(self, data: bytes, addr: Hashable, now: float) -> None:
+        if len(data) != HANDSHAKE_SIZE:
+            self.counters["bad_handshake_size"] += 1
+            return
+        if not self._allow_reply(addr, now):
+            self.counters["rate_limited"] += 1
+            return
+        nonce = data[3 : 3 + NONCE_SIZE]
+        token = self._tokens.mint(addr, nonce, now)
+        self._reply_unverified(prefix(PacketKind.CHALLENGE) + nonce + token, addr, len(data))
+
+    def _handle_response(self, data: bytes, addr: Hashable, now: float,
+                         existing: Connection | None) -> None:
+        if len(data) != HANDSHAKE_SIZE:
+            self.counters["bad_handshake_size"] += 1
+            return
+        nonce = data[3 : 3 + NONCE_SIZE]
+        token = data[3 + NONCE_SIZE : 3 + NONCE_SIZE + CHALLENGE_TOKEN_SIZE]
+        if not self._tokens.check(token, addr, nonce, now):
+            self.counters["bad_token"] += 1
+            return
+        if existing is not None:
+            if self._nonces.get(addr) == nonce:
+                # Our ACCEPT was lost and the client asked again: same answer.
+                self._outbox.append((self._accept_packet(nonce, existing.session), addr))
+                return
+            # The same address started a new session: the old one is over.
+            self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
+        if len(self._connections) >= self.config.max_connections:
+            if self._allow_reply(addr, now):
+                packet = prefix(PacketKind.DENIED) + nonce + encode_reason(
+                    DisconnectCode.SERVER_FULL, "server full")
+                self._reply_unverified(packet, addr, len(data))
+            return
+        session = self._new_session()
+        conn = Connection(addr, session, now, self._events, self.counters,
+                          self.config.connection)
+        self._connections[addr] = conn
+        self._nonces[addr] = nonce
+        self._outbox.append((self._accept_packet(nonce, session), addr))
+        self._events.append(ConnectionEstablished(peer=addr))
+
+    def _new_session(self) -> bytes:
+        # Unguessable without the secret, so an off-path attacker cannot forge DISCONNECT.
+        self._session_counter += 1
+        h = hashlib.blake2s(self._session_counter.to_bytes(8, "big"), key=self._secret[:32],
+                            digest_size=SESSION_SIZE, person=b"session")
+        return h.digest()
+
+    @staticmethod
+    def _accept_packet(nonce: bytes, session: bytes) -> bytes:
+        assert len(session) == SESSION_SIZE
+        return prefix(PacketKind.ACCEPT) + nonce + session

@@ -1,0 +1,200 @@
+"""An in-memory, seeded network with a virtual clock, for tests and benchmarks.
+
+Nothing here reads a clock: the caller moves ``now`` forward.  Each direction
+(source address -> destination address) has its own :class:`LinkConfig` and
+its own draws from one seeded RNG, so a run is reproducible from its seed.
+
+:func:`run_network` drives any number of sans-IO endpoints over the network
+until a deadline, which is all most tests need.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["Endpoint", "LinkConfig", "SimulatedNetwork", "run_network"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkConfig:
+    """Impairments of one direction of a link. Probabilities are fractions 0..1."""
+
+    loss: float = 0.0
+    latency: float = 0.0
+    """One-way delay in seconds."""
+    jitter: float = 0.0
+    """Extra delay drawn uniformly from [-jitter, +jitter] (never below 0 in total)."""
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    """Chance a datagram is held back by an extra 1-3 latencies, so later ones overtake it."""
+    corrupt: float = 0.0
+    """Chance one random bit of the datagram is flipped."""
+
+    def __post_init__(self) -> None:
+        for name in ("loss", "duplicate", "reorder", "corrupt"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1]")
+        if self.latency < 0 or self.jitter < 0:
+            raise ValueError("latency and jitter must be >= 0")
+
+
+@dataclass(order=True, slots=True)
+class _InFlight:
+    deliver_at: float
+    order: int
+    src: Hashable = field(compare=False)
+    dst: Hashable = field(compare=False)
+    data: bytes = field(compare=False)
+
+
+@dataclass(slots=True)
+class LinkCounters:
+    sent: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    corrupted: int = 0
+    delivered: int = 0
+
+
+class SimulatedNetwork:
+    """Datagrams in flight between addresses, delivered in virtual time."""
+
+    def __init__(self, seed: int, default: LinkConfig | None = None) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._default = default or LinkConfig()
+        self._links: dict[tuple[Hashable, Hashable], LinkConfig] = {}
+        self._queue: list[_InFlight] = []
+        self._order = 0
+        self.counters = LinkCounters()
+        self.blackholed: set[Hashable] = set()
+        """Addresses whose traffic (both ways) is silently dropped."""
+
+    def set_link(self, src: Hashable, dst: Hashable, config: LinkConfig) -> None:
+        self._links[(src, dst)] = config
+
+    def link(self, src: Hashable, dst: Hashable) -> LinkConfig:
+        return self._links.get((src, dst), self._default)
+
+    def send(self, src: Hashable, dst: Hashable, data: bytes, now: float) -> None:
+        """Put one datagram on the wire at time ``now``."""
+        cfg = self.link(src, dst)
+        rng = self._rng
+        self.counters.sent += 1
+        if src in self.blackholed or dst in self.blackholed or rng.random() < cfg.loss:
+            self.counters.dropped += 1
+            return
+        copies = 2 if rng.random() < cfg.duplicate else 1
+        if copies == 2:
+            self.counters.duplicated += 1
+        for _ in range(copies):
+            delay = max(0.0, cfg.latency + rng.uniform(-cfg.jitter, cfg.jitter))
+            if rng.random() < cfg.reorder:
+                delay += max(cfg.latency, 0.005) * rng.uniform(1.0, 3.0)
+                self.counters.reordered += 1
+            payload = data
+            if data and rng.random() < cfg.corrupt:
+                bit = rng.randrange(len(data) * 8)
+                buf = bytearray(data)
+                buf[bit // 8] ^= 1 << (bit % 8)
+                payload = bytes(buf)
+                self.counters.corrupted += 1
+            self._order += 1
+            heapq.heappush(self._queue, _InFlight(now + delay, self._order, src, dst, payload))
+
+    def next_delivery(self) -> float | None:
+        return self._queue[0].deliver_at if self._queue else None
+
+    def deliver_due(self, now: float) -> list[tuple[Hashable, Hashable, bytes]]:
+        """Pop every datagram due by ``now`` as (src, dst, data), in delivery order."""
+        out = []
+        while self._queue and self._queue[0].deliver_at <= now:
+            item = heapq.heappop(self._queue)
+            out.append((item.src, item.dst, item.data))
+        self.counters.delivered += len(out)
+        return out
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+
+class Endpoint(Protocol):
+    """The sans-IO interface shared by ClientEndpoint and ServerEndpoint."""
+
+    def receive_datagram(self, data: bytes, addr: Hashable, now: float) -> None: ...
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+
+
+def run_network(
+    network: SimulatedNetwork,
+    endpoints: dict[Hashable, Endpoint],
+    start: float,
+    until: float,
+    *,
+    step: float | None = None,
+    on_step: Callable[[float], None] | None = None,
+    on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None,
+) -> float:
+    """Advance virtual time from ``start`` to ``until``, moving datagrams and timers.
+
+    ``endpoints`` maps each endpoint's own address to it.  When ``step`` is
+    given, ``on_step(now)`` runs every ``step`` seconds (the application's
+    tick), after which every endpoint is flushed.  Returns the final time.
+    """
+    now = start
+    next_step = start if step is not None else None
+
+    def flush(ids: Iterable[Hashable]) -> None:
+        for addr in ids:
+            for data, dst in endpoints[addr].datagrams_to_send(now):
+                network.send(addr, dst, data, now)
+
+    flush(endpoints)
+    stuck = 0
+    while now < until:
+        candidates = [until]
+        nd = network.next_delivery()
+        if nd is not None:
+            candidates.append(nd)
+        for ep in endpoints.values():
+            t = ep.get_timer()
+            if t is not None:
+                candidates.append(t)
+        if next_step is not None:
+            candidates.append(next_step)
+        target = max(now, min(candidates))
+        stuck = stuck + 1 if target == now else 0
+        if stuck > 10_000:
+            raise RuntimeError(f"simulation made no progress at t={now}")
+        now = target
+        touched: set[Hashable] = set()
+        for src, dst, data in network.deliver_due(now):
+            target_ep = endpoints.get(dst)
+            if target_ep is None:
+                continue
+            if on_deliver is not None:
+                on_deliver(src, dst, data)
+            target_ep.receive_datagram(data, src, now)
+            touched.add(dst)
+        for addr, ep in endpoints.items():
+            t = ep.get_timer()
+            if t is not None and t <= now:
+                ep.handle_timer(now)
+                touched.add(addr)
+        if next_step is not None and now >= next_step:
+            if on_step is not None:
+                on_step(now)
+            next_step += step  # type: ignore[operator]
+            touched.update(endpoints)
+        flush(touched)
+        if now >= until:
+            break
+    return now

@@ -75,14 +75,24 @@ _I = struct.Struct(">i")
 def snapshot_hash(snapshot: Snapshot) -> int:
     """A cheap 32-bit digest of everything in ``snapshot`` (CRC-32, stable across runs)."""
     crc = zlib.crc32(
-        struct.pack(">IHH?", snapshot.tick & 0xFFFFFFFF, snapshot.width, snapshot.height,
-                    snapshot.wrap)
+        struct.pack(
+            ">IHH?", snapshot.tick & 0xFFFFFFFF, snapshot.width, snapshot.height, snapshot.wrap
+        )
     )
     for p in snapshot.players:
         crc = zlib.crc32(p.name.encode("utf-8", "surrogatepass"), crc)
         crc = zlib.crc32(
-            struct.pack(">HB?Biiii", p.id, p.colour, p.alive, int(p.direction), p.score,
-                        p.best, p.kills, p.respawn_ticks),
+            struct.pack(
+                ">HB?Biiii",
+                p.id,
+                p.colour,
+                p.alive,
+                int(p.direction),
+                p.score,
+                p.best,
+                p.kills,
+                p.respawn_ticks,
+            ),
             crc,
         )
         crc = zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in p.body), crc)

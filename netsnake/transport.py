@@ -12,7 +12,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from protocol import Event
 
@@ -76,8 +76,7 @@ class UdpTransport(asyncio.DatagramProtocol):
     # asyncio callbacks --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.datagrams_in += 1

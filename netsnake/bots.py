@@ -1,0 +1,160 @@
+"""Computer players: a pure function from what a client sees to its next turn.
+
+Theory of operation
+-------------------
+The board is flattened to cell indices, and every snake cell gets the tick
+at which it will be free again: the cell ``i`` places behind a head of a
+snake of length ``L`` is vacated after ``L - i`` moves (one more for a rival
+whose head is next to food, as it may grow).  Searches are *time-aware*: a
+cell first reached on move ``t`` is passable when it is free by then.  So a
+snake may follow its own tail, and pockets that open up as bodies move on
+are counted as space.
+
+For each of the (at most three) legal first moves the bot measures the room
+behind it with a flood fill capped a little above its length.  A move is
+*roomy* when that room is at least the snake's length, and *calm* when no
+rival head could enter the same cell next tick (head-on crashes kill both).
+A breadth-first search from the best class of first moves finds the nearest
+food; with no food in reach, the move with the most room wins.  Ties prefer
+going straight, then a random order from ``rng``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from functools import lru_cache
+
+from netsnake.direction import Direction
+from netsnake.snapshot import Snapshot
+
+__all__ = ["choose_turn"]
+
+# Flood fills stop after this many cells beyond the snake's length: enough to
+# tell a dead end from open space without exploring the whole board each time.
+_ROOM_MARGIN = 12
+
+Neighbours = tuple[tuple[tuple[int, int], ...], ...]
+
+
+@lru_cache(maxsize=16)
+def _neighbours(width: int, height: int, wrap: bool) -> Neighbours:
+    """For each cell index, its ``(direction, neighbour index)`` pairs."""
+    table: list[tuple[tuple[int, int], ...]] = []
+    for index in range(width * height):
+        x, y = index % width, index // width
+        pairs: list[tuple[int, int]] = []
+        for d in Direction:
+            nx, ny = x + d.dx, y + d.dy
+            if wrap:
+                nx, ny = nx % width, ny % height
+            elif not (0 <= nx < width and 0 <= ny < height):
+                continue
+            pairs.append((int(d), ny * width + nx))
+        table.append(tuple(pairs))
+    return tuple(table)
+
+
+def _room(start: int, free_at: list[int], neighbours: Neighbours, cap: int) -> int:
+    """Cells reachable from ``start`` (entered on move 1), counted up to ``cap``."""
+    seen = {start}
+    frontier = [start]
+    t = 1
+    while frontier and len(seen) < cap:
+        t += 1
+        following: list[int] = []
+        for cell in frontier:
+            for _, n in neighbours[cell]:
+                if n not in seen and free_at[n] <= t:
+                    seen.add(n)
+                    following.append(n)
+        frontier = following
+    return len(seen)
+
+
+def _nearest_food_move(
+    starts: list[tuple[int, int]],
+    free_at: list[int],
+    food: set[int],
+    neighbours: Neighbours,
+) -> int | None:
+    """The first move (a direction) of a shortest path from ``starts`` to food."""
+    origin: dict[int, int] = {}
+    queue: deque[tuple[int, int]] = deque()
+    for d, cell in starts:
+        if cell not in origin:
+            origin[cell] = d
+            queue.append((cell, 1))
+    while queue:
+        cell, t = queue.popleft()
+        if cell in food:
+            return origin[cell]
+        for _, n in neighbours[cell]:
+            if n not in origin and free_at[n] <= t + 1:
+                origin[n] = origin[cell]
+                queue.append((n, t + 1))
+    return None
+
+
+def choose_turn(
+    view: Snapshot, player_id: int, rng: random.Random | None = None
+) -> Direction | None:
+    """The turn ``player_id`` should make now, or None to keep going straight.
+
+    Pure: reads ``view`` only (and draws from ``rng``, if given, to break
+    ties).  Returns None too when the player is absent or dead.
+    """
+    me = view.player(player_id)
+    if me is None or not me.alive or not me.body:
+        return None
+    width = view.width
+    neighbours = _neighbours(width, view.height, view.wrap)
+    food = {y * width + x for x, y in view.food}
+
+    free_at = [0] * (width * view.height)
+    rival_heads: list[int] = []
+    for p in view.players:
+        if not p.alive or not p.body:
+            continue
+        length = len(p.body)
+        delay = 0
+        if p.id != player_id:
+            hx, hy = p.body[0]
+            head = hy * width + hx
+            rival_heads.append(head)
+            if any(n in food for _, n in neighbours[head]):
+                delay = 1  # it may eat next tick and keep its tail
+        for i, (x, y) in enumerate(p.body):
+            free_at[y * width + x] = length - i + delay
+
+    contested: set[int] = set()
+    for head in rival_heads:
+        contested.update(n for _, n in neighbours[head])
+
+    hx, hy = me.body[0]
+    straight = int(me.direction)
+    reverse = int(me.direction.opposite)
+    moves = [(d, n) for d, n in neighbours[hy * width + hx] if d != reverse and free_at[n] <= 1]
+    if not moves:
+        return None
+    if rng is not None:
+        rng.shuffle(moves)
+    moves.sort(key=lambda move: move[0] != straight)
+
+    length = len(me.body)
+    cap = length + _ROOM_MARGIN
+    room = {d: _room(n, free_at, neighbours, cap) for d, n in moves}
+    roomy = [(d, n) for d, n in moves if room[d] >= min(length, cap)]
+    calm_roomy = [(d, n) for d, n in roomy if n not in contested]
+
+    choice: int | None = None
+    for candidates in (calm_roomy, roomy):
+        if candidates:
+            choice = _nearest_food_move(candidates, free_at, food, neighbours)
+            if choice is None:
+                choice = max(candidates, key=lambda move: room[move[0]])[0]
+            break
+    if choice is None:
+        calm = [(d, n) for d, n in moves if n not in contested] or moves
+        choice = max(calm, key=lambda move: room[move[0]])[0]
+    return None if choice == straight else Direction(choice)

@@ -1,0 +1,1 @@
+"""The client side of netsnake: connection core, playback buffer and CLI."""

@@ -1,0 +1,681 @@
+"""A lossy-link UDP relay: put a bad network between netsnake clients and a server.
+
+Run it as ``python -m netsnake.netem LISTEN_PORT SERVER_HOST:PORT [options]``
+(see ``--help`` and ``docs/netem.rst``), or from Python with
+:func:`start_relay`.
+
+Theory of operation
+-------------------
+The relay is a dumb pipe with a NAT-like shape.  It listens on one UDP socket;
+each distinct client source address gets its own *upstream* socket, connected
+to the server, so the server sees one address per client and its replies come
+back on the socket that knows which client they belong to.  A mapping that has
+heard nothing from its client for ``idle_timeout`` seconds is closed.
+
+Every datagram, either way, is handed to that direction's
+:class:`~netsnake._netem_link.LinkImpairment`, which answers with the times at
+which copies of it arrive (none = lost).  Those copies wait in one heap ordered
+by arrival time, served by a single re-armed ``loop.call_at`` timer.  All the
+randomness and bookkeeping lives in the pure link model; this module only moves
+bytes and keeps time.
+
+The payload is never parsed, so malformed traffic is relayed like any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import heapq
+import itertools
+import logging
+import random
+import re
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, cast
+
+from netsnake._netem_link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
+
+__all__ = [
+    "MAX_DATAGRAM",
+    "Jitter",
+    "LinkConfig",
+    "LinkStats",
+    "Relay",
+    "RelayStats",
+    "main",
+    "parse_hostport",
+    "start_relay",
+]
+
+log = logging.getLogger("netsnake.netem")
+
+Address = tuple[Any, ...]  # (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6
+_Send = Callable[[bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStats:
+    """A snapshot of a relay's counters."""
+
+    up: LinkStats  #: client → server
+    down: LinkStats  #: server → client
+    clients: int  #: client mappings open now
+    refused_clients: int  #: datagrams from new clients refused because ``max_clients`` was reached
+
+    def summary(self) -> str:
+        """Everything on one line, for logs and the exit message."""
+        return (
+            f"up: {self.up.summary()} | down: {self.down.summary()} | "
+            f"clients={self.clients} refused_clients={self.refused_clients}"
+        )
+
+
+class Relay:
+    """A running relay.  Made by :func:`start_relay`; closed by :meth:`close`.
+
+    Can be used as ``async with await start_relay(...) as relay:``.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: Address,
+        server_family: int,
+        up: LinkImpairment,
+        down: LinkImpairment,
+        idle_timeout: float,
+        max_clients: int,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = server
+        self._server_family = server_family
+        self._up = up
+        self._down = down
+        self._idle_timeout = idle_timeout
+        self._max_clients = max_clients
+        self._refused_clients = 0
+        self._listener: asyncio.DatagramTransport | None = None
+        self._listener_sock: socket.socket | None = None
+        self._clients: dict[Address, _Upstream] = {}
+        self._connecting: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        # Copies in flight: (arrival time, tie-breaker keeping FIFO, send, payload).
+        self._in_flight: list[tuple[float, int, _Send, bytes]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep_idle)
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def address(self) -> Address:
+        """The address the relay listens on (with the real port when 0 was asked for)."""
+        if self._listener is None:
+            raise RuntimeError("relay is not listening")
+        addr: Address = self._listener.get_extra_info("sockname")
+        return addr
+
+    @property
+    def server(self) -> Address:
+        """The resolved server address datagrams are relayed to."""
+        return self._server
+
+    @property
+    def blackhole(self) -> bool:
+        """While true, every new datagram in both directions is dropped (a network outage).
+
+        Copies already in flight still arrive, as they would on a real link.
+        """
+        return self._up.blackhole
+
+    @blackhole.setter
+    def blackhole(self, value: bool) -> None:
+        if value != self._up.blackhole:
+            log.info("blackhole %s", "on" if value else "off")
+        self._up.blackhole = self._down.blackhole = bool(value)
+
+    @property
+    def stats(self) -> RelayStats:
+        """A snapshot of the counters."""
+        return RelayStats(
+            up=self._up.stats.copy(),
+            down=self._down.stats.copy(),
+            clients=len(self._clients),
+            refused_clients=self._refused_clients,
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop relaying: close every socket and forget the copies in flight.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._sweeper.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._in_flight.clear()
+        for task in self._connecting:
+            task.cancel()
+        for upstream in list(self._clients.values()):
+            upstream.close()
+        self._clients.clear()
+        if self._listener is not None:
+            self._listener.close()
+        log.info("closed: %s", self.stats.summary())
+
+    async def __aenter__(self) -> Relay:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- client side ------------------------------------------------------------------------
+
+    def _attach(self, listener: asyncio.DatagramTransport, sock: socket.socket) -> None:
+        self._listener = listener
+        self._listener_sock = sock
+
+    def _from_client(self, data: bytes, client: Address) -> None:
+        if self._closed:
+            return
+        now = self._loop.time()
+        upstream = self._clients.get(client)
+        if upstream is None:
+            upstream = self._open_upstream(client)
+            if upstream is None:
+                return
+        upstream.last_heard = now
+        for arrival in self._up.decide(now, len(data)):
+            self._schedule(arrival, upstream.send, data)
+
+    def _send_to_client(self, client: Address, data: bytes) -> None:
+        listener, sock = self._listener, self._listener_sock
+        stats = self._down.stats
+        if listener is None or sock is None or listener.is_closing():
+            stats.send_errors += 1
+        elif _send_datagram(listener, sock, data, client):
+            stats.forwarded += 1
+        else:
+            stats.send_errors += 1
+
+    # -- server side ------------------------------------------------------------------------
+
+    def _open_upstream(self, client: Address) -> _Upstream | None:
+        if len(self._clients) >= self._max_clients:
+            # A flood of source addresses must not exhaust our file descriptors.
+            self._refused_clients += 1
+            log.warning("refusing client %s: %d clients already", client, self._max_clients)
+            return None
+        sock = socket.socket(self._server_family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            # Connected, so the kernel only lets the server's replies in (like a NAT).
+            sock.connect(self._server)
+        except OSError as exc:
+            sock.close()
+            self._refused_clients += 1
+            log.warning("cannot open a socket to the server for %s: %s", client, exc)
+            return None
+        upstream = _Upstream(self, client, sock)
+        self._clients[client] = upstream
+        task = self._loop.create_task(self._connect(upstream))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+        log.info("new client %s (%d open)", _format_addr(client), len(self._clients))
+        return upstream
+
+    async def _connect(self, upstream: _Upstream) -> None:
+        try:
+            await self._loop.create_datagram_endpoint(lambda: upstream, sock=upstream.sock)
+        except OSError as exc:
+            log.warning("cannot open a socket to the server for %s: %s", upstream.client, exc)
+            self._forget(upstream)
+            upstream.close()
+
+    def _from_server(self, data: bytes, client: Address) -> None:
+        if self._closed:
+            return
+        now = self._loop.time()
+        for arrival in self._down.decide(now, len(data)):
+            self._schedule(arrival, functools.partial(self._send_to_client, client), data)
+
+    def _forget(self, upstream: _Upstream) -> None:
+        if self._clients.get(upstream.client) is upstream:
+            del self._clients[upstream.client]
+
+    def _sweep_interval(self) -> float:
+        return min(1.0, max(0.05, self._idle_timeout / 4))
+
+    def _sweep_idle(self) -> None:
+        now = self._loop.time()
+        for upstream in list(self._clients.values()):
+            if now - upstream.last_heard > self._idle_timeout:
+                log.info("client %s idle, mapping closed", _format_addr(upstream.client))
+                self._forget(upstream)
+                upstream.close()
+        self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep_idle)
+
+    # -- delivery queue ---------------------------------------------------------------------
+
+    def _schedule(self, arrival: float, send: _Send, data: bytes) -> None:
+        heapq.heappush(self._in_flight, (arrival, next(self._seq), send, data))
+        if self._timer is None or arrival < self._timer.when():
+            self._arm(arrival)
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._deliver_due, when)
+
+    def _deliver_due(self, fired_for: float) -> None:
+        self._timer = None
+        # The loop may fire a timer slightly early (clock resolution): honour its own deadline.
+        due = max(self._loop.time(), fired_for)
+        queue = self._in_flight
+        while queue and queue[0][0] <= due:
+            _, _, send, data = heapq.heappop(queue)
+            send(data)
+        if queue:
+            self._arm(queue[0][0])
+
+
+class _ClientSide(asyncio.DatagramProtocol):
+    """The listening socket: everything clients send."""
+
+    def __init__(self, relay: Relay) -> None:
+        self._relay = relay
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self._relay._from_client(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # e.g. ICMP unreachable from a client that went away: normal on a dumb pipe.
+        log.debug("client-side socket error: %s", exc)
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    """One client's connected socket to the server."""
+
+    def __init__(self, relay: Relay, client: Address, sock: socket.socket) -> None:
+        self._relay = relay
+        self.client = client
+        self.sock = sock
+        self.last_heard = relay._loop.time()
+        self.transport: asyncio.DatagramTransport | None = None
+        # Copies that arrive before the socket exists wait here, in order.
+        self._pending: list[bytes] = []
+        self._closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Not an isinstance check: 3.11's selector datagram transport does not subclass
+        # DatagramTransport even though it implements it.
+        datagram = cast(asyncio.DatagramTransport, transport)
+        if self._closed:
+            datagram.close()
+            return
+        self.transport = datagram
+        pending, self._pending = self._pending, []
+        for data in pending:
+            self.send(data)
+
+    def send(self, data: bytes) -> None:
+        stats = self._relay._up.stats
+        if self._closed:
+            stats.send_errors += 1
+        elif self.transport is None:
+            self._pending.append(data)
+        elif _send_datagram(self.transport, self.sock, data):
+            stats.forwarded += 1
+        else:
+            stats.send_errors += 1
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self._relay._from_server(data, self.client)
+
+    def error_received(self, exc: Exception) -> None:
+        # A connected UDP socket reports ICMP port-unreachable when the server is down.
+        log.debug("upstream socket for %s: %s", self.client, exc)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._relay._up.stats.send_errors += len(self._pending)
+        self._pending.clear()
+        if self.transport is not None:
+            self.transport.close()
+        else:
+            self.sock.close()
+
+
+def _send_datagram(
+    transport: asyncio.DatagramTransport,
+    sock: socket.socket,
+    data: bytes,
+    addr: Address | None = None,
+) -> bool:
+    """Send one datagram; False if it could not be handed to the kernel."""
+    if data:
+        transport.sendto(data, addr)
+        return True
+    # asyncio's sendto silently skips empty payloads, but a zero-length UDP datagram
+    # is legal and a dumb pipe must pass it on.
+    try:
+        if addr is None:
+            sock.send(b"")
+        else:
+            sock.sendto(b"", addr)
+    except OSError as exc:
+        log.debug("empty datagram not sent: %s", exc)
+        return False
+    return True
+
+
+async def start_relay(
+    listen: tuple[str, int],
+    server: tuple[str, int],
+    up: LinkConfig | None = None,
+    down: LinkConfig | None = None,
+    seed: int = 0,
+    *,
+    idle_timeout: float = 30.0,
+    max_clients: int = 1024,
+) -> Relay:
+    """Start relaying datagrams sent to ``listen`` to ``server`` and back.
+
+    ``up`` impairs client → server traffic, ``down`` server → client; ``None``
+    means a perfect link.  ``listen`` may use port 0: read the real one from
+    :attr:`Relay.address`.  Hosts are plain (``"::1"``, not ``"[::1]"``); a
+    server name that resolves to both IPv4 and IPv6 uses its IPv4 address.
+    Equal seeds give equal impairment decisions for equal traffic.
+    Raises :class:`OSError` if the server cannot be resolved or ``listen``
+    cannot be bound.
+    """
+    if idle_timeout <= 0:
+        raise ValueError(f"idle_timeout must be > 0, not {idle_timeout!r}")
+    if max_clients < 1:
+        raise ValueError(f"max_clients must be >= 1, not {max_clients!r}")
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(server[0], server[1], type=socket.SOCK_DGRAM)
+    # "localhost" often resolves to ::1 first while game servers bind 127.0.0.1.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, _, _, _, server_addr = infos[0]
+    relay = Relay(
+        server=tuple(server_addr),
+        server_family=family,
+        up=LinkImpairment(up or LinkConfig(), random.Random(f"netem-up-{seed}")),
+        down=LinkImpairment(down or LinkConfig(), random.Random(f"netem-down-{seed}")),
+        idle_timeout=idle_timeout,
+        max_clients=max_clients,
+    )
+    try:
+        infos = await loop.getaddrinfo(
+            listen[0], listen[1], type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+        )
+        listen_family, _, _, _, listen_addr = infos[0]
+        sock = socket.socket(listen_family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(listen_addr)
+            listener, _ = await loop.create_datagram_endpoint(lambda: _ClientSide(relay), sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+    except BaseException:
+        relay.close()
+        raise
+    relay._attach(listener, sock)
+    log.info("listening on %s, relaying to %s", _format_addr(relay.address), _format_addr(server))
+    return relay
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+_HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)$")
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` or ``[IPV6]:PORT`` into ``(host, port)``.  Raises ``ValueError``."""
+    match = _HOSTPORT.match(text.strip())
+    if match is None:
+        raise ValueError(f"expected HOST:PORT or [IPV6]:PORT, got {text!r}")
+    port = int(match["port"])
+    if not 0 < port <= 65535:
+        raise ValueError(f"port must be 1-65535, got {port}")
+    return match["v6"] or match["host"], port
+
+
+def _format_addr(addr: Address | tuple[str, int]) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _percent(text: str) -> float:
+    value = _number(text)
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text!r}")
+    return value
+
+
+def _millis(text: str) -> float:
+    value = _number(text)
+    if value < 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
+    return value
+
+
+def _server(text: str) -> tuple[str, int]:
+    try:
+        return parse_hostport(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _jitter(text: str) -> Jitter:
+    try:
+        return Jitter(text)
+    except ValueError:
+        choices = ", ".join(j.value for j in Jitter)
+        raise argparse.ArgumentTypeError(f"must be one of {choices}, got {text!r}") from None
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0.0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+# (option stem, LinkConfig field, argparse type, metavar, help)
+_LINK_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
+    ("loss", "loss_pct", _percent, "PCT", "drop this share of datagrams"),
+    ("latency", "latency_ms", _millis, "MS", "one-way delay"),
+    ("jitter", "jitter_ms", _millis, "MS", "random delay spread around --latency"),
+    (
+        "jitter-dist",
+        "jitter",
+        _jitter,
+        "{uniform,normal}",
+        "uniform: ±jitter; normal: standard deviation jitter (default uniform)",
+    ),
+    ("duplicate", "duplicate_pct", _percent, "PCT", "send this share of datagrams twice"),
+    ("reorder", "reorder_pct", _percent, "PCT", "hold back this share so later ones overtake"),
+    ("reorder-delay", "reorder_delay_ms", _millis, "MS", "how long to hold back (default 30)"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not usage + error: the cause is what a user needs to see.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m netsnake.netem",
+        description=(
+            "Relay UDP between clients and a server through a simulated bad network. "
+            "SIGUSR1 toggles a blackhole (drop everything); SIGUSR2 prints the counters."
+        ),
+    )
+    parser.add_argument("listen_port", type=_port, help="UDP port to listen on (0 = any free)")
+    parser.add_argument("server", type=_server, help="where to relay to: HOST:PORT or [IPV6]:PORT")
+    parser.add_argument(
+        "--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    parser.add_argument(
+        "--idle-timeout",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="forget a client after this many seconds of silence (default 30)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
+    groups = (
+        ("", "link impairments, both directions", ""),
+        ("up-", "client → server only (overrides the option above)", ", client → server"),
+        ("down-", "server → client only (overrides the option above)", ", server → client"),
+    )
+    for prefix, title, suffix in groups:
+        group = parser.add_argument_group(title)
+        for stem, field_name, kind, metavar, help_text in _LINK_OPTIONS:
+            group.add_argument(
+                f"--{prefix}{stem}",
+                dest=f"{prefix.replace('-', '_')}{field_name}",
+                type=kind,
+                default=None,
+                metavar=metavar,
+                help=help_text if not prefix else f"like --{stem}{suffix}",
+            )
+    return parser
+
+
+def _link_config(args: argparse.Namespace, prefix: str) -> LinkConfig:
+    values: dict[str, Any] = {}
+    for _, field_name, _, _, _ in _LINK_OPTIONS:
+        value = getattr(args, prefix + field_name)
+        if value is None:
+            value = getattr(args, field_name)
+        if value is not None:
+            values[field_name] = value
+    return LinkConfig(**values)
+
+
+async def _serve(relay: Relay, out: Callable[[str], None]) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def toggle_blackhole() -> None:
+        relay.blackhole = not relay.blackhole
+        out(f"netem: blackhole {'on' if relay.blackhole else 'off'}")
+
+    def print_stats() -> None:
+        out(f"netem: stats {relay.stats.summary()}")
+
+    handlers: list[tuple[str, Callable[[], None]]] = [
+        ("SIGINT", stop.set),
+        ("SIGTERM", stop.set),
+        ("SIGUSR1", toggle_blackhole),
+        ("SIGUSR2", print_stats),
+    ]
+    for name, handler in handlers:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        # Loops without signal support (Windows) just lose these controls.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, handler)
+    try:
+        await stop.wait()
+    finally:
+        relay.close()
+        print_stats()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the relay from the command line; returns the process exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        up = _link_config(args, "up_")
+        down = _link_config(args, "down_")
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    listen_host = args.listen_host.strip("[]")
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+        log.info("%s", line)
+
+    async def run() -> int:
+        try:
+            relay = await start_relay(
+                (listen_host, args.listen_port),
+                args.server,
+                up,
+                down,
+                seed,
+                idle_timeout=args.idle_timeout,
+            )
+        except OSError as exc:
+            print(f"netem: error: cannot start relay: {exc}", file=sys.stderr)
+            return 1
+        out(
+            f"netem: listening on {_format_addr(relay.address)}, relaying to "
+            f"{_format_addr(args.server)} (seed {seed})"
+        )
+        out(f"netem: up   {up.summary()}")
+        out(f"netem: down {down.summary()}")
+        await _serve(relay, out)
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        # Ctrl+C before our SIGINT handler is installed, or on loops without signal support.
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

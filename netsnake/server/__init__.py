@@ -1,0 +1,1 @@
+"""The authoritative game server: ``game`` (logic), ``app`` (asyncio), ``cli``."""

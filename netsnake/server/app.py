@@ -1,0 +1,189 @@
+"""The asyncio shell around :class:`~netsnake.server.game.GameServer`.
+
+One event loop: the UDP adapter feeds datagrams to the protocol endpoint, and
+a tick loop with absolute deadlines (``start + n / tick_rate``, so there is no
+drift) steps the game.  A stats line is logged every ``stats_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from netsnake.server.game import GameServer, ServerSettings
+from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
+from protocol import ServerConfig, ServerEndpoint
+
+__all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
+
+log = logging.getLogger("server")
+stats_log = logging.getLogger("stats")
+
+_EXTRA_SLOTS = 4  # connections beyond max_players, so late joiners hear "server full"
+
+
+def lan_addresses() -> list[str]:
+    """Addresses of this machine that other players could use (best effort)."""
+    found: list[str] = []
+    try:
+        # Connecting a UDP socket sends nothing; it only picks the outgoing interface.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.254.254.254", 1))
+            found.append(s.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addr = str(info[4][0])
+            if addr not in found and not addr.startswith("127."):
+                found.append(addr)
+    except OSError:
+        pass
+    return found
+
+
+@dataclass
+class _TickStats:
+    durations: list[float]
+    overruns: int = 0
+    last_in: tuple[int, int] = (0, 0)
+    last_out: tuple[int, int] = (0, 0)
+    last_time: float = 0.0
+
+
+class RunningServer:
+    """A started server: its address, and how to stop it."""
+
+    def __init__(self, game: GameServer, transport: UdpTransport,
+                 settings: ServerSettings, stats_interval: float) -> None:
+        self.game = game
+        self.transport = transport
+        self.settings = settings
+        self.address = transport.local_address
+        self._stop = asyncio.Event()
+        self._stats_interval = stats_interval
+        self._ticks = _TickStats([])
+        self._task: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """Ask the tick loop to shut down (safe from signal handlers)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Tick until stopped, then shut down cleanly (within about a second)."""
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.settings.tick_rate
+        start = loop.time()
+        n = 0
+        next_stats = start + self._stats_interval
+        self._ticks.last_time = start
+        while not self._stop.is_set():
+            n += 1
+            deadline = start + n * period
+            delay = deadline - loop.time()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                    break
+                except TimeoutError:
+                    pass
+            elif delay < -period:
+                # More than a whole tick late: count it and re-anchor rather than burst.
+                self._ticks.overruns += 1
+                log.warning("tick %d overran by %.1f ms", n, -delay * 1000)
+                start, n = loop.time(), 0
+            t0 = time.perf_counter()
+            self.game.tick(loop.time())
+            self.transport.flush()
+            self._ticks.durations.append(time.perf_counter() - t0)
+            if loop.time() >= next_stats:
+                self._log_stats(loop.time())
+                next_stats += self._stats_interval
+        await self._shutdown()
+
+    def _log_stats(self, now: float) -> None:
+        t = self._ticks
+        tr = self.transport
+        span = max(1e-9, now - t.last_time)
+        d = sorted(t.durations) or [0.0]
+        p50 = statistics.median(d) * 1000
+        p99 = d[min(len(d) - 1, int(len(d) * 0.99))] * 1000
+        dropped = self.game.endpoint.counters + self.game.counters.dropped
+        drops = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()) if v) or "none"
+        stats_log.info(
+            "players %d (humans %d) | tick p50 %.2f ms p99 %.2f ms overruns %d | "
+            "in %.0f dgram/s %.1f KB/s | out %.0f dgram/s %.1f KB/s | dropped: %s",
+            self.game.players, self.game.humans, p50, p99, t.overruns,
+            (tr.datagrams_in - t.last_in[0]) / span, (tr.bytes_in - t.last_in[1]) / span / 1000,
+            (tr.datagrams_out - t.last_out[0]) / span,
+            (tr.bytes_out - t.last_out[1]) / span / 1000, drops)
+        t.durations.clear()
+        t.last_in = (tr.datagrams_in, tr.bytes_in)
+        t.last_out = (tr.datagrams_out, tr.bytes_out)
+        t.last_time = now
+
+    async def _shutdown(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.game.shutdown()
+        self.transport.flush()
+        # Give the shutdown notice a chance to be acknowledged, but never stall exit.
+        deadline = loop.time() + 0.6
+        while self.game.unacked and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        self.game.endpoint.close()
+        self.transport.close()
+        log.info("server stopped (%d ticks played)", self.game.counters.ticks)
+
+
+async def start_server(settings: ServerSettings, host: str, port: int, *,
+                       stats_interval: float = 30.0,
+                       input_trace: IO[str] | None = None) -> RunningServer:
+    """Bind and start serving; raises OSError if the address cannot be used."""
+    sock = bind_udp_socket(host, port)
+    endpoint = ServerEndpoint(ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS),
+                              secret=os.urandom(32))
+    tracer: Callable[[str, int, float], None] | None = None
+    if input_trace is not None:
+        trace_file = input_trace
+
+        def tracer(name: str, seq: int, now: float) -> None:
+            trace_file.write(json.dumps({"name": name, "seq": seq, "t": now}) + "\n")
+
+    game = GameServer(settings, endpoint, tracer)
+    loop = asyncio.get_running_loop()
+    transport = await open_udp(endpoint, lambda e: game.handle_event(e, loop.time()), sock=sock)
+    return RunningServer(game, transport, settings, stats_interval)
+
+
+async def serve(settings: ServerSettings, host: str, port: int, *,
+                stats_interval: float = 30.0, input_trace: IO[str] | None = None) -> None:
+    """Run a server until SIGINT or SIGTERM (the command-line entry point's body)."""
+    server = await start_server(settings, host, port, stats_interval=stats_interval,
+                                input_trace=input_trace)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    bound_host, bound_port = server.address
+    cfg = settings.world
+    log.info("netsnake server listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+             bound_host, bound_port, settings.tick_rate, cfg.width, cfg.height,
+             ", wrapping" if cfg.wrap else "", settings.bots)
+    if bound_host in ("0.0.0.0", "::"):
+        for addr in lan_addresses():
+            log.info("players can join with: netsnake-client %s%s", addr,
+                     "" if bound_port == 5050 else f" --port {bound_port}")
+    else:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        log.info("players can join with: netsnake-client %s%s", shown,
+                 "" if bound_port == 5050 else f" --port {bound_port}")
+    log.info("press Ctrl+C to stop")
+    await server.run()

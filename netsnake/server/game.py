@@ -1,0 +1,421 @@
+"""The authoritative game server's logic, with no sockets and no clock.
+
+:class:`GameServer` owns the :class:`~netsnake.world.World` and a
+:class:`protocol.ServerEndpoint`.  The asyncio shell (``netsnake.server.app``)
+feeds it protocol events and calls :meth:`GameServer.tick` at the tick rate;
+everything the server decides happens here, so tests can drive it on the
+simulated network with a virtual clock.
+
+Per tick: bots choose turns (through the same turn queue as humans), the
+world steps, the snapshot joins the history, world events go out reliably,
+and every joined client gets the snapshot as a delta against the newest
+tick it acknowledged (a full snapshot when it has none in the window).
+Clients with the same baseline share the same encoded bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from netsnake import GAME_VERSION
+from netsnake.bots import choose_turn
+from netsnake.events import (
+    GameEvent,
+    PlayerDied,
+    PlayerJoined,
+    PlayerLeft,
+    PlayerRespawned,
+    ServerShuttingDown,
+)
+from netsnake.messages import (
+    Accepted,
+    Input,
+    Join,
+    Message,
+    Quit,
+    Rejected,
+    Resync,
+    SnapshotMessage,
+    decode_message,
+    encode_message,
+)
+from netsnake.names import NameError_, unique_name, validate_name
+from netsnake.snapshot import Snapshot, snapshot_hash
+from netsnake.snapshot_codec import SnapshotHistory
+from netsnake.world import PlayerDied as WorldDied
+from netsnake.world import PlayerRespawned as WorldRespawned
+from netsnake.world import World, WorldConfig
+from protocol import (
+    ConnectionEstablished,
+    ConnectionTerminated,
+    DecodeError,
+    DisconnectCode,
+    Event,
+    LocalProtocolError,
+    MessageReceived,
+    PayloadAcked,
+    PayloadLost,
+    PayloadReceived,
+    ServerEndpoint,
+)
+
+__all__ = ["BOT_NAMES", "GameServer", "ServerSettings"]
+
+log = logging.getLogger("game")
+
+BOT_NAMES = ("Kaa", "Nagini", "Sir Hiss", "Jake", "Ekans", "Orochi", "Jormungandr", "Apophis",
+             "Quetzal", "Slinky", "Monty", "Noodle", "Basil", "Sid", "Medusa", "Ouroboros")
+_COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    """What ``netsnake-server``'s command line sets."""
+
+    tick_rate: float = 10.0
+    world: WorldConfig = field(default_factory=WorldConfig)
+    max_players: int = 16
+    bots: int = 0
+    seed: int = 0
+    join_timeout: float = 120.0
+    """A connection that has not joined after this long is closed."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.tick_rate <= 60:
+            raise ValueError("tick rate must be between 1 and 60 Hz")
+        if not 1 <= self.max_players <= 64:
+            raise ValueError("max players must be between 1 and 64")
+        if not 0 <= self.bots <= self.max_players:
+            raise ValueError("bots must be between 0 and max players")
+
+
+@dataclass(slots=True)
+class _Client:
+    peer: Hashable
+    connected_at: float
+    player_id: int | None = None
+    name: str = ""
+    last_input_seq: int = -1
+    baseline_tick: int | None = None
+    resync_floor: int = 0
+    in_flight: dict[int, int] = field(default_factory=dict)  # payload handle -> tick
+
+
+@dataclass(slots=True)
+class GameCounters:
+    """What the stats line and the benchmarks report."""
+
+    ticks: int = 0
+    full_snapshots: int = 0
+    delta_snapshots: int = 0
+    turns_received: int = 0
+    turns_duplicate: int = 0
+    bad_messages: int = 0
+    handler_errors: int = 0
+    joins: int = 0
+    rejections: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+InputTracer = Callable[[str, int, float], None]
+
+
+class GameServer:
+    """Sans-IO game server: call :meth:`handle_event` and :meth:`tick`."""
+
+    def __init__(self, settings: ServerSettings, endpoint: ServerEndpoint,
+                 input_tracer: InputTracer | None = None) -> None:
+        self.settings = settings
+        self.endpoint = endpoint
+        cfg = settings.world
+        # The world's own cap must leave room for bots that leave for humans.
+        self.world = World(WorldConfig(
+            width=cfg.width, height=cfg.height, wrap=cfg.wrap, respawn_ticks=cfg.respawn_ticks,
+            start_length=cfg.start_length, food_base=cfg.food_base,
+            food_per_player=cfg.food_per_player, max_players=max(cfg.max_players, 64),
+            score_per_food=cfg.score_per_food), settings.seed)
+        self.history = SnapshotHistory(64)
+        self.counters = GameCounters()
+        self._clients: dict[Hashable, _Client] = {}
+        self._names: dict[int, str] = {}
+        self._bots: list[int] = []
+        self._bot_rng = random.Random(settings.seed ^ 0xB07)
+        self._snapshot: Snapshot = self.world.snapshot()
+        self._hash = snapshot_hash(self._snapshot)
+        self._trace = input_tracer
+        self._fill_bots()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def humans(self) -> int:
+        return sum(1 for c in self._clients.values() if c.player_id is not None)
+
+    @property
+    def players(self) -> int:
+        return len(self._names)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def name_of(self, player_id: int | None) -> str | None:
+        return None if player_id is None else self._names.get(player_id)
+
+    # ------------------------------------------------------------------- events
+
+    def handle_event(self, event: Event, now: float) -> None:
+        """Apply one protocol event; a bad client never takes the server down."""
+        try:
+            self._handle_event(event, now)
+        except Exception:
+            self.counters.handler_errors += 1
+            log.exception("error handling %s from %s; dropping that client",
+                          type(event).__name__, event.peer)
+            self._drop_client(event.peer, "server error")
+
+    def _handle_event(self, event: Event, now: float) -> None:
+        if isinstance(event, PayloadAcked):
+            client = self._clients.get(event.peer)
+            if client is not None:
+                tick = client.in_flight.pop(event.handle, None)
+                if tick is not None and tick >= client.resync_floor and (
+                    client.baseline_tick is None or tick > client.baseline_tick
+                ):
+                    client.baseline_tick = tick
+        elif isinstance(event, PayloadLost):
+            client = self._clients.get(event.peer)
+            if client is not None:
+                client.in_flight.pop(event.handle, None)
+        elif isinstance(event, PayloadReceived | MessageReceived):
+            client = self._clients.get(event.peer)
+            if client is None:
+                return
+            try:
+                msg = decode_message(event.data)
+            except DecodeError as exc:
+                self.counters.bad_messages += 1
+                self.counters.dropped["bad_message"] += 1
+                log.debug("bad message from %s: %s", event.peer, exc)
+                if isinstance(event, MessageReceived):
+                    self._reply_bad_join(client)
+                return
+            self._handle_message(client, msg, reliable=isinstance(event, MessageReceived),
+                                 now=now)
+        elif isinstance(event, ConnectionEstablished):
+            self._clients[event.peer] = _Client(event.peer, now)
+            log.debug("connection from %s", _fmt(event.peer))
+        elif isinstance(event, ConnectionTerminated):
+            reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
+            self._remove_client(event.peer, reason)
+
+    def _handle_message(self, client: _Client, msg: Message, *, reliable: bool,
+                        now: float) -> None:
+        if isinstance(msg, Input):
+            if client.player_id is not None:
+                self._apply_input(client, msg, now)
+        elif not reliable:
+            self.counters.dropped["unexpected_unreliable"] += 1
+        elif isinstance(msg, Join):
+            self._join(client, msg)
+        elif isinstance(msg, Quit):
+            self._remove_client(client.peer, "quit")
+            self.endpoint.disconnect(client.peer, DisconnectCode.NORMAL, "goodbye")
+        elif isinstance(msg, Resync):
+            client.baseline_tick = None
+            client.resync_floor = self.world.tick
+        else:
+            self.counters.dropped["unexpected_message"] += 1
+
+    def _apply_input(self, client: _Client, msg: Input, now: float) -> None:
+        assert client.player_id is not None
+        for i, turn in enumerate(msg.turns):
+            seq = msg.first_seq + i
+            if seq <= client.last_input_seq:
+                self.counters.turns_duplicate += 1
+                continue
+            client.last_input_seq = seq
+            self.counters.turns_received += 1
+            self.world.queue_turn(client.player_id, turn)
+            if self._trace is not None:
+                self._trace(client.name, seq, now)
+
+    def _reply_bad_join(self, client: _Client) -> None:
+        if client.player_id is None:
+            self._reject(client, "bad-name", "the name must be 1-16 printable characters")
+
+    def _reject(self, client: _Client, code: str, reason: str) -> None:
+        self.counters.rejections += 1
+        log.info("rejected %s: %s", _fmt(client.peer), reason)
+        self._send(client, Rejected(code=code, reason=reason))
+
+    def _join(self, client: _Client, msg: Join) -> None:
+        if client.player_id is not None:
+            self.counters.dropped["duplicate_join"] += 1
+            return
+        if msg.version != GAME_VERSION:
+            self._reject(client, "version",
+                         f"version mismatch: server runs game version {GAME_VERSION}, "
+                         f"client {msg.version}")
+            return
+        try:
+            name = validate_name(msg.name)
+        except NameError_ as exc:
+            self._reject(client, "bad-name", f"bad name: {exc}")
+            return
+        if self.players >= self.settings.max_players and not self._bots:
+            self._reject(client, "full", f"server full ({self.settings.max_players} players)")
+            return
+        if self.players >= self.settings.max_players:
+            self._remove_bot(self._bots[-1], "making room")
+        name = unique_name(name, set(self._names.values()))
+        pid = self._free_id()
+        colour = self._free_colour()
+        self.world.add_player(pid, name, colour)
+        self._names[pid] = name
+        client.player_id, client.name = pid, name
+        self.counters.joins += 1
+        cfg = self.settings.world
+        self._send(client, Accepted(player_id=pid, name=name, width=cfg.width,
+                                    height=cfg.height, wrap=cfg.wrap,
+                                    tick_rate=self.settings.tick_rate, colour=colour))
+        log.info("%s joined from %s as player %d", name, _fmt(client.peer), pid)
+        self._broadcast(PlayerJoined(player_id=pid, name=name), exclude=client.peer)
+
+    # ------------------------------------------------------------------ players
+
+    def _free_id(self) -> int:
+        return next(i for i in range(256) if i not in self._names)
+
+    def _free_colour(self) -> int:
+        used = Counter(p.colour for p in self.world.snapshot().players)
+        return min(range(_COLOURS), key=lambda c: (used[c], c))
+
+    def _fill_bots(self) -> None:
+        while len(self._bots) < self.settings.bots and self.players < self.settings.max_players:
+            pid = self._free_id()
+            taken = set(self._names.values())
+            base = next((n for n in BOT_NAMES if n not in taken), "Bot")
+            name = unique_name(base, taken)
+            self.world.add_player(pid, name, self._free_colour())
+            self._names[pid] = name
+            self._bots.append(pid)
+            log.info("bot %s joined as player %d", name, pid)
+            self._broadcast(PlayerJoined(player_id=pid, name=name))
+
+    def _remove_bot(self, pid: int, reason: str) -> None:
+        self._bots.remove(pid)
+        self._remove_player(pid, reason)
+
+    def _remove_player(self, pid: int, reason: str) -> None:
+        name = self._names.pop(pid, "?")
+        self.world.remove_player(pid)
+        log.info("%s left (%s)", name, reason)
+        self._broadcast(PlayerLeft(player_id=pid, name=name, reason=reason))
+
+    def _remove_client(self, peer: Hashable, reason: str) -> None:
+        client = self._clients.pop(peer, None)
+        if client is None:
+            return
+        if client.player_id is not None:
+            self._remove_player(client.player_id, reason)
+            self._fill_bots()
+
+    def _drop_client(self, peer: Hashable, reason: str) -> None:
+        self._remove_client(peer, reason)
+        self.endpoint.disconnect(peer, DisconnectCode.PROTOCOL_ERROR, reason)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, client: _Client, msg: Message) -> None:
+        try:
+            self.endpoint.send_reliable(client.peer, encode_message(msg))
+        except LocalProtocolError as exc:
+            # A full queue means the peer stopped acknowledging: it is gone.
+            log.warning("dropping %s: %s", _fmt(client.peer), exc)
+            self._drop_client(client.peer, "not acknowledging")
+
+    def _broadcast(self, event: GameEvent, exclude: Hashable | None = None) -> None:
+        for client in list(self._clients.values()):
+            if client.player_id is not None and client.peer != exclude:
+                self._send(client, event)
+
+    # --------------------------------------------------------------------- tick
+
+    def tick(self, now: float) -> None:
+        """Advance the game one tick and queue every client's snapshot."""
+        for pid in self._bots:
+            turn = choose_turn(self._snapshot, pid, self._bot_rng)
+            if turn is not None:
+                self.world.queue_turn(pid, turn)
+        for ev in self.world.step():
+            if isinstance(ev, WorldDied):
+                name = self._names.get(ev.player_id, "?")
+                killer = self.name_of(ev.killer_id)
+                log.info("%s died (%s%s)", name, ev.cause, f" by {killer}" if killer else "")
+                self._broadcast(PlayerDied(player_id=ev.player_id, name=name,
+                                           killer_id=ev.killer_id, killer_name=killer,
+                                           cause=ev.cause))
+            elif isinstance(ev, WorldRespawned):
+                self._broadcast(PlayerRespawned(player_id=ev.player_id,
+                                                name=self._names.get(ev.player_id, "?")))
+        snap = self.world.snapshot()
+        self._snapshot = snap
+        self._hash = snapshot_hash(snap)
+        self.history.add(snap)
+        self.counters.ticks += 1
+        self._send_snapshots(snap.tick, now)
+
+    def _send_snapshots(self, tick: int, now: float) -> None:
+        oldest = tick - self.history.window
+        for client in list(self._clients.values()):
+            if client.player_id is None:
+                if now - client.connected_at > self.settings.join_timeout:
+                    self._drop_client(client.peer, "did not join in time")
+                continue
+            baseline = client.baseline_tick
+            if baseline is not None and baseline <= oldest:
+                baseline = None
+            payload = self.history.encode_for(tick, baseline)
+            if baseline is None or self.history.get(baseline) is None:
+                self.counters.full_snapshots += 1
+            else:
+                self.counters.delta_snapshots += 1
+            msg = SnapshotMessage(state_hash=self._hash, input_ack=client.last_input_seq,
+                                  payload=payload)
+            try:
+                handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
+            except LocalProtocolError as exc:
+                log.warning("cannot send snapshot to %s: %s", _fmt(client.peer), exc)
+                continue
+            client.in_flight[handle] = tick
+            if len(client.in_flight) > 2 * self.history.window:
+                stale = [h for h, t in client.in_flight.items() if t <= oldest]
+                for h in stale:
+                    del client.in_flight[h]
+
+    def shutdown(self, reason: str = "server shutting down") -> None:
+        """Tell every joined client the server is going away (reliably)."""
+        self._broadcast(ServerShuttingDown(reason=reason))
+        log.info("shutting down: telling %d client(s)", self.humans)
+
+    @property
+    def unacked(self) -> int:
+        """Reliable messages not yet acknowledged, over all clients."""
+        total = 0
+        for peer in self._clients:
+            with contextlib.suppress(LocalProtocolError):
+                total += self.endpoint.pending_reliable(peer)
+        return total
+
+
+def _fmt(peer: Hashable) -> str:
+    if isinstance(peer, tuple) and len(peer) == 2:
+        host, port = peer
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peer)

@@ -1,0 +1,1 @@
+"""Terminal user interface: urwid widgets that draw game state, and the controller."""

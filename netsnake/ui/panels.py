@@ -1,0 +1,154 @@
+"""Side and bottom panels: the scoreboard, the network HUD line and the message line.
+
+They only draw state handed to them; the controller (``app.py``) decides
+what to show and when.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import urwid
+
+from netsnake.snapshot import PlayerState
+from netsnake.ui.palette import snake_attr
+from netsnake.ui.text import display_width, safe_name
+
+__all__ = ["SCOREBOARD_WIDTH", "Hud", "HudInfo", "MessageLine", "Scoreboard", "format_hud"]
+
+#: Columns the scoreboard needs; the side panel is this wide.
+SCOREBOARD_WIDTH = 26
+_NAME_COLS = 12  # marker(1) + name(12) + score(5) + length(4) + kills(4) = 26
+
+Markup = str | tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HudInfo:
+    """Connection figures for the HUD line."""
+
+    ping_ms: float | None
+    loss_pct: float
+    down_kbps: float
+    up_kbps: float
+    server_tick: int | None
+    render_delay_ms: float
+
+
+def _pad_to(text: str, width: int) -> str:
+    """``text`` followed by spaces up to ``width`` display columns."""
+    return text + " " * max(0, width - display_width(text))
+
+
+class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
+    """Players sorted by score: name, score, length and kills, the player's own row marked."""
+
+    def __init__(self, *, ascii_mode: bool = False, max_rows: int | None = None) -> None:
+        self._marker = ">" if ascii_mode else "▶"
+        self._max_rows = max_rows
+        self._pile = urwid.Pile([])
+        self._last: tuple[tuple[int, str, int, int, int, int, bool], ...] | None = None
+        super().__init__(self._pile)
+        self.update((), None)
+
+    @staticmethod
+    def ordered(players: Iterable[PlayerState]) -> list[PlayerState]:
+        """Players in scoreboard order: score, then kills, then length, then id."""
+        return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
+
+    def update(self, players: Iterable[PlayerState], my_id: int | None) -> None:
+        """Show ``players``; ``my_id`` is the player's own id, if known."""
+        ordered = self.ordered(players)
+        if self._max_rows is not None:
+            ordered = ordered[: self._max_rows]
+        key = tuple((p.id, p.name, p.colour, p.score, p.length, p.kills, p.id == my_id)
+                    for p in ordered)
+        if key == self._last:
+            return  # nothing changed: keep the cached canvases
+        self._last = key
+        header = urwid.Text(("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}"
+                                             f"{'Len':>4}{'K':>4}"), wrap="clip")
+        rows: list[urwid.Widget] = [header]
+        for p in ordered:
+            mine = p.id == my_id
+            name = _pad_to(safe_name(p.name, _NAME_COLS), _NAME_COLS)
+            numbers = f"{min(p.score, 99999):>5}{min(p.length, 999):>4}{min(p.kills, 999):>4}"
+            markup: list[Markup] = [
+                ("panel.mine", self._marker) if mine else " ",
+                (snake_attr(p.colour, "name"), name),
+                ("panel.mine", numbers) if mine else numbers,
+            ]
+            rows.append(urwid.Text(markup, wrap="clip"))
+        self._pile.contents[:] = [(w, self._pile.options()) for w in rows]
+
+
+def format_hud(info: HudInfo, *, ascii_mode: bool = False) -> str:
+    """The HUD line: ping, loss, down/up throughput, server tick and render delay."""
+    ping = "--" if info.ping_ms is None else f"{info.ping_ms:.0f}"
+    tick = "--" if info.server_tick is None else str(info.server_tick)
+    down, up = ("dn", "up") if ascii_mode else ("↓", "↑")
+    return (f"ping {ping} ms  loss {info.loss_pct:.1f}%  "
+            f"{down}{info.down_kbps:.1f} {up}{info.up_kbps:.1f} KB/s  "
+            f"tick {tick}  delay {info.render_delay_ms:.0f} ms")
+
+
+class Hud(urwid.WidgetWrap[urwid.Text]):
+    """One line of connection figures."""
+
+    def __init__(self, *, ascii_mode: bool = False) -> None:
+        self._ascii = ascii_mode
+        self._text = urwid.Text(("hud", ""), wrap="clip")
+        super().__init__(self._text)
+
+    def update(self, info: HudInfo) -> None:
+        """Show ``info``."""
+        line = format_hud(info, ascii_mode=self._ascii)
+        if line != self._text.text:
+            self._text.set_text(("hud", line))
+
+
+class MessageLine(urwid.WidgetWrap[urwid.Text]):
+    """Recent game events, newest first, each fading then vanishing after ``ttl`` seconds.
+
+    A *sticky* message (e.g. the respawn countdown) is shown before them until cleared.
+    """
+
+    def __init__(self, *, ttl: float = 4.0, fade_after: float = 2.0, keep: int = 4) -> None:
+        self._ttl = ttl
+        self._fade_after = fade_after
+        self._messages: deque[tuple[float, str]] = deque(maxlen=keep)
+        self._sticky: str | None = None
+        self._text = urwid.Text("", wrap="clip")
+        self._shown: object = None
+        super().__init__(self._text)
+
+    def post(self, text: str, now: float) -> None:
+        """Add a message at time ``now``."""
+        self._messages.appendleft((now, text))
+
+    def set_sticky(self, text: str | None) -> None:
+        """Show ``text`` ahead of the messages until set to ``None``."""
+        self._sticky = text
+
+    def visible(self, now: float) -> list[str]:
+        """The messages still shown at ``now``, newest first (the sticky one leading)."""
+        shown = [t for at, t in self._messages if now - at < self._ttl]
+        return ([self._sticky] if self._sticky else []) + shown
+
+    def update(self, now: float) -> None:
+        """Refresh for time ``now``: drop expired messages, dim old ones."""
+        while self._messages and now - self._messages[-1][0] >= self._ttl:
+            self._messages.pop()
+        markup: list[Markup] = []
+        if self._sticky:
+            markup.append(("msg", self._sticky))
+        for at, text in self._messages:
+            if markup:
+                markup.append("  ·  ")
+            markup.append(("msg" if now - at < self._fade_after else "msg.old", text))
+        key = tuple(markup)
+        if key != self._shown:
+            self._shown = key
+            self._text.set_text(markup or "")

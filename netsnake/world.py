@@ -224,10 +224,7 @@ class World:
                 raise ValueError(f"player {p.id}: alive, body and respawn_ticks disagree")
             if p.best < p.score:
                 raise ValueError(f"player {p.id}: best below score")
-            world.add_player(p.id, p.name, p.colour)
-            player = world._players[p.id]
-            for cell in player.body:
-                del world._occupied[cell]
+            player = world._admit(p.id, p.name, p.colour)
             player.body = deque(p.body)
             player.alive, player.direction = p.alive, Direction(p.direction)
             player.score, player.best, player.kills = p.score, p.best, p.kills
@@ -280,6 +277,13 @@ class World:
         Raises ValueError for a duplicate or out-of-range id, a bad name or
         colour, or when ``max_players`` are already in the game.
         """
+        player = self._admit(player_id, name, colour)
+        if not self._spawn(player):
+            player.respawn_ticks = 1
+        self._snapshot = None
+
+    def _admit(self, player_id: int, name: str, colour: int) -> _Player:
+        """Check and register a new player, not yet on the board."""
         if type(player_id) is not int or not 0 <= player_id <= MAX_PLAYER_ID:
             raise ValueError(f"player id must be an int in [0, {MAX_PLAYER_ID}]")
         if player_id in self._players:
@@ -297,9 +301,7 @@ class World:
         player = _Player(id=player_id, name=name, colour=colour, body=deque(), turns=deque())
         self._players[player_id] = player
         insort(self._order, player_id)
-        if not self._spawn(player):
-            player.respawn_ticks = 1
-        self._snapshot = None
+        return player
 
     def remove_player(self, player_id: int) -> None:
         """Take a player and its snake out of the game (unknown ids are ignored)."""

@@ -80,7 +80,6 @@ def unpack_untrusted(data: bytes, limits: CodecLimits = DEFAULT_LIMITS) -> Any:
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_buffer_size=limits.max_size,
             max_array_len=limits.max_array_len,
             max_map_len=limits.max_map_len,
             max_str_len=limits.max_str_len,

@@ -250,7 +250,9 @@ def _rebuild_snake(
         upto = base + k  # history[:upto] holds every head up to tick k
         length = min(lengths[k - 1], upto)
         cells = tuple(reversed(history[upto - length : upto]))
-        heading = step_direction(prev_head, cells[0], width, height, wrap) or old.direction
+        heading = step_direction(prev_head, cells[0], width, height, wrap)
+        if heading is None:  # (Direction.UP is falsy, so no `or` here)
+            heading = old.direction
         prev_head = cells[0]
         states.append(replace(old, body=cells, direction=heading))
     return states
@@ -421,10 +423,11 @@ class SnapshotBuffer:
         target = server - self.render_delay * self._rate
         if self._pos is None:
             first = min(self._snaps)
-            if target < first:
+            if target < first:  # still filling the buffer up to the render delay
                 snap = self._snaps[first]
                 return RenderFrame(snap, snap, 0.0, float(first))
-            self._pos = float(first)
+            # Start at the newest tick not after the target: already at the right delay.
+            self._pos = float(max(t for t in self._snaps if t <= target))
             self._last_sample = now
         assert self._last_sample is not None
         dt = max(0.0, now - self._last_sample)

@@ -58,6 +58,7 @@ from protocol import (
     Event,
     LocalProtocolError,
     MessageReceived,
+    NotConnected,
     PayloadAcked,
     PayloadLost,
     PayloadReceived,
@@ -148,6 +149,7 @@ class GameServer:
         self._snapshot: Snapshot = self.world.snapshot()
         self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
+        self._closing = False
         self._fill_bots()
 
     # ------------------------------------------------------------------ queries
@@ -335,12 +337,16 @@ class GameServer:
     def _send(self, client: _Client, msg: Message) -> None:
         try:
             self.endpoint.send_reliable(client.peer, encode_message(msg))
+        except NotConnected:
+            self._clients.pop(client.peer, None)  # already gone; its leave is being handled
         except LocalProtocolError as exc:
             # A full queue means the peer stopped acknowledging: it is gone.
             log.warning("dropping %s: %s", _fmt(client.peer), exc)
             self._drop_client(client.peer, "not acknowledging")
 
     def _broadcast(self, event: GameEvent, exclude: Hashable | None = None) -> None:
+        if self._closing:
+            return
         for client in list(self._clients.values()):
             if client.player_id is not None and client.peer != exclude:
                 self._send(client, event)
@@ -402,6 +408,7 @@ class GameServer:
     def shutdown(self, reason: str = "server shutting down") -> None:
         """Tell every joined client the server is going away (reliably)."""
         self._broadcast(ServerShuttingDown(reason=reason))
+        self._closing = True
         log.info("shutting down: telling %d client(s)", self.humans)
 
     @property

@@ -1,0 +1,417 @@
+"""The headless client: connection state, snapshots, inputs.  No sockets, no clock.
+
+The same :class:`ClientCore` runs under the urwid UI, in the tests and in the
+benchmarks' bot clients.  The asyncio session (``netsnake.client.session``)
+feeds it protocol events and calls :meth:`ClientCore.poll` a few times a
+second; the UI reads :meth:`frame`, :meth:`hud` and :meth:`drain_events` and
+calls :meth:`steer`, :meth:`submit_name` and :meth:`request_quit`.
+
+Snapshots.  Every decoded snapshot is kept (by tick, for the server's delta
+window) because the protocol acknowledges every packet that arrives and the
+server may pick any acknowledged tick as the next baseline.  Each snapshot is
+checked against the server's state hash; a mismatch or a missing baseline is
+counted, the snapshot is discarded and a RESYNC asks for a full snapshot.
+
+Inputs.  Each turn gets a sequence number and stays in ``_unacked`` until a
+snapshot's ``input_ack`` covers it; every INPUT datagram repeats all of them,
+so a lost datagram costs no key press.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from netsnake import GAME_VERSION
+from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.state import ConnectionState
+from netsnake.direction import Direction
+from netsnake.events import GameEvent, ServerShuttingDown
+from netsnake.messages import (
+    MAX_INPUT_TURNS,
+    Accepted,
+    Input,
+    Join,
+    Quit,
+    Rejected,
+    Resync,
+    SnapshotMessage,
+    decode_message,
+    encode_message,
+)
+from netsnake.names import NameError_, validate_name
+from netsnake.snapshot import Snapshot, snapshot_hash
+from netsnake.snapshot_codec import decode_snapshot, peek_header
+from netsnake.ui.panels import HudInfo
+from protocol import (
+    ClientConfig,
+    ClientEndpoint,
+    ConnectionEstablished,
+    ConnectionTerminated,
+    DecodeError,
+    DisconnectCode,
+    Event,
+    LocalProtocolError,
+    MessageReceived,
+    PayloadReceived,
+)
+
+__all__ = ["ClientCore", "ClientCounters"]
+
+_HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
+_QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+
+
+@dataclass(slots=True)
+class ClientCounters:
+    """What the client saw, for the HUD's diagnostics and the benchmarks."""
+
+    snapshots: int = 0
+    full: int = 0
+    delta: int = 0
+    duplicates: int = 0
+    mismatches: int = 0
+    missing_baseline: int = 0
+    decode_errors: int = 0
+    resyncs: int = 0
+    bad_messages: int = 0
+    turns_sent: int = 0
+    input_datagrams: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+SnapshotListener = Callable[[Snapshot, float], None]
+
+
+class ClientCore:
+    """One player's client, driven by protocol events and ``poll(now)``."""
+
+    def __init__(self, server: Hashable, *, server_label: str, name: str | None = None,
+                 render_delay: float | None = None, config: ClientConfig | None = None,
+                 nonce: bytes | None = None) -> None:
+        self.endpoint = ClientEndpoint(server, config, nonce)
+        self.server_label = server_label
+        self.state = ConnectionState.CONNECTING
+        self.status_reason = ""
+        self.rejection_code: str | None = None
+        self.name: str | None = name
+        self.player_id: int | None = None
+        self.colour = 0
+        self.tick_rate = 10.0
+        self.board: tuple[int, int, bool] | None = None
+        self.latest_snapshot: Snapshot | None = None
+        self.counters = ClientCounters()
+        self.snapshot_listeners: list[SnapshotListener] = []
+        #: Called after the core queued datagrams (the session flushes the socket).
+        self.on_output: Callable[[], None] = lambda: None
+        self._render_delay = render_delay
+        self._buffer: SnapshotBuffer | None = None
+        self._history: OrderedDict[int, Snapshot] = OrderedDict()
+        self._events: list[GameEvent] = []
+        self._unacked: list[tuple[int, Direction]] = []
+        self._next_input_seq = 0
+        self._resync_pending = False
+        self._quit_deadline: float | None = None
+        self._now = 0.0
+
+    # ------------------------------------------------------------------ driving
+
+    def start(self, now: float) -> None:
+        """Begin the handshake."""
+        self._now = now
+        self.endpoint.connect(now)
+
+    @property
+    def connect_attempts(self) -> int:
+        return self.endpoint.handshake_attempts
+
+    def poll(self, now: float) -> None:
+        """Time-based upkeep: the quit deadline and the render delay's inputs."""
+        self._now = now
+        if self._quit_deadline is not None and (
+            self.endpoint.pending_reliable == 0 or now >= self._quit_deadline
+        ):
+            self._quit_deadline = None
+            self.endpoint.disconnect(DisconnectCode.NORMAL, "player quit")
+            self.state = ConnectionState.CLOSED
+            self.on_output()
+        stats = self.endpoint.stats(now)
+        if stats is not None and self._buffer is not None:
+            self._buffer.update_network(stats.jitter, stats.loss)
+
+    def handle_event(self, event: Event, now: float) -> None:
+        """Apply one protocol event."""
+        self._now = now
+        if isinstance(event, PayloadReceived):
+            self._on_payload(event.data, now)
+        elif isinstance(event, MessageReceived):
+            self._on_message(event.data)
+        elif isinstance(event, ConnectionEstablished):
+            self.state = ConnectionState.JOINING
+            if self.name is not None:
+                self._send_join()
+        elif isinstance(event, ConnectionTerminated):
+            self._on_terminated(event)
+
+    # ----------------------------------------------------------------- messages
+
+    def _send_join(self) -> None:
+        assert self.name is not None
+        self._send_reliable(encode_message(Join(name=self.name, version=GAME_VERSION)))
+
+    def _send_reliable(self, data: bytes) -> None:
+        try:
+            self.endpoint.send_reliable(data)
+        except LocalProtocolError as exc:
+            self.counters.dropped[type(exc).__name__] = (
+                self.counters.dropped.get(type(exc).__name__, 0) + 1)
+            return
+        self.on_output()
+
+    def _on_message(self, data: bytes) -> None:
+        try:
+            msg = decode_message(data)
+        except DecodeError:
+            self.counters.bad_messages += 1
+            return
+        if isinstance(msg, Accepted):
+            self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
+            self.tick_rate = msg.tick_rate
+            self.board = (msg.width, msg.height, msg.wrap)
+            self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
+            if self.latest_snapshot is not None:
+                self._buffer.push(self.latest_snapshot, self._now)
+            self.state = ConnectionState.PLAYING
+            self.status_reason = ""
+        elif isinstance(msg, Rejected):
+            self.state = ConnectionState.REJECTED
+            self.rejection_code = msg.code
+            self.status_reason = msg.reason
+            if msg.code == "bad-name":
+                self.name = None
+        elif isinstance(msg, ServerShuttingDown):
+            self._events.append(msg)
+            self.state = ConnectionState.SHUTDOWN
+            self.status_reason = msg.reason
+        elif isinstance(msg, GameEvent):
+            self._events.append(msg)
+        else:
+            self.counters.bad_messages += 1
+
+    def _on_terminated(self, event: ConnectionTerminated) -> None:
+        if self.state in (ConnectionState.CLOSED, ConnectionState.SHUTDOWN):
+            return
+        code = event.code
+        if self._quit_deadline is not None:
+            # We asked to leave; the server saying goodbye first is the happy ending.
+            self._quit_deadline = None
+            self.state = ConnectionState.CLOSED
+        elif code == DisconnectCode.UNREACHABLE:
+            self.state = ConnectionState.UNREACHABLE
+            self.status_reason = f"Could not reach {self.server_label}"
+        elif code == DisconnectCode.SHUTDOWN:
+            self.state = ConnectionState.SHUTDOWN
+            self.status_reason = event.reason or "server shut down"
+        elif code in (DisconnectCode.SERVER_FULL, DisconnectCode.VERSION_MISMATCH,
+                      DisconnectCode.BAD_TOKEN):
+            self.state = ConnectionState.REJECTED
+            self.rejection_code = "full" if code == DisconnectCode.SERVER_FULL else "version"
+            self.status_reason = event.reason
+        elif code == DisconnectCode.NORMAL and not event.by_peer:
+            self.state = ConnectionState.CLOSED
+        else:
+            self.state = ConnectionState.LOST
+            self.status_reason = (
+                "the server stopped answering" if code == DisconnectCode.TIMEOUT
+                else f"disconnected: {event.reason}")
+
+    # ---------------------------------------------------------------- snapshots
+
+    def _on_payload(self, data: bytes, now: float) -> None:
+        try:
+            msg = decode_message(data)
+        except DecodeError:
+            self.counters.bad_messages += 1
+            return
+        if not isinstance(msg, SnapshotMessage):
+            self.counters.bad_messages += 1
+            return
+        self._ack_inputs(msg.input_ack)
+        snapshot = self._decode(msg)
+        if snapshot is not None:
+            self._accept(snapshot, now)
+        if self._unacked:
+            self._send_inputs()
+
+    def _decode(self, msg: SnapshotMessage) -> Snapshot | None:
+        try:
+            tick, baseline_tick = peek_header(msg.payload)
+        except DecodeError:
+            self.counters.decode_errors += 1
+            return None
+        if tick in self._history:
+            self.counters.duplicates += 1
+            return None
+        baseline = None
+        if baseline_tick is not None:
+            baseline = self._history.get(baseline_tick)
+            if baseline is None:
+                self.counters.missing_baseline += 1
+                self._request_resync()
+                return None
+        try:
+            snapshot = decode_snapshot(msg.payload, baseline)
+        except DecodeError:
+            self.counters.decode_errors += 1
+            self._request_resync()
+            return None
+        if snapshot_hash(snapshot) != msg.state_hash:
+            self.counters.mismatches += 1
+            self._request_resync()
+            return None
+        if baseline_tick is None:
+            self.counters.full += 1
+            self._resync_pending = False
+        else:
+            self.counters.delta += 1
+        return snapshot
+
+    def _request_resync(self) -> None:
+        if not self._resync_pending:
+            self._resync_pending = True
+            self.counters.resyncs += 1
+            self._send_reliable(encode_message(Resync()))
+
+    def _accept(self, snapshot: Snapshot, now: float) -> None:
+        self.counters.snapshots += 1
+        self._history[snapshot.tick] = snapshot
+        self._history.move_to_end(snapshot.tick)
+        while len(self._history) > _HISTORY:
+            self._history.popitem(last=False)
+        if self.latest_snapshot is None or snapshot.tick > self.latest_snapshot.tick:
+            self.latest_snapshot = snapshot
+        if self._buffer is not None:
+            self._buffer.push(snapshot, now)
+        for listener in self.snapshot_listeners:
+            listener(snapshot, now)
+
+    # ------------------------------------------------------------------- inputs
+
+    def _ack_inputs(self, input_ack: int) -> None:
+        if self._unacked and self._unacked[0][0] <= input_ack:
+            self._unacked = [(s, d) for s, d in self._unacked if s > input_ack]
+
+    def _send_inputs(self) -> None:
+        if self.state is not ConnectionState.PLAYING or not self._unacked:
+            return
+        msg = Input(first_seq=self._unacked[0][0], turns=tuple(d for _, d in self._unacked))
+        try:
+            self.endpoint.send_unreliable(encode_message(msg))
+        except LocalProtocolError:
+            return
+        self.counters.input_datagrams += 1
+        self.on_output()
+
+    @property
+    def own_player(self) -> object | None:
+        snap = self.latest_snapshot
+        return None if snap is None or self.player_id is None else snap.player(self.player_id)
+
+    def steer(self, direction: Direction) -> int | None:
+        """Turn the player's snake; returns the input sequence number, or None if ignored.
+
+        A turn equal or opposite to the last one still pending (or to the
+        snake's direction) is ignored, as the server would ignore it.
+        """
+        if self.state is not ConnectionState.PLAYING:
+            return None
+        reference = self._unacked[-1][1] if self._unacked else self._current_direction()
+        if reference is not None and direction in (reference, reference.opposite):
+            return None
+        if len(self._unacked) >= MAX_INPUT_TURNS:
+            return None
+        seq = self._next_input_seq
+        self._next_input_seq += 1
+        self._unacked.append((seq, direction))
+        self.counters.turns_sent += 1
+        self._send_inputs()
+        return seq
+
+    def _current_direction(self) -> Direction | None:
+        snap = self.latest_snapshot
+        if snap is None or self.player_id is None:
+            return None
+        me = snap.player(self.player_id)
+        return me.direction if me is not None and me.alive else None
+
+    @property
+    def pending_direction(self) -> Direction | None:
+        """The newest turn the server has not confirmed yet (for local response)."""
+        return self._unacked[-1][1] if self._unacked else None
+
+    @property
+    def unacked_inputs(self) -> int:
+        return len(self._unacked)
+
+    # ------------------------------------------------------------------ UI API
+
+    def submit_name(self, name: str) -> None:
+        """Join with ``name`` (after the prompt, or again after a name rejection).
+
+        Raises NameError_ with a reason if the name breaks the rules.
+        """
+        self.name = validate_name(name)
+        if self.state is ConnectionState.REJECTED and self.rejection_code == "bad-name":
+            self.state = ConnectionState.JOINING
+            self.status_reason = ""
+        if self.state is ConnectionState.JOINING:
+            self._send_join()
+
+    def request_quit(self) -> None:
+        """Send a reliable QUIT; the state becomes CLOSED once it is acked, or after 1 s."""
+        if self.state in (ConnectionState.PLAYING, ConnectionState.JOINING):
+            self._send_reliable(encode_message(Quit()))
+            self._quit_deadline = self._now + _QUIT_WAIT
+        elif self.state in (ConnectionState.CONNECTING, ConnectionState.REJECTED):
+            self.endpoint.disconnect(DisconnectCode.NORMAL, "player quit")
+            self.state = ConnectionState.CLOSED
+            self.on_output()
+        else:
+            self.state = ConnectionState.CLOSED
+
+    @property
+    def quitting(self) -> bool:
+        return self._quit_deadline is not None
+
+    def frame(self, now: float) -> RenderFrame | None:
+        """The interpolated frame to draw at ``now``."""
+        return self._buffer.sample(now) if self._buffer is not None else None
+
+    @property
+    def buffer(self) -> SnapshotBuffer | None:
+        return self._buffer
+
+    def hud(self, now: float) -> HudInfo:
+        stats = self.endpoint.stats(now)
+        buf = self._buffer
+        return HudInfo(
+            ping_ms=stats.rtt * 1000 if stats else 0.0,
+            loss_pct=stats.loss * 100 if stats else 0.0,
+            down_kbps=stats.bytes_in_per_s / 1000 if stats else 0.0,
+            up_kbps=stats.bytes_out_per_s / 1000 if stats else 0.0,
+            server_tick=buf.latest_tick or 0 if buf else 0,
+            render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
+        )
+
+    def drain_events(self) -> list[GameEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def name_rule_error(self, name: str) -> str | None:
+        """Why ``name`` would be refused, or None (for the prompt, before sending)."""
+        try:
+            validate_name(name)
+        except NameError_ as exc:
+            return str(exc)
+        return None

@@ -1,0 +1,60 @@
+"""Bot-driven clients without a UI: the same ClientCore the terminal UI uses.
+
+Tests and benchmarks use them as stand-ins for people: each one connects over
+real UDP, joins with a name and steers with :func:`netsnake.bots.choose_turn`
+from the snapshots it receives (so it plays through the same input path as a
+human pressing keys).
+"""
+
+from __future__ import annotations
+
+import random
+
+from netsnake.bots import choose_turn
+from netsnake.client.session import ClientSession
+from netsnake.client.state import ConnectionState
+from netsnake.snapshot import Snapshot
+from protocol import ClientConfig
+
+__all__ = ["HeadlessBot"]
+
+
+class HeadlessBot:
+    """A connected client that steers itself."""
+
+    def __init__(self, session: ClientSession, seed: int = 0, steer: bool = True) -> None:
+        self.session = session
+        self.core = session.core
+        self._rng = random.Random(seed)
+        self._steer = steer
+        self.core.snapshot_listeners.append(self._on_snapshot)
+
+    @classmethod
+    async def join(cls, host: str, port: int, name: str, *, seed: int = 0,
+                   steer: bool = True, timeout: float = 5.0,
+                   config: ClientConfig | None = None) -> HeadlessBot:
+        """Connect and wait until playing (raises RuntimeError with the reason otherwise)."""
+        session = await ClientSession.connect(host, port, name=name, config=config)
+        ok = await session.wait_for(ConnectionState.PLAYING, ConnectionState.REJECTED,
+                                    ConnectionState.UNREACHABLE, ConnectionState.LOST,
+                                    timeout=timeout)
+        if not ok or session.core.state is not ConnectionState.PLAYING:
+            state, reason = session.core.state.value, session.core.status_reason
+            await session.close()
+            raise RuntimeError(f"{name} could not join: {state} {reason}".strip())
+        return cls(session, seed, steer)
+
+    def _on_snapshot(self, snapshot: Snapshot, now: float) -> None:
+        pid = self.core.player_id
+        if not self._steer or pid is None or snapshot is not self.core.latest_snapshot:
+            return
+        turn = choose_turn(snapshot, pid, self._rng)
+        if turn is not None:
+            self.core.steer(turn)
+
+    async def quit(self) -> None:
+        await self.session.quit()
+
+    async def close(self) -> None:
+        await self.session.close()
+

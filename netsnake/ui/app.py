@@ -1,0 +1,400 @@
+"""The controller: owns the urwid ``MainLoop``, polls the client core and draws at ~30 fps.
+
+The app is a thin adapter in the style of urwid's examples: widgets (the
+view) only draw what they are handed; :class:`GameApp` reads the client core
+(the model, seen through the :class:`ClientView` protocol) once per frame on a
+``set_alarm_in`` timer, independent of the server's tick rate, and turns keys
+into calls on the core.  It runs on the caller's asyncio loop through
+``urwid.AsyncioEventLoop``; no threads.
+
+With an event loop we do not own, raising ``urwid.ExitMainLoop`` from a
+callback has nowhere to go (asyncio would only log it), so leaving is done by
+resolving a future that :meth:`GameApp.run` awaits; the screen is stopped in
+a ``finally`` on every path, including cancellation by Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import urwid
+from urwid.str_util import get_byte_encoding
+
+from netsnake.client.interpolation import RenderFrame
+from netsnake.client.state import ConnectionState
+from netsnake.direction import Direction
+from netsnake.events import (
+    PlayerDied,
+    PlayerJoined,
+    PlayerLeft,
+    PlayerRespawned,
+    ServerShuttingDown,
+)
+from netsnake.snapshot import Snapshot
+from netsnake.ui.board import Board
+from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
+from netsnake.ui.palette import build_palette, detect_colors
+from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, HudInfo, MessageLine, Scoreboard
+from netsnake.ui.text import safe_name
+
+__all__ = ["EXIT_CODES", "RETRYABLE_REJECTIONS", "ClientView", "GameApp", "format_event"]
+
+#: Rejection reasons after which the app asks for another name instead of exiting.
+RETRYABLE_REJECTIONS = frozenset({"bad name", "name taken"})
+
+#: Process exit code for each way a session ends.
+EXIT_CODES: dict[ConnectionState, int] = {
+    ConnectionState.CLOSED: 0,
+    ConnectionState.SHUTDOWN: 0,
+    ConnectionState.UNREACHABLE: 2,
+    ConnectionState.REJECTED: 3,
+    ConnectionState.LOST: 4,
+}
+
+_STEER_KEYS: dict[str, Direction] = {
+    "up": Direction.UP, "w": Direction.UP, "W": Direction.UP, "k": Direction.UP,
+    "down": Direction.DOWN, "s": Direction.DOWN, "S": Direction.DOWN, "j": Direction.DOWN,
+    "left": Direction.LEFT, "a": Direction.LEFT, "A": Direction.LEFT, "h": Direction.LEFT,
+    "right": Direction.RIGHT, "d": Direction.RIGHT, "D": Direction.RIGHT, "l": Direction.RIGHT,
+}
+_QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
+_QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
+_NAME_COLS = 20  # width of names in messages
+
+
+class ClientView(Protocol):
+    """What the UI needs from the client core (written as read-only members).
+
+    ``submit_name`` is expected to move ``state`` out of ``REJECTED`` (to
+    ``JOINING``) before it returns, so the app can tell a new rejection from
+    the old one.
+    """
+
+    @property
+    def state(self) -> ConnectionState: ...
+    @property
+    def status_reason(self) -> str: ...
+    @property
+    def server_label(self) -> str: ...
+    @property
+    def connect_attempts(self) -> int: ...
+    @property
+    def player_id(self) -> int | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def latest_snapshot(self) -> Snapshot | None: ...
+    @property
+    def pending_direction(self) -> Direction | None: ...
+    @property
+    def tick_rate(self) -> float: ...
+
+    def frame(self, now: float) -> RenderFrame | None: ...
+    def hud(self, now: float) -> HudInfo: ...
+    def drain_events(self) -> list[object]: ...
+    def steer(self, direction: Direction) -> None: ...
+    def submit_name(self, name: str) -> None: ...
+    def request_quit(self) -> None: ...
+
+
+def format_event(event: object, my_id: int | None) -> str | None:
+    """The message-line text for a game event, or ``None`` if it is not worth showing."""
+    def who(player_id: int | None, name: str | None) -> str:
+        if player_id is not None and player_id == my_id:
+            return "you"
+        return safe_name(name or "", _NAME_COLS)
+
+    if isinstance(event, PlayerJoined):
+        return None if event.player_id == my_id else f"{who(event.player_id, event.name)} joined"
+    if isinstance(event, PlayerLeft):
+        extra = " (timed out)" if event.reason == "timeout" else ""
+        return f"{who(event.player_id, event.name)} left{extra}"
+    if isinstance(event, PlayerDied):
+        victim = who(event.player_id, event.name)
+        mine = event.player_id == my_id
+        if event.cause in ("snake", "head-on") and (event.killer_id is not None
+                                                    or event.killer_name):
+            killer = who(event.killer_id, event.killer_name)
+            return f"{victim} {'were' if mine else 'was'} eaten by {killer}"
+        if event.cause == "wall":
+            return f"{victim} hit a wall"
+        if event.cause == "self":
+            return f"{victim} bit {'yourself' if mine else 'itself'}"
+        return f"{victim} died"
+    if isinstance(event, PlayerRespawned):
+        return "you are back" if event.player_id == my_id else None
+    if isinstance(event, ServerShuttingDown):
+        reason = safe_name(event.reason, 40, placeholder="")
+        return f"server shutting down{': ' + reason if reason else ''}"
+    return None
+
+
+class GameApp:
+    """Runs the terminal UI for one client session; see :meth:`run`."""
+
+    def __init__(
+        self,
+        core: ClientView,
+        *,
+        ascii_mode: bool = False,
+        screen: urwid.BaseScreen | None = None,
+        colors: int | None = None,
+        default_name: str | None = None,
+        fps: float = 30.0,
+        linger: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` must be the clock the core's ``frame``/``hud`` expect as ``now``.
+
+        ``linger`` is how long a final status (lost, shut down, …) stays up
+        before the app exits; any key leaves earlier.
+        """
+        self._core = core
+        self._ascii = ascii_mode or get_byte_encoding() != "utf8"
+        self._screen = screen
+        self._colors = colors
+        self._fps = fps
+        self._linger = linger
+        self._clock = clock
+        self._default_name = default_name or core.name or os.environ.get("USER") or "player"
+
+        self.board = Board(ascii_mode=self._ascii)
+        self.scoreboard = Scoreboard(ascii_mode=self._ascii)
+        self.hud = Hud(ascii_mode=self._ascii)
+        self.messages = MessageLine()
+        self.status = StatusScreen()
+        self.prompt = NamePrompt(self._submit_name, self._default_name)
+        self._game_view: urwid.Widget = urwid.SolidFill(" ")
+        self._game_min = (1, 1)
+        self._game_dims: tuple[int, int] | None = None
+        self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
+
+        self._loop: urwid.MainLoop | None = None
+        self._done: asyncio.Future[int] | None = None
+        self._alarm: object = None
+        self._next_frame = 0.0
+        self._last_state: ConnectionState | None = None
+        self._prompt_open = core.name is None
+        self._help = False
+        self._shown_key: tuple[urwid.Widget, bool] | None = None
+        self._quit_deadline: float | None = None
+        self._exit_code: int | None = None
+        self._exit_at = 0.0
+
+    # -- running
+
+    async def run(self) -> int:
+        """Show the UI until the session ends; returns the process exit code.
+
+        0 user quit or server shut down, 2 unreachable, 3 rejected, 4 connection lost.
+        """
+        aloop = asyncio.get_running_loop()
+        self._done = aloop.create_future()
+        screen = self._screen if self._screen is not None else urwid.display.raw.Screen()
+        colors = self._colors or detect_colors(getattr(screen, "colors", None))
+        if hasattr(screen, "set_terminal_properties"):
+            screen.set_terminal_properties(colors=colors)
+        self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
+        self._game_dims = None
+        self._loop = urwid.MainLoop(
+            self.top,
+            build_palette(colors),
+            screen=screen,
+            event_loop=urwid.AsyncioEventLoop(loop=aloop),
+            unhandled_input=self._on_input,
+            handle_mouse=False,
+        )
+        started = False
+        try:
+            self._loop.start()
+            started = True
+            self._next_frame = self._clock()
+            self._on_frame(self._loop, None)
+            return await self._done
+        finally:
+            if self._alarm is not None:
+                self._loop.remove_alarm(self._alarm)
+                self._alarm = None
+            if started:
+                self._loop.stop()
+            elif screen.started:
+                screen.stop()
+
+    def _finish(self, code: int) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(code)
+
+    def _on_frame(self, loop: urwid.MainLoop, _data: object) -> None:
+        """One animation frame: read the core, update widgets; urwid redraws afterwards."""
+        self._alarm = None
+        now = self._clock()
+        try:
+            self.update(now)
+        finally:
+            if self._done is not None and not self._done.done():
+                # Aim at a fixed 1/fps grid so frame times do not drift; skip missed frames.
+                self._next_frame = max(self._next_frame + 1.0 / self._fps, now)
+                self._alarm = loop.set_alarm_in(self._next_frame - now, self._on_frame)
+
+    # -- per-frame update (public so tests can drive it with a fake clock)
+
+    def update(self, now: float) -> None:
+        """Bring every widget up to date with the core at time ``now``."""
+        core = self._core
+        state = core.state
+        for event in core.drain_events():
+            self._on_event(event, now)
+        if self._quit_deadline is not None:
+            if state is ConnectionState.CLOSED or now >= self._quit_deadline:
+                self._finish(0)
+                return
+        elif state is not self._last_state:
+            self._on_state_change(state, now)
+        self._last_state = state
+        if self._exit_code is not None:
+            if now >= self._exit_at:
+                self._finish(self._exit_code)
+            return
+        if self._prompt_open:
+            self._show(self.prompt, NamePrompt.MIN_SIZE)
+        elif state is ConnectionState.PLAYING:
+            self._draw_game(now)
+        elif state is ConnectionState.CONNECTING:
+            tries = core.connect_attempts
+            self.status.show(f"Connecting to {core.server_label}…",
+                             f"attempt {tries}" if tries > 1 else "")
+            self._show(self.status, StatusScreen.MIN_SIZE)
+        else:
+            self.status.show(f"Joining {core.server_label}…")
+            self._show(self.status, StatusScreen.MIN_SIZE)
+
+    def _on_state_change(self, state: ConnectionState, now: float) -> None:
+        core = self._core
+        reason = safe_name(core.status_reason, 60, placeholder="")
+        label = core.server_label
+        if state is ConnectionState.REJECTED and core.status_reason in RETRYABLE_REJECTIONS:
+            self.prompt.ask(core.name or self._default_name, core.status_reason)
+            self._prompt_open = True
+            return
+        final = {
+            ConnectionState.REJECTED: (f"Rejected: {reason or 'no reason given'}", ""),
+            ConnectionState.UNREACHABLE: (f"Could not reach {label}", reason),
+            ConnectionState.LOST: ("Connection lost", reason),
+            ConnectionState.SHUTDOWN: ("Server shut down", reason),
+            ConnectionState.CLOSED: ("Disconnected", reason),
+        }.get(state)
+        if final is None:
+            return
+        title, detail = final
+        error = state in (ConnectionState.REJECTED, ConnectionState.UNREACHABLE,
+                          ConnectionState.LOST)
+        self.status.show(title, detail + ("\n\n" if detail else "") + "press any key",
+                         error=error)
+        self._show(self.status, StatusScreen.MIN_SIZE)
+        self._exit_code = EXIT_CODES[state]
+        self._exit_at = now + self._linger
+
+    def _on_event(self, event: object, now: float) -> None:
+        text = format_event(event, self._core.player_id)
+        if text is not None:
+            self.messages.post(text, now)
+
+    def _draw_game(self, now: float) -> None:
+        core = self._core
+        frame = core.frame(now)
+        if frame is None:
+            self.status.show("Waiting for the game…")
+            self._show(self.status, StatusScreen.MIN_SIZE)
+            return
+        my_id = core.player_id
+        self._ensure_layout(frame.prev)
+        self.board.set_frame(frame, my_id=my_id, pending_direction=core.pending_direction)
+        self.scoreboard.update(frame.prev.players, my_id)
+        self.hud.update(core.hud(now))
+        self.messages.set_sticky(self._respawn_notice(core.latest_snapshot or frame.next, my_id))
+        self.messages.update(now)
+        self._show(self._game_view, self._game_min)
+
+    def _respawn_notice(self, snapshot: Snapshot, my_id: int | None) -> str | None:
+        me = snapshot.player(my_id) if my_id is not None else None
+        if me is None or me.alive or me.respawn_ticks <= 0:
+            return None
+        seconds = math.ceil(me.respawn_ticks / max(self._core.tick_rate, 1e-6))
+        return f"you died, respawning in {seconds}…"
+
+    def _ensure_layout(self, snapshot: Snapshot) -> None:
+        """(Re)build the game layout when the board size changes."""
+        dims = (snapshot.width, snapshot.height)
+        if dims == self._game_dims:
+            return
+        self._game_dims = dims
+        board_cols, board_rows = snapshot.width * 2 + 2, snapshot.height + 2
+        side = urwid.Filler(self.scoreboard, valign="top")
+        body = urwid.Columns(
+            [(board_cols, urwid.Filler(self.board, valign="top", height=board_rows)),
+             (SCOREBOARD_WIDTH, side)],
+            dividechars=1,
+        )
+        self._game_view = urwid.Pile([body, ("pack", self.hud), ("pack", self.messages)])
+        self._game_min = (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+
+    def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
+        if self._help:
+            hc, hr = help_size(self._ascii)
+            min_size = (max(min_size[0], hc), max(min_size[1], hr))
+            if self._shown_key != (widget, True):
+                self.top.body = help_overlay(widget, ascii_mode=self._ascii)
+        elif self.top.body is not widget:
+            self.top.body = widget
+        self._shown_key = (widget, self._help)
+        self.top.min_size = min_size
+
+    # -- input
+
+    def _on_input(self, key: str | tuple[str, int, int, int]) -> bool:
+        """Global keys (urwid's ``unhandled_input``)."""
+        if not isinstance(key, str):
+            return False
+        now = self._clock()
+        if self._exit_code is not None:
+            self._finish(self._exit_code)  # any key leaves a final status screen
+            return True
+        if key in _QUIT_KEYS:
+            self.quit(now)
+            return True
+        if key == "?":
+            self._help = not self._help
+            self._shown_key = None
+            if not self._help:
+                self.top.body = self._shown_widget()
+            return True
+        direction = _STEER_KEYS.get(key)
+        if direction is not None and not self._prompt_open:
+            self._core.steer(direction)
+            return True
+        return False
+
+    def _shown_widget(self) -> urwid.Widget:
+        body = self.top.body
+        return body.bottom_w if isinstance(body, urwid.Overlay) else body
+
+    def quit(self, now: float) -> None:
+        """Leave: ask the core to say goodbye, then exit once it is closed (at most ~1 s)."""
+        if self._quit_deadline is not None:
+            return
+        state = self._core.state
+        if state in (ConnectionState.PLAYING, ConnectionState.JOINING,
+                     ConnectionState.CONNECTING):
+            self._core.request_quit()
+            self._quit_deadline = now + _QUIT_WAIT
+        else:
+            self._finish(0)
+
+    def _submit_name(self, name: str) -> None:
+        self._prompt_open = False
+        self._core.submit_name(name)

@@ -438,7 +438,8 @@ class SnapshotBuffer:
     def _advance(self, target: float, dt: float) -> None:
         assert self._pos is not None and self._latest is not None
         pos = self._pos
-        behind = target - pos
+        nominal = dt * self._rate
+        behind = target - (pos + nominal)  # the error this frame would have at nominal speed
         if behind > max(_SNAP_SECONDS * self._rate, 4 * self.render_delay * self._rate):
             # Far behind (long stall): skip the backlog to the newest tick not after the target.
             candidates = [t for t in self._snaps if pos < t <= target]
@@ -451,7 +452,6 @@ class SnapshotBuffer:
             speed = min(_MAX_CATCHUP, 1.0 + _MAX_NUDGE + _NUDGE_PER_TICK * 2 * (behind - 2))
         else:
             speed = 1.0 + max(-_MAX_NUDGE, min(_MAX_NUDGE, _NUDGE_PER_TICK * behind))
-        nominal = dt * self._rate
         # Never more than one tick beyond nominal per sample, so no tick goes unseen.
         step = min(nominal * speed, max(1.0, nominal))
         new_pos = pos + step

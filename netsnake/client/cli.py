@@ -1,0 +1,147 @@
+"""``netsnake-client``: play in the terminal.
+
+With a HOST it joins that server; with none it starts the real server code
+in-process on loopback (a free port, 3 bots) and joins it, so a lone player
+is in a game at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import sys
+from collections.abc import Awaitable
+
+from netsnake.client.address import parse_host
+from netsnake.client.session import ClientSession
+from netsnake.logsetup import setup_logging
+from netsnake.names import NameError_, validate_name
+from netsnake.server.app import RunningServer, start_server
+from netsnake.server.game import ServerSettings
+
+__all__ = ["main"]
+
+log = logging.getLogger("client")
+
+
+def _render_delay(text: str) -> float | None:
+    if text == "auto":
+        return None
+    try:
+        ms = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor milliseconds") from None
+    if not 0 <= ms <= 2000:
+        raise argparse.ArgumentTypeError(f"{ms:g} ms is not between 0 and 2000")
+    return ms / 1000
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _bots(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 15:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bot count (0-15)")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="netsnake-client",
+        description="Play netsnake. With no HOST, play at once against bots on a local server.")
+    p.add_argument("host", nargs="?", metavar="HOST",
+                   help="server: name, IPv4, IPv6, host:port or [v6]:port")
+    p.add_argument("--port", type=_port, default=5050, help="server port (default 5050)")
+    p.add_argument("--name", help="your username (asked for in the game if not given)")
+    p.add_argument("--ascii", action="store_true", help="plain ASCII, whole cells only")
+    p.add_argument("--render-delay", type=_render_delay, default=None, metavar="auto|MS",
+                   help="how far behind the server to draw (default auto)")
+    p.add_argument("--bots", type=_bots, default=3,
+                   help="bots in the local game when no HOST is given (default 3)")
+    p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
+    return p
+
+
+async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
+    # Imported here so `--help` and argument errors stay fast and never touch the terminal.
+    from netsnake.ui.app import GameApp
+
+    loop = asyncio.get_running_loop()
+    server: RunningServer | None = None
+    server_task: asyncio.Task[None] | None = None
+    if host is None:
+        settings = ServerSettings(bots=args.bots, seed=random.randrange(2**32))
+        server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
+        server_task = asyncio.create_task(server.run())
+        host, port = server.address
+    session = await ClientSession.connect(host, port, name=args.name,
+                                          render_delay=args.render_delay)
+    app = GameApp(session.core, ascii_mode=args.ascii,
+                  default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+                  clock=loop.time)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
+    try:
+        return await app.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await session.close()
+        if server is not None and server_task is not None:
+            server.stop()
+            await _quietly(server_task)
+
+
+async def _quietly(aw: Awaitable[None]) -> None:
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(aw, 2.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    host: str | None = None
+    port = args.port
+    if args.host is not None:
+        try:
+            host, port = parse_host(args.host, args.port)
+        except ValueError as exc:
+            parser.error(f"bad HOST: {exc}")
+    if args.name is not None:
+        try:
+            args.name = validate_name(args.name)
+        except NameError_ as exc:
+            parser.error(f"bad --name: {exc}")
+    if args.log_file:
+        try:
+            stream = open(args.log_file, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            parser.error(f"cannot open log file: {exc.strerror}")
+        setup_logging("debug", stream)
+    else:
+        # The terminal belongs to the game: log nothing there.
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.getLogger().setLevel(logging.CRITICAL)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        print("netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
+              file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(_run(args, host, port))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

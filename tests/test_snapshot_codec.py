@@ -306,23 +306,29 @@ def test_plausible_headers_with_junk_raise_only_decode_errors(prefix: bytes, tai
 
 
 @pytest.mark.parametrize(
-    "hex_bytes",
+    ("hex_bytes", "reason"),
     [
-        "93 01 06 c4 01 06",  # moves: a stray bit after the last mover
-        "92 01 06",  # moves missing for a plain mover
-        "94 01 06 c4 01 02 92 02 01",  # MOVE for the plain mover: but snake 2 has no 0-step
-        "95 01 06 c4 00 94 02 11 c4 00 c4 00 ",  # MOVE and BODY together
-        "96 01 06 c4 00 90 90 91 07",  # removes an unknown player
-        "98 01 06 c4 01 02 90 90 90 c4 02 01 01 c4 00",  # removes food that was not there
-        "98 01 06 c4 01 02 90 90 90 c4 00 c4 02 00 00",  # adds food already there
-        "93 02 06 c4 01 02",  # baseline tick 4, not 5
-        "97 00 05 0a 08 c3 90 c4 02 0a 00",  # food off the board
-        "97 00 05 0a 08 01 90 c4 00",  # wrap not a bool
-        "ff",
+        ("93 01 06 c4 01 06", "moves do not match"),  # a stray bit after the last mover
+        ("92 01 06", "moves do not match"),  # no moves for the plain mover
+        ("94 01 06 c4 00 92 02 01", "cut short"),  # MOVE promised, no value
+        ("94 01 06 c4 00 94 02 11 01 c4 00", "MOVE and BODY"),
+        ("94 01 06 c4 00 93 02 02 05", "LENGTH without"),
+        ("94 01 06 c4 00 93 02 01 02", "marker"),  # 0b10: marker at an odd bit
+        ("94 01 06 c4 00 94 02 03 05 05", "MOVE length"),  # 1 step, length 5 from 3
+        ("94 01 06 c4 00 93 02 01 10", "leaves the board"),  # up from (3, 1) twice
+        ("97 00 05 0a 08 c2 91 9a 01 a0 00 01 00 00 00 00 01 c4 02 0a 00 c4 00", "head off"),
+        ("94 01 06 c4 00 93 04 01 05", "no body"),  # MOVE for the dead snake
+        ("96 01 06 c4 00 90 90 91 07", "not in the baseline"),
+        ("98 01 06 c4 01 02 90 90 90 c4 02 01 01 c4 00", "not there"),
+        ("98 01 06 c4 01 02 90 90 90 c4 00 c4 02 00 00", "already there"),
+        ("93 02 06 c4 01 02", "against tick 4"),
+        ("97 00 05 0a 08 c3 90 c4 02 0a 00", "off the board"),
+        ("97 00 05 0a 08 01 90 c4 00", "bool"),
+        ("ff", "expected list"),
     ],
 )
-def test_specific_malformations(hex_bytes: str) -> None:
-    with pytest.raises(DecodeError):
+def test_specific_malformations(hex_bytes: str, reason: str) -> None:
+    with pytest.raises(DecodeError, match=reason):
         decode_snapshot(bytes.fromhex(hex_bytes), GOLDEN_BASE)
 
 

@@ -186,6 +186,11 @@ class GameApp:
         self._exit_code: int | None = None
         self._exit_at = 0.0
 
+    @property
+    def main_loop(self) -> urwid.MainLoop | None:
+        """The urwid main loop while :meth:`run` is running."""
+        return self._loop
+
     # -- running
 
     async def run(self) -> int:

@@ -152,6 +152,8 @@ class Board(urwid.Widget):
         nat_cols, nat_rows = self.natural_size
         if (cols, rows) == (nat_cols, nat_rows):
             return canvas
+        if cols <= 0 or rows <= 0:  # urwid cannot trim to nothing; an empty canvas will do
+            return urwid.TextCanvas([b""] * max(0, rows), maxcol=max(0, cols), check_width=False)
         composite = urwid.CompositeCanvas(canvas)
         composite.pad_trim_left_right(0, cols - nat_cols)
         composite.pad_trim_top_bottom(0, rows - nat_rows)

@@ -1,0 +1,163 @@
+"""Bots: sensible single decisions, and how long they last in real games."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from netsnake.bots import choose_turn
+from netsnake.direction import Direction
+from netsnake.snapshot import Cell, PlayerState, Snapshot
+from netsnake.world import PlayerDied, PlayerRespawned, World, WorldConfig
+
+
+def snake(pid: int, *body: Cell) -> PlayerState:
+    direction = Direction.between(body[1], body[0])
+    assert direction is not None
+    return PlayerState(
+        id=pid,
+        name="b",
+        colour=1,
+        alive=True,
+        direction=direction,
+        body=body,
+        score=0,
+        best=0,
+        kills=0,
+    )
+
+
+def view(*players: PlayerState, food: tuple[Cell, ...] = (), size: int = 12) -> Snapshot:
+    return Snapshot(tick=0, width=size, height=size, wrap=False, players=players, food=food)
+
+
+def heading(s: Snapshot, pid: int, turn: Direction | None) -> Direction:
+    me = s.player(pid)
+    assert me is not None
+    return me.direction if turn is None else turn
+
+
+# -- single decisions -----------------------------------------------------------------
+
+
+def test_turns_towards_food() -> None:
+    s = view(snake(1, (5, 5), (4, 5), (3, 5)), food=((5, 1),))
+    assert choose_turn(s, 1) == Direction.UP
+
+
+def test_keeps_straight_towards_food_ahead() -> None:
+    s = view(snake(1, (5, 5), (4, 5), (3, 5)), food=((9, 5),))
+    assert choose_turn(s, 1) is None
+
+
+def test_avoids_the_wall() -> None:
+    s = view(snake(1, (11, 5), (10, 5), (9, 5)))
+    assert choose_turn(s, 1) in (Direction.UP, Direction.DOWN)
+
+
+def test_never_reverses_and_ignores_absent_or_dead_players() -> None:
+    s = view(snake(1, (5, 5), (4, 5), (3, 5)), food=((0, 5),))
+    assert choose_turn(s, 1) != Direction.LEFT
+    assert choose_turn(s, 2) is None
+    dead = PlayerState(
+        id=2, name="d", colour=0, alive=False, direction=Direction.UP, body=(), score=0,
+        best=0, kills=0, respawn_ticks=5,
+    )
+    assert choose_turn(view(dead), 2) is None
+
+
+def test_refuses_a_pocket_smaller_than_itself() -> None:
+    # A wall of snake 2 along x = 6 with a small pocket above y = 3 on the left.
+    wall = [(6, y) for y in range(0, 11)]
+    lid = [(x, 3) for x in range(5, 0, -1)]
+    other = snake(2, *lid[::-1], *wall[3::-1][1:], *wall[4:]) if False else None
+    del other
+    body_2 = tuple([(1, 3), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3), (6, 4), (6, 5), (6, 6),
+                    (6, 7), (6, 8), (6, 9), (6, 10), (6, 11)])
+    me = snake(1, (3, 4), (3, 5), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (2, 11),
+               (1, 11), (0, 11))
+    s = view(snake(2, *body_2), me, food=((0, 0),))
+    # Up is blocked by snake 2's body; the gap at (0, 3) leads to a 3x6 pocket
+    # too small for an 11-cell snake, so it must not go left towards the food.
+    turn = choose_turn(s, 1)
+    assert turn == Direction.RIGHT, turn
+
+
+def test_avoids_cells_another_head_can_reach() -> None:
+    # Food straight ahead, but the rival's head is next to that cell too.
+    me = snake(1, (5, 5), (4, 5), (3, 5))
+    rival = snake(2, (7, 6), (8, 6), (9, 6))
+    s = view(me, rival, food=((6, 5),))
+    assert choose_turn(s, 1) in (Direction.UP, Direction.DOWN)
+
+
+def test_follows_its_tail_when_boxed_in() -> None:
+    # Coiled in a corner: the only way out is the cell its tail leaves.
+    me = snake(1, (0, 1), (0, 2), (1, 2), (1, 1), (1, 0), (0, 0))
+    s = view(me)
+    assert choose_turn(s, 1) == Direction.UP  # into (0, 0), its tail
+
+
+def test_is_pure_and_repeatable() -> None:
+    world = World(WorldConfig(), seed=9)
+    for pid in range(6):
+        world.add_player(pid, "b", pid)
+    for _ in range(30):
+        world.step()
+    s = world.snapshot()
+    first = [choose_turn(s, pid, random.Random(1)) for pid in range(6)]
+    again = [choose_turn(s, pid, random.Random(1)) for pid in range(6)]
+    assert first == again
+    assert world.snapshot() is s
+
+
+# -- whole games ------------------------------------------------------------------------
+
+
+def lone_bot_lifetime(seed: int, cap: int = 3000) -> int:
+    """Ticks a lone bot on the default board survives (a game ends at first death)."""
+    world = World(WorldConfig(), seed)
+    world.add_player(1, "bot", 1)
+    rng = random.Random(seed)
+    for tick in range(1, cap + 1):
+        turn = choose_turn(world.snapshot(), 1, rng)
+        if turn is not None:
+            world.queue_turn(1, turn)
+        if any(isinstance(e, PlayerDied) for e in world.step()):
+            return tick
+    return cap
+
+
+def test_lone_bot_survives_500_ticks_on_average() -> None:
+    lifetimes = [lone_bot_lifetime(seed) for seed in range(20)]
+    assert statistics.mean(lifetimes) >= 500, lifetimes
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_eight_bots_mostly_survive(seed: int) -> None:
+    world = World(WorldConfig(), seed)
+    for pid in range(8):
+        world.add_player(pid, "bot", pid)
+    rng = random.Random(seed)
+    born = dict.fromkeys(range(8), 0)
+    lifetimes: list[int] = []
+    causes: list[str] = []
+    for _ in range(1000):
+        s = world.snapshot()
+        for pid in world.player_ids:
+            turn = choose_turn(s, pid, rng)
+            if turn is not None:
+                world.queue_turn(pid, turn)
+        for event in world.step():
+            if isinstance(event, PlayerDied):
+                lifetimes.append(world.tick - born[event.player_id])
+                causes.append(event.cause)
+            elif isinstance(event, PlayerRespawned):
+                born[event.player_id] = world.tick
+    # Crowded (8 snakes on 520 cells) so deaths happen, but not often, and
+    # rarely by driving into a wall.
+    assert len(lifetimes) <= 80, (seed, len(lifetimes))
+    assert statistics.mean(lifetimes) >= 80, (seed, statistics.mean(lifetimes))
+    assert causes.count("wall") <= len(causes) // 5, (seed, causes)

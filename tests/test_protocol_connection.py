@@ -1,0 +1,394 @@
+"""An established connection on the seeded simulated link, with a virtual clock.
+
+Sequence wrap, the reliable channel under loss, fragmentation, bounded
+memory under forged fragments, send-time errors, keep-alives and statistics.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections import Counter
+from collections.abc import Callable, Hashable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import (
+    MAX_RELIABLE_MESSAGE,
+    ClientConfig,
+    ClientEndpoint,
+    ClientState,
+    ConnectionTerminated,
+    Event,
+    MessageReceived,
+    MessageTooLarge,
+    NotConnected,
+    PayloadAcked,
+    PayloadLost,
+    PayloadReceived,
+    QueueFull,
+    ServerEndpoint,
+    seq_diff,
+    seq_greater,
+    seq_next,
+)
+from protocol._wire import (
+    MAX_FRAGMENT_DATA,
+    MAX_FRAGMENTS,
+    DataHeader,
+    PacketKind,
+    encode_data_header,
+    encode_fragment_frame,
+)
+from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
+
+SERVER = ("server", 1)
+CLIENT = ("client", 2)
+TICK = 0.05
+
+
+class Pair:
+    """A server and one client on a simulated network, events collected per tick."""
+
+    def __init__(self, seed: int, link: LinkConfig) -> None:
+        rng = random.Random(seed)
+        self.net = SimulatedNetwork(seed, link)
+        self.server = ServerEndpoint(secret=rng.randbytes(32))
+        self.client = ClientEndpoint(
+            SERVER, config=ClientConfig(connect_timeout=60.0), nonce=rng.randbytes(8)
+        )
+        self.server_events: list[Event] = []
+        self.client_events: list[Event] = []
+        self.now = 0.0
+
+    def drain(self) -> None:
+        while (e := self.server.next_event()) is not None:
+            self.server_events.append(e)
+        while (e := self.client.next_event()) is not None:
+            self.client_events.append(e)
+
+    def run(
+        self,
+        seconds: float,
+        on_tick: Callable[[float], None] | None = None,
+        *,
+        tick: float = TICK,
+        on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None,
+    ) -> None:
+        def step(now: float) -> None:
+            self.drain()
+            if on_tick is not None:
+                on_tick(now)
+
+        self.now = run_network(
+            self.net,
+            {SERVER: self.server, CLIENT: self.client},
+            self.now,
+            self.now + seconds,
+            step=tick,
+            on_step=step,
+            on_deliver=on_deliver,
+        )
+        self.drain()
+
+    def connect(self) -> None:
+        self.client.connect(self.now)
+        for _ in range(600):
+            self.run(0.1)
+            if self.client.state is ClientState.CONNECTED and self.server.peers:
+                return
+        raise AssertionError("handshake did not complete")
+
+
+def outcomes(events: list[Event]) -> Counter[int]:
+    """How many PayloadAcked/PayloadLost events each handle got."""
+    return Counter(e.handle for e in events if isinstance(e, PayloadAcked | PayloadLost))
+
+
+def acked(events: list[Event]) -> set[int]:
+    return {e.handle for e in events if isinstance(e, PayloadAcked)}
+
+
+def lost(events: list[Event]) -> set[int]:
+    return {e.handle for e in events if isinstance(e, PayloadLost)}
+
+
+def terminations(events: list[Event]) -> list[ConnectionTerminated]:
+    return [e for e in events if isinstance(e, ConnectionTerminated)]
+
+
+# ------------------------------------------------------------- sequence numbers
+
+
+@settings(derandomize=True, max_examples=300)
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+def test_seq_diff_and_greater_agree(a: int, b: int) -> None:
+    d = seq_diff(a, b)
+    assert -0x8000 <= d <= 0x7FFF
+    assert (b + d) & 0xFFFF == a
+    assert seq_greater(a, b) == (d > 0)
+    if d != -0x8000:
+        assert seq_diff(b, a) == -d
+    assert not (seq_greater(a, b) and seq_greater(b, a))
+    if a != b and d != -0x8000:
+        assert seq_greater(a, b) != seq_greater(b, a)
+
+
+@settings(derandomize=True, max_examples=300)
+@given(st.integers(0, 0xFFFF), st.integers(1, 0x7FFF))
+def test_newer_is_newer_across_the_wrap(a: int, k: int) -> None:
+    b = (a + k) & 0xFFFF
+    assert seq_greater(b, a)
+    assert not seq_greater(a, b)
+    assert seq_diff(b, a) == k
+    assert seq_next(0xFFFF) == 0
+
+
+# ------------------------------------------------------------------ wrap soak
+
+
+def test_sequence_numbers_wrap_and_acks_stay_right() -> None:
+    """> 70,000 packets each way: every payload resolves once, acks are truthful."""
+    pair = Pair(7, LinkConfig(loss=0.02, latency=0.02, jitter=0.002, duplicate=0.02))
+    pair.connect()
+    client, server = pair.client, pair.server
+    big = 1100  # one payload per packet, so packets = payloads
+    per_tick = 8
+    sent_c = sent_s = 0
+    reliable_sent = 0
+    seqs_seen: list[int] = []
+    received_c: set[int] = set()  # payload ids the server received from the client
+    received_s: set[int] = set()
+    reliable_got: list[bytes] = []
+    header = struct.Struct(">I")
+
+    def on_deliver(src: Hashable, dst: Hashable, data: bytes) -> None:
+        if src == CLIENT and data[2] == PacketKind.DATA:
+            seqs_seen.append(int.from_bytes(data[3:5], "big"))
+
+    def collect() -> None:
+        for e in pair.server_events:
+            if isinstance(e, PayloadReceived):
+                received_c.add(header.unpack_from(e.data)[0])
+            elif isinstance(e, MessageReceived):
+                reliable_got.append(e.data)
+        for e in pair.client_events:
+            if isinstance(e, PayloadReceived):
+                received_s.add(header.unpack_from(e.data)[0])
+        del pair.server_events[:]  # keep memory flat; outcomes are tallied below
+        del pair.client_events[:]
+
+    tally_c: Counter[int] = Counter()
+    tally_s: Counter[int] = Counter()
+    acked_c: set[int] = set()
+    acked_s: set[int] = set()
+
+    def tally() -> None:
+        tally_c.update(outcomes(pair.client_events))
+        tally_s.update(outcomes(pair.server_events))
+        acked_c.update(acked(pair.client_events))
+        acked_s.update(acked(pair.server_events))
+        for e in pair.server_events:
+            assert not isinstance(e, ConnectionTerminated), e
+        collect()
+
+    def on_tick(now: float) -> None:
+        nonlocal sent_c, sent_s, reliable_sent
+        tally()
+        if sent_c >= 72_000:
+            return
+        for _ in range(per_tick):
+            assert client.send_unreliable(header.pack(sent_c) + bytes(big)) == sent_c
+            assert server.send_unreliable(CLIENT, header.pack(sent_s) + bytes(big)) == sent_s
+            sent_c += 1
+            sent_s += 1
+        if client.pending_reliable < 64:
+            client.send_reliable(b"r%d" % reliable_sent)
+            reliable_sent += 1
+
+    pair.run(72_000 / per_tick * 0.02 + 3.0, on_tick, tick=0.02, on_deliver=on_deliver)
+    tally()
+
+    # The client's sequence really wrapped, more than once past 65535.
+    assert len(seqs_seen) > 70_000
+    assert max(seqs_seen) == 0xFFFF
+    wraps = sum(1 for a, b in zip(seqs_seen, seqs_seen[1:], strict=False) if a > 60000 and b < 5000)
+    assert wraps >= 1
+    # Every payload got exactly one outcome, and no ack was a lie.
+    assert tally_c == Counter(range(sent_c)) and tally_s == Counter(range(sent_s))
+    assert acked_c <= received_c and acked_s <= received_s
+    assert len(acked_c) > 0.95 * sent_c and len(acked_s) > 0.95 * sent_s
+    # Reliable delivery carried on straight through the wrap.
+    assert reliable_got == [b"r%d" % i for i in range(reliable_sent)]
+    assert reliable_sent > 5000 and client.pending_reliable == 0
+    assert server.stats(CLIENT, pair.now).packets_received > 65_536
+
+
+# ------------------------------------------------------------- reliable channel
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.1, 0.3, 0.5])
+def test_reliable_delivers_exactly_once_in_order(loss: float) -> None:
+    link = LinkConfig(loss=loss, latency=0.05, jitter=0.02, duplicate=0.1, reorder=0.1)
+    pair = Pair(int(loss * 100) + 1, link)
+    pair.connect()
+    n = 1000
+    up = down = 0
+
+    def on_tick(now: float) -> None:
+        nonlocal up, down
+        for _ in range(4):
+            if up < n and pair.client.pending_reliable < 200:
+                pair.client.send_reliable(b"up %d" % up)
+                up += 1
+            if down < n and pair.server.pending_reliable(CLIENT) < 200:
+                pair.server.send_reliable(CLIENT, b"down %d" % down)
+                down += 1
+        pair.client.send_unreliable(b"input")
+        pair.server.send_unreliable(CLIENT, b"snapshot" * 5)
+
+    pair.run(150.0, on_tick)
+    got_up = [e.data for e in pair.server_events if isinstance(e, MessageReceived)]
+    got_down = [e.data for e in pair.client_events if isinstance(e, MessageReceived)]
+    assert got_up == [b"up %d" % i for i in range(n)]
+    assert got_down == [b"down %d" % i for i in range(n)]
+    assert pair.net.counters.duplicated > 0 and pair.net.counters.reordered > 0
+    if loss:
+        assert pair.server.counters["reliable_duplicate"] > 0
+    assert not terminations(pair.server_events + pair.client_events)
+
+
+def test_send_time_errors() -> None:
+    pair = Pair(3, LinkConfig())
+    pair.connect()
+    client = pair.client
+    with pytest.raises(MessageTooLarge):
+        client.send_reliable(bytes(MAX_RELIABLE_MESSAGE + 1))
+    client.send_reliable(bytes(MAX_RELIABLE_MESSAGE))
+    largest = MAX_FRAGMENTS * MAX_FRAGMENT_DATA
+    with pytest.raises(MessageTooLarge):
+        client.send_unreliable(bytes(largest + 1))
+    client.send_unreliable(bytes(largest))
+    with pytest.raises(NotConnected):
+        pair.server.send_reliable(("nobody", 9), b"x")
+    # Nothing is acknowledged while the server is unreachable: the queue fills.
+    pair.net.blackholed.add(SERVER)
+    for _ in range(255):  # one message is already queued
+        client.send_reliable(b"m")
+    with pytest.raises(QueueFull):
+        client.send_reliable(b"one too many")
+    assert client.pending_reliable == 256
+
+
+# ------------------------------------------------------------------ fragments
+
+
+@pytest.mark.parametrize(("size", "loss"), [(5_000, 0.3), (18_000, 0.1)])
+def test_fragmented_payloads_survive_loss(size: int, loss: float) -> None:
+    pair = Pair(size, LinkConfig(loss=loss, latency=0.03, jitter=0.01, duplicate=0.05,
+                                 reorder=0.05))
+    pair.connect()
+    sent: dict[int, bytes] = {}
+
+    def payload(i: int) -> bytes:
+        return random.Random(i).randbytes(size)
+
+    def on_tick(now: float) -> None:
+        if len(sent) < 100:
+            h = pair.client.send_unreliable(payload(len(sent)))
+            sent[h] = payload(len(sent))
+
+    pair.run(15.0, on_tick)
+    received = [e.data for e in pair.server_events if isinstance(e, PayloadReceived)]
+    by_content = {data: h for h, data in sent.items()}
+    assert len(received) >= 10
+    for data in received:
+        assert data in by_content  # intact: byte-identical to something sent
+    delivered = {by_content[d] for d in received}
+    assert len(delivered) == len(received)  # link duplicates never deliver a payload twice
+    # Exactly one outcome per handle, and an ack never names an undelivered payload.
+    assert outcomes(pair.client_events) == Counter(sent.keys())
+    assert acked(pair.client_events) <= delivered
+    assert lost(pair.client_events)  # with this much loss some must fail
+
+
+def test_forged_fragments_cannot_grow_memory() -> None:
+    pair = Pair(5, LinkConfig())
+    pair.connect()
+    conn = pair.server.connection(CLIENT)
+    rng = random.Random(99)
+    now = pair.now
+    bound = conn.config.reassembly_groups * MAX_FRAGMENTS * MAX_FRAGMENT_DATA
+    for seq in range(5_000):
+        frames = b""
+        for _ in range(rng.randint(1, 3)):
+            count = rng.randint(2, MAX_FRAGMENTS)
+            length = rng.choice([1, rng.randint(1, 300)])
+            frames += encode_fragment_frame(
+                rng.randrange(0x10000), rng.randrange(count), count, rng.randbytes(length)
+            )
+        packet = encode_data_header(DataHeader(seq & 0xFFFF, 0xFFFF, 0, 0)) + frames
+        now += 0.001
+        pair.server.receive_datagram(packet, CLIENT, now)
+        sizes = conn.debug_sizes
+        assert sizes["fragment_groups"] <= conn.config.reassembly_groups
+        assert sizes["fragment_bytes"] <= bound
+    # Full-size forged fragments too: still at most 4 groups' worth.
+    for seq in range(5_000, 6_000):
+        frame = encode_fragment_frame(seq, 0, MAX_FRAGMENTS, bytes(MAX_FRAGMENT_DATA))
+        now += 0.001
+        pair.server.receive_datagram(encode_data_header(DataHeader(seq, 0xFFFF, 0, 0)) + frame,
+                                     CLIENT, now)
+        assert conn.debug_sizes["fragment_bytes"] <= bound
+    assert conn.debug_sizes["fragment_groups"] <= conn.config.reassembly_groups
+    # After the expiry time nothing is left.
+    pair.server.handle_timer(now + conn.config.reassembly_expiry + 0.01)
+    assert conn.debug_sizes["fragment_groups"] == 0
+    assert conn.debug_sizes["fragment_bytes"] == 0
+
+
+# ------------------------------------------------------------ idle and stats
+
+
+def test_keepalives_keep_an_idle_connection_open() -> None:
+    pair = Pair(21, LinkConfig(loss=0.2, latency=0.05, jitter=0.01))
+    pair.connect()
+    before = pair.server.stats(CLIENT, pair.now).packets_received
+    pair.run(60.0)
+    assert not terminations(pair.server_events + pair.client_events)
+    assert pair.client.state is ClientState.CONNECTED and pair.server.peers == [CLIENT]
+    stats = pair.client.stats(pair.now)
+    assert stats is not None
+    # About 4 keep-alives a second each way, 20% lost: ~190 in 60 s.
+    assert pair.server.stats(CLIENT, pair.now).packets_received - before > 150
+    assert stats.packets_received > 150
+    # And the silence timeout is real: cut the link and both sides notice.
+    pair.net.blackholed.add(CLIENT)
+    pair.run(6.0)
+    assert [e.code.name for e in terminations(pair.client_events)] == ["TIMEOUT"]
+    assert [e.code.name for e in terminations(pair.server_events)] == ["TIMEOUT"]
+
+
+@pytest.mark.parametrize("loss", [0.05, 0.2])
+def test_stats_are_plausible(loss: float) -> None:
+    latency = 0.05
+    pair = Pair(31, LinkConfig(loss=loss, latency=latency, jitter=0.005))
+    pair.connect()
+
+    def on_tick(now: float) -> None:
+        pair.client.send_unreliable(b"input")
+        pair.server.send_unreliable(CLIENT, bytes(40))
+
+    pair.run(30.0, on_tick)
+    client_stats = pair.client.stats(pair.now)
+    assert client_stats is not None
+    for stats in (client_stats, pair.server.stats(CLIENT, pair.now)):
+        assert 2 * latency * 0.85 <= stats.rtt <= 2 * latency * 1.25, stats
+        assert stats.jitter < 0.02
+        assert abs(stats.loss - loss) < 0.07, stats
+        assert stats.packets_lost > 0
+        assert stats.bytes_in_per_s > 0 and stats.bytes_out_per_s > 0
+        # ~20 packets/s plus acks: on the order of 1 kB/s each way.
+        assert 200 < stats.bytes_out_per_s < 5000

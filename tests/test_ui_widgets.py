@@ -1,0 +1,554 @@
+"""UI widgets rendered without a terminal (urwid.testing), and the app driven end to end.
+
+The app tests use ``FakeCore``: test-only scaffolding implementing the
+``ClientView`` protocol on top of a real :class:`~netsnake.world.World` and a
+real :class:`SnapshotBuffer`, so everything the UI draws comes from the game.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import unicodedata
+from collections.abc import Callable
+
+import pytest
+import urwid
+import urwid.testing as ut
+
+from netsnake.bots import choose_turn
+from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.state import ConnectionState
+from netsnake.direction import Direction
+from netsnake.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
+from netsnake.snapshot import PlayerState, Snapshot
+from netsnake.ui.app import ClientView, GameApp, format_event
+from netsnake.ui.board import Board
+from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall
+from netsnake.ui.palette import build_palette, detect_colors
+from netsnake.ui.panels import Hud, HudInfo, MessageLine, Scoreboard, format_hud
+from netsnake.ui.text import display_width, safe_name
+from netsnake.world import World, WorldConfig
+
+
+def player(pid: int, body: tuple[tuple[int, int], ...], *, colour: int = 0,
+           direction: Direction = Direction.RIGHT, score: int = 0, name: str = "",
+           alive: bool = True, kills: int = 0) -> PlayerState:
+    return PlayerState(id=pid, name=name or f"p{pid}", colour=colour, alive=alive,
+                       direction=direction, body=body if alive else (), score=score,
+                       best=score, kills=kills, respawn_ticks=0 if alive else 10)
+
+
+def snap(tick: int, players: tuple[PlayerState, ...], food: tuple[tuple[int, int], ...] = (),
+         width: int = 8, height: int = 4) -> Snapshot:
+    return Snapshot(tick=tick, width=width, height=height, wrap=False, players=players, food=food)
+
+
+def attrs_of(widget: urwid.Widget, size: tuple[()] | tuple[int, int]) -> set[object]:
+    return {a for row in ut.render_runs(widget, size) for a, _ in row}
+
+
+# --------------------------------------------------------------------------- board
+
+
+def test_board_draws_border_snakes_food_and_own_marker() -> None:
+    me = player(1, ((3, 1), (2, 1), (1, 1)), colour=2)
+    other = player(2, ((5, 3), (6, 3)), colour=5, direction=Direction.LEFT)
+    board = Board()
+    board.set_snapshot(snap(1, (me, other), food=((6, 0),)), my_id=1)
+    text = ut.render_text(board, ())
+    assert text == [
+        "┌────────────────┐",
+        "│            ▐▌  │",
+        "│  ████ ▶        │",
+        "│                │",
+        "│          ◀ ██  │",
+        "└────────────────┘",
+    ]
+    attrs = attrs_of(board, ())
+    assert {"border", "food", "snake.2.mine", "snake.2.mine.body", "snake.5", "snake.5.head"} \
+        <= attrs
+    assert "snake.5.mine" not in attrs  # only the player's own snake is marked
+    assert board.pack() == (18, 6)
+
+
+def test_board_sub_cell_movement_uses_partial_blocks() -> None:
+    # moving right: head grows from the left, tail shrinks towards the right (reverse video)
+    a = player(1, ((3, 1), (2, 1), (1, 1)))
+    b = player(1, ((4, 1), (3, 1), (2, 1)))
+    board = Board()
+    board.set_frame(RenderFrame(snap(1, (a,)), snap(2, (b,)), 0.25, 1.25))
+    runs = ut.render_runs(board, ())[2]
+    assert ("snake.0", "▌ ") in runs  # 4 of 16 eighths into the new cell
+    assert ("snake.0.inv", "▌ ") in runs  # 12 of 16 left of the tail, drawn inverted
+    # moving down: the new cell fills from the top, which needs inversion
+    c = player(1, ((2, 1), (2, 0)), direction=Direction.DOWN)
+    d = player(1, ((2, 2), (2, 1)), direction=Direction.DOWN)
+    board.set_frame(RenderFrame(snap(1, (c,)), snap(2, (d,)), 0.5, 1.5))
+    rows = ut.render_runs(board, ())
+    assert ("snake.0.inv", "▄▄") in rows[3]  # the top half filled = inverse lower half
+    assert ("snake.0", "▄▄") in rows[1]  # the tail keeps the half next to its body: lower
+    # moving up: fills from the bottom with the glyph itself
+    e = player(1, ((2, 2), (2, 3)), direction=Direction.UP)
+    f = player(1, ((2, 1), (2, 2)), direction=Direction.UP)
+    board.set_frame(RenderFrame(snap(1, (e,)), snap(2, (f,)), 0.5, 1.5))
+    rows = ut.render_runs(board, ())
+    assert ("snake.0", "▄▄") in rows[2]
+
+
+def test_board_ascii_mode_is_pure_ascii_whole_cells() -> None:
+    a = player(1, ((3, 1), (2, 1), (1, 1)))
+    b = player(1, ((4, 1), (3, 1), (2, 1)))
+    other = player(2, ((6, 3), (7, 3)), direction=Direction.LEFT, colour=1)
+    board = Board(ascii_mode=True)
+    board.set_frame(RenderFrame(snap(1, (a, other), food=((0, 0),)),
+                                snap(2, (b, other), food=((0, 0),)), 0.3, 1.3), my_id=1)
+    text = ut.render_text(board, ())
+    assert all(line.isascii() for line in text)
+    assert text == [
+        "+----------------+",
+        "|**              |",
+        "|  ####@>        |",
+        "|                |",
+        "|            <@oo|",
+        "+----------------+",
+    ]
+    board.set_frame(RenderFrame(snap(1, (a,)), snap(2, (b,)), 0.7, 1.7), my_id=1)
+    assert ut.render_text(board, ())[2] == "|    ####@>      |"
+
+
+def test_board_pending_direction_turns_own_head_at_once() -> None:
+    me = player(1, ((3, 1), (2, 1)))
+    board = Board()
+    board.set_snapshot(snap(1, (me,)), my_id=1, pending_direction=Direction.UP)
+    assert "▲ " in ut.render_text(board, ())[2]
+    board = Board(ascii_mode=True)
+    board.set_snapshot(snap(1, (me,)), my_id=1, pending_direction=Direction.DOWN)
+    assert "@v" in ut.render_text(board, ())[2]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 2), (18, 6), (40, 30), (0, 0)])
+def test_board_crops_or_pads_to_any_box(size: tuple[int, int]) -> None:
+    board = Board()
+    board.set_snapshot(snap(1, (player(1, ((7, 3), (6, 3))),)))
+    canvas = board.render(size)
+    assert (canvas.cols(), canvas.rows()) == size
+
+
+def test_board_rows_are_cached() -> None:
+    board = Board()
+    world = World(WorldConfig(width=30, height=15), 3)
+    for i in range(4):
+        world.add_player(i + 1, f"b{i}", i)
+    for _ in range(5):
+        board.set_snapshot(world.snapshot())
+        board.render(())
+        world.step()
+    assert 0 < len(board._rows) < 5 * 15  # unchanged rows were reused
+
+
+def test_board_ignores_cells_outside_the_grid() -> None:
+    bad = player(1, ((50, 50), (-1, 2), (3, 9)))
+    board = Board()
+    board.set_snapshot(snap(1, (bad,), food=((99, 0),)))
+    assert ut.render_text(board, ())[1] == "│                │"
+
+
+# --------------------------------------------------------------------------- palette
+
+
+def test_colour_detection() -> None:
+    assert detect_colors(256, {"TERM": "xterm", "COLORTERM": "truecolor"}) == 2**24
+    assert detect_colors(16, {"TERM": "xterm-256color"}) == 256
+    assert detect_colors(16, {"TERM": "xterm"}) == 16
+    assert detect_colors(None, {"TERM": "dumb"}) == 1
+    assert detect_colors(256, {"TERM": "xterm-256color", "NO_COLOR": "1"}) == 1
+    assert detect_colors(88, {"TERM": "rxvt"}) == 16
+    assert detect_colors(1, {"TERM": "vt100"}) == 1
+
+
+@pytest.mark.parametrize("colors", [1, 16, 256, 2**24])
+def test_palettes_resolve_and_keep_snakes_apart(colors: int) -> None:
+    palette = build_palette(colors)
+    names = [e[0] for e in palette]
+    assert len(names) == len(set(names))
+    for i in range(16):
+        for role in ("", ".inv", ".head", ".mine", ".mine.body", ".mine.inv", ".name"):
+            ut.resolve_attr(f"snake.{i}{role}", palette, colors=colors)
+    own = ut.resolve_attr("snake.3.mine", palette, colors=colors)
+    other = ut.resolve_attr("snake.3.head", palette, colors=colors)
+    assert own != other
+    if colors == 1:
+        assert own.bold
+    else:
+        bodies = {ut.resolve_attr(f"snake.{i}", palette, colors=colors).foreground
+                  for i in range(16)}
+        assert len(bodies) >= 15
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def test_scoreboard_sorted_by_score_with_marker_and_truncation() -> None:
+    board = Scoreboard()
+    board.update([
+        player(1, ((0, 0),), score=3, name="alice"),
+        player(2, ((0, 0), (0, 1)), score=9, name="bob the very long named snake", kills=2),
+        player(3, ((0, 0),), score=5, name="日本語の名前です"),
+    ], my_id=3)
+    text = ut.render_text(board, (26,))
+    assert text[0].split() == ["Player", "Score", "Len", "K"]
+    assert text[1] == " bob the ver…    9   2   2"
+    assert text[2].startswith("▶日本語の名前…")
+    assert text[3] == " alice           3   1   0"
+    assert all(display_width(line) == 26 for line in text)
+    assert ("panel.mine", "▶") in ut.render_runs(board, (26,))[2]
+
+
+def test_hud_line() -> None:
+    info = HudInfo(ping_ms=42.4, loss_pct=1.25, down_kbps=3.4, up_kbps=0.5, server_tick=1234,
+                   render_delay_ms=100)
+    assert format_hud(info) == "ping 42 ms  loss 1.2%  ↓3.4 ↑0.5 KB/s  tick 1234  delay 100 ms"
+    hud = Hud(ascii_mode=True)
+    hud.update(HudInfo(ping_ms=None, loss_pct=0, down_kbps=0, up_kbps=0, server_tick=None,
+                       render_delay_ms=0))
+    assert ut.render_text(hud, (80,), strip=True) == [
+        "ping -- ms  loss 0.0%  dn0.0 up0.0 KB/s  tick --  delay 0 ms"]
+
+
+def test_message_line_fades_and_expires() -> None:
+    line = MessageLine(ttl=4.0, fade_after=2.0)
+    line.post("bob joined", 0.0)
+    line.post("alice left", 1.0)
+    line.update(2.5)
+    runs = ut.render_runs(line, (60,))[0]
+    assert ("msg", "alice left") in runs and ("msg.old", "bob joined") in runs
+    line.set_sticky("you died, respawning in 3…")
+    assert line.visible(4.5) == ["you died, respawning in 3…", "alice left"]
+    line.set_sticky(None)
+    line.update(6.0)
+    assert ut.render_text(line, (60,), strip=True) == [""]
+
+
+def test_event_formatting() -> None:
+    assert format_event(PlayerJoined(player_id=2, name="bob"), 1) == "bob joined"
+    assert format_event(PlayerLeft(player_id=2, name="bob", reason="quit"), 1) == "bob left"
+    died = PlayerDied(player_id=2, name="bob", killer_id=3, killer_name="alice", cause="snake")
+    assert format_event(died, 1) == "bob was eaten by alice"
+    head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice",
+                         cause="head-on")
+    assert format_event(head_on, 1) == "you were eaten by alice"
+    wall = PlayerDied(player_id=2, name="bob", killer_id=None, killer_name=None, cause="wall")
+    assert format_event(wall, 1) == "bob hit a wall"
+    assert format_event(ServerShuttingDown(reason="maintenance"), 1) == \
+        "server shutting down: maintenance"
+    evil = PlayerJoined(player_id=2, name="\x1b[2Jmallory\u202e")
+    assert format_event(evil, 1) == "mallory joined"
+
+
+# --------------------------------------------------------------------------- too small
+
+
+SIZES = [(c, r) for c in (0, 1, 2, 3, 5, 8, 13, 20, 33, 60, 120) for r in (0, 1, 2, 3, 5, 8, 30)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_too_small_message_fits_any_size(size: tuple[int, int]) -> None:
+    canvas = TooSmall((84, 24)).render(size)
+    assert (canvas.cols(), canvas.rows()) == size
+    text = list(canvas.decoded_text)
+    assert all(display_width(line) == size[0] for line in text)
+    if size[0] >= 31 and size[1] >= 1:
+        assert any("at least 84×24" in line for line in text)
+    elif size[0] >= 5 and size[1] >= 1:
+        assert any("84×24" in line for line in text)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_screen_survives_every_size(size: tuple[int, int]) -> None:
+    prompt = NamePrompt(lambda name: None, "bob")
+    prompt.ask("bob", "name taken")
+    status = StatusScreen()
+    status.show("Connecting to example.org:4000…", "attempt 3")
+    for body, need in ((prompt, NamePrompt.MIN_SIZE), (status, StatusScreen.MIN_SIZE)):
+        guard = SizeGuard(body, need)
+        canvas = guard.render(size)
+        assert (canvas.cols(), canvas.rows()) == size
+        if size[0] >= need[0] and size[1] >= need[1]:
+            assert "at least" not in "".join(canvas.decoded_text)
+
+
+# --------------------------------------------------------------------------- safe_name
+
+
+@pytest.mark.parametrize(("raw", "width", "expected"), [
+    ("alice", 10, "alice"),
+    ("\x1b[31mred\x1b[0m", 10, "red"),
+    ("\x1b]0;pwned\x07bob", 10, "bob"),
+    ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", 10, "link"),
+    ("\x9b2Jcsi", 10, "csi"),
+    ("a\x00b\x07c\x7fd\x08e", 10, "abcde"),
+    ("tab\there\nnew", 20, "tab here new"),
+    ("\u202eevil\u202c", 10, "evil"),
+    ("\u2066iso\u2069", 10, "iso"),
+    ("z\u200bw\u200cj\u200d\ufeff", 10, "zwj"),
+    ("", 10, "?"),
+    ("   ", 10, "?"),
+    ("\x1b[0m", 10, "?"),
+    ("abcdefghijkl", 5, "abcd…"),
+    ("日本語日本語", 7, "日本語…"),
+    ("日本語", 6, "日本語"),
+    ("日本", 1, "…"),
+    ("anything", 0, ""),
+    ("e\u0301\u0301\u0301\u0301", 5, "e\u0301"),
+    ("\u0301lead", 10, "lead"),
+    ("שלום", 10, "שלום"),
+])
+def test_safe_name(raw: str, width: int, expected: str) -> None:
+    assert safe_name(raw, width) == expected
+
+
+def test_safe_name_huge_and_random_input_is_always_safe() -> None:
+    huge = ("\x1b[" + "9" * 10_000) + "x" * 10_000
+    assert display_width(safe_name(huge, 12)) <= 12
+    rng = random.Random(5)
+    for _ in range(500):
+        raw = "".join(chr(rng.choice([rng.randrange(0, 0x250), rng.randrange(0x2000, 0x2100),
+                                      rng.randrange(0x3000, 0x30ff), 0x1b, 0x9b]))
+                      for _ in range(rng.randrange(0, 40)))
+        width = rng.randrange(0, 15)
+        out = safe_name(raw, width)
+        assert display_width(out) <= max(0, width)
+        assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in out)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+class FakeCore:
+    """Test-only ClientView: a real World with bots, fed through a real SnapshotBuffer."""
+
+    def __init__(self, clock: Callable[[], float], *, name: str | None = "me",
+                 tick_rate: float = 20.0) -> None:
+        self._clock = clock
+        self.state = ConnectionState.PLAYING if name else ConnectionState.CONNECTING
+        self.status_reason = ""
+        self.server_label = "localhost:4000"
+        self.connect_attempts = 1
+        self.player_id: int | None = 1
+        self.name = name
+        self.tick_rate = tick_rate
+        self.pending_direction: Direction | None = None
+        self.world = World(WorldConfig(width=20, height=10), 4)
+        for pid in range(1, 5):
+            self.world.add_player(pid, "me" if pid == 1 else f"bot{pid}", pid)
+        self.buffer = SnapshotBuffer(tick_rate)
+        self.start = clock()
+        self.steered: list[Direction] = []
+        self.names: list[str] = []
+        self.quit_requested = False
+        self.events: list[object] = [PlayerJoined(player_id=2, name="bot2")]
+        self.rng = random.Random(1)
+        self.on_submit: Callable[[FakeCore, str], None] | None = None
+
+    @property
+    def latest_snapshot(self) -> Snapshot | None:
+        return self.world.snapshot()
+
+    def _advance(self, now: float) -> None:
+        due = int((now - self.start) * self.tick_rate)
+        while self.world.tick < due:
+            view = self.world.snapshot()
+            for p in view.players:
+                if p.id != 1:
+                    turn = choose_turn(view, p.id, self.rng)
+                    if turn is not None:
+                        self.world.queue_turn(p.id, turn)
+            self.world.step()
+            self.pending_direction = None
+            self.buffer.push(self.world.snapshot(), now)
+
+    def frame(self, now: float) -> RenderFrame | None:
+        self._advance(now)
+        if self.buffer.latest_tick is None:
+            self.buffer.push(self.world.snapshot(), now)
+        return self.buffer.sample(now)
+
+    def hud(self, now: float) -> HudInfo:
+        return HudInfo(ping_ms=12.0, loss_pct=0.0, down_kbps=1.5, up_kbps=0.2,
+                       server_tick=self.buffer.latest_tick,
+                       render_delay_ms=self.buffer.render_delay * 1000)
+
+    def drain_events(self) -> list[object]:
+        events, self.events = self.events, []
+        return events
+
+    def steer(self, direction: Direction) -> None:
+        self.steered.append(direction)
+        self.pending_direction = direction
+        self.world.queue_turn(1, direction)
+
+    def submit_name(self, name: str) -> None:
+        self.names.append(name)
+        if self.on_submit is not None:
+            self.on_submit(self, name)
+
+    def request_quit(self) -> None:
+        self.quit_requested = True
+        self.state = ConnectionState.CLOSED
+
+
+class RecordingScreen(ut.ScriptedScreen):
+    """A ScriptedScreen whose input comes from the test (``process_input``), not a script."""
+
+    def hook_event_loop(self, event_loop: object, callback: object) -> None:
+        pass  # nothing fed: the test types through MainLoop.process_input
+
+    def unhook_event_loop(self, event_loop: object) -> None:
+        pass
+
+
+def _text(screen: RecordingScreen) -> str:
+    return "\n".join(screen.last_text)
+
+
+async def _run_app(core: FakeCore, script: Callable[[GameApp, RecordingScreen], object],
+                   size: tuple[int, int] = (80, 24), **kwargs: object) -> tuple[int, str]:
+    screen = RecordingScreen(size=size)
+    app = GameApp(core, screen=screen, colors=256, **kwargs)  # type: ignore[arg-type]
+    task = asyncio.ensure_future(app.run())
+    await asyncio.sleep(0.05)
+    await script(app, screen)  # type: ignore[misc]
+    code = await asyncio.wait_for(task, 5)
+    return code, _text(screen)
+
+
+def _keys(app: GameApp, *keys: str) -> None:
+    loop = app.main_loop
+    assert loop is not None
+    loop.process_input(list(keys))
+
+
+def test_fake_core_is_a_client_view() -> None:
+    core: ClientView = FakeCore(lambda: 0.0)  # mypy checks the protocol here
+    assert core.state is ConnectionState.PLAYING
+
+
+def test_app_plays_steers_shows_help_and_quits() -> None:
+    seen: dict[str, str] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.4)
+        seen["game"] = _text(screen)
+        _keys(app, "up", "d", "j", "h")
+        await asyncio.sleep(0.1)
+        _keys(app, "?")
+        await asyncio.sleep(0.1)
+        seen["help"] = _text(screen)
+        _keys(app, "?")
+        await asyncio.sleep(0.1)
+        seen["after"] = _text(screen)
+        _keys(app, "q")
+
+    core = FakeCore(lambda: asyncio.get_event_loop().time())
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    assert core.quit_requested
+    assert core.steered == [Direction.UP, Direction.RIGHT, Direction.DOWN, Direction.LEFT]
+    game = seen["game"]
+    assert "┌" + "─" * 40 + "┐" in game
+    assert "Player" in game and "bot2" in game and "me" in game
+    assert "ping 12 ms" in game
+    assert "bot2 joined" in game
+    assert "steer" in seen["help"] and "quit" in seen["help"]
+    assert "steer" not in seen["after"]
+
+
+async def _run_app_with_clock(core: FakeCore, script: Callable[..., object],
+                              **kwargs: object) -> tuple[int, str]:
+    clock = asyncio.get_running_loop().time
+    core._clock = clock
+    core.start = clock()
+    return await _run_app(core, script, clock=clock, **kwargs)
+
+
+@pytest.mark.parametrize(("state", "reason", "code", "title"), [
+    (ConnectionState.LOST, "", 4, "Connection lost"),
+    (ConnectionState.UNREACHABLE, "", 2, "Could not reach localhost:4000"),
+    (ConnectionState.REJECTED, "server full", 3, "Rejected: server full"),
+    (ConnectionState.SHUTDOWN, "maintenance", 0, "Server shut down"),
+])
+def test_app_terminal_states_show_message_then_exit(
+        state: ConnectionState, reason: str, code: int, title: str) -> None:
+    core = FakeCore(lambda: 0.0)
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.1)
+        core.state, core.status_reason = state, reason
+        await asyncio.sleep(0.15)
+        assert title in _text(screen)
+
+    got, _ = asyncio.run(_run_app_with_clock(core, script, linger=0.3))
+    assert got == code
+
+
+def test_app_any_key_leaves_a_final_status_early() -> None:
+    core = FakeCore(lambda: 0.0)
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        core.state = ConnectionState.LOST
+        await asyncio.sleep(0.1)
+        _keys(app, "x")
+
+    got, _ = asyncio.run(_run_app_with_clock(core, script, linger=60.0))
+    assert got == 4
+
+
+def test_app_name_prompt_asks_again_after_rejection() -> None:
+    core = FakeCore(lambda: 0.0, name=None)
+    seen: list[str] = []
+
+    def on_submit(c: FakeCore, name: str) -> None:
+        if name == "taken":
+            c.state, c.status_reason = ConnectionState.JOINING, ""
+            c.state = ConnectionState.REJECTED
+            c.status_reason = "name taken"
+        else:
+            c.name, c.state = name, ConnectionState.PLAYING
+
+    core.on_submit = on_submit
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.1)
+        seen.append(_text(screen))
+        _keys(app, *["backspace"] * 10, *"taken", "enter")
+        await asyncio.sleep(0.1)
+        seen.append(_text(screen))
+        _keys(app, *["backspace"] * 10, *"qwe", "enter")
+        await asyncio.sleep(0.2)
+        seen.append(_text(screen))
+        _keys(app, "q")
+
+    code, _ = asyncio.run(_run_app_with_clock(core, script, default_name="guest"))
+    assert code == 0
+    assert core.names == ["taken", "qwe"]
+    assert "Choose a player name" in seen[0] and "Name: guest" in seen[0]
+    assert "Rejected: name taken" in seen[1]
+    assert "┌" in seen[2]  # playing
+
+
+def test_app_too_small_terminal_shows_the_needed_size() -> None:
+    core = FakeCore(lambda: 0.0)
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.2)
+        assert "at least 69×14" in _text(screen)
+        for size in ((1, 1), (3, 0), (0, 3), (20, 5), (68, 14), (69, 13)):
+            canvas = app.top.render(size)
+            assert (canvas.cols(), canvas.rows()) == size
+        canvas = app.top.render((69, 14))
+        assert "at least" not in "".join(canvas.decoded_text)
+        _keys(app, "q")
+
+    code, _ = asyncio.run(_run_app_with_clock(core, script, size=(40, 10)))
+    assert code == 0

@@ -126,6 +126,12 @@ class ServerEndpoint:
                 self._reap(conn)
             elif kind == PacketKind.CONNECT_RESPONSE:
                 self._handle_response(data, addr, now, conn)
+            elif kind == PacketKind.CONNECT_REQUEST:
+                # A client restarted on the same address.  It needs a CHALLENGE to
+                # reach the REPLACED path in _handle_response; the request may be
+                # spoofed, so account for it like any unverified one.
+                self.unverified_bytes_in += len(data)
+                self._handle_request(data, addr, now)
             else:
                 self.counters["unexpected_kind"] += 1
             return

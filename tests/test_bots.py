@@ -62,33 +62,41 @@ def test_never_reverses_and_ignores_absent_or_dead_players() -> None:
     assert choose_turn(s, 1) != Direction.LEFT
     assert choose_turn(s, 2) is None
     dead = PlayerState(
-        id=2, name="d", colour=0, alive=False, direction=Direction.UP, body=(), score=0,
-        best=0, kills=0, respawn_ticks=5,
+        id=2,
+        name="d",
+        colour=0,
+        alive=False,
+        direction=Direction.UP,
+        body=(),
+        score=0,
+        best=0,
+        kills=0,
+        respawn_ticks=5,
     )
     assert choose_turn(view(dead), 2) is None
 
 
 def test_refuses_a_pocket_smaller_than_itself() -> None:
-    # A wall of snake 2 along x = 6 with a small pocket above y = 3 on the left.
-    wall = [(6, y) for y in range(0, 11)]
-    lid = [(x, 3) for x in range(5, 0, -1)]
-    other = snake(2, *lid[::-1], *wall[3::-1][1:], *wall[4:]) if False else None
-    del other
-    body_2 = tuple([(1, 3), (2, 3), (3, 3), (4, 3), (5, 3), (6, 3), (6, 4), (6, 5), (6, 6),
-                    (6, 7), (6, 8), (6, 9), (6, 10), (6, 11)])
-    me = snake(1, (3, 4), (3, 5), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (2, 11),
-               (1, 11), (0, 11))
-    s = view(snake(2, *body_2), me, food=((0, 0),))
-    # Up is blocked by snake 2's body; the gap at (0, 3) leads to a 3x6 pocket
-    # too small for an 11-cell snake, so it must not go left towards the food.
-    turn = choose_turn(s, 1)
-    assert turn == Direction.RIGHT, turn
+    # Its own body walls off the 4x3 top-left corner, where the food is; the
+    # 15-cell snake would not fit in those 12 cells, so it turns away.
+    body: tuple[Cell, ...] = ((0, 3), (1, 3), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (4, 0))
+    body += tuple((x, 0) for x in range(5, 12))
+    s = view(snake(1, *body), food=((0, 0),))
+    assert choose_turn(s, 1) == Direction.DOWN
+    # With the food outside instead, it still is the only sensible way.
+    assert choose_turn(view(snake(1, *body), food=((0, 9),)), 1) == Direction.DOWN
+
+
+def test_heads_into_a_pocket_big_enough() -> None:
+    body = ((0, 3), (1, 3), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (4, 0), (5, 0))
+    s = view(snake(1, *body), food=((0, 0),))
+    assert choose_turn(s, 1) == Direction.UP
 
 
 def test_avoids_cells_another_head_can_reach() -> None:
     # Food straight ahead, but the rival's head is next to that cell too.
     me = snake(1, (5, 5), (4, 5), (3, 5))
-    rival = snake(2, (7, 6), (8, 6), (9, 6))
+    rival = snake(2, (7, 5), (8, 5), (9, 5))
     s = view(me, rival, food=((6, 5),))
     assert choose_turn(s, 1) in (Direction.UP, Direction.DOWN)
 
@@ -97,7 +105,7 @@ def test_follows_its_tail_when_boxed_in() -> None:
     # Coiled in a corner: the only way out is the cell its tail leaves.
     me = snake(1, (0, 1), (0, 2), (1, 2), (1, 1), (1, 0), (0, 0))
     s = view(me)
-    assert choose_turn(s, 1) == Direction.UP  # into (0, 0), its tail
+    assert heading(s, 1, choose_turn(s, 1)) == Direction.UP  # into (0, 0), its tail
 
 
 def test_is_pure_and_repeatable() -> None:

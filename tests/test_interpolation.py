@@ -9,6 +9,7 @@ cell of its path on screen), and the buffer recovers from stalls.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, replace
@@ -62,7 +63,7 @@ def _same_life(snaps: list[Snapshot], pid: int) -> bool:
 def _ate_only_known_food(snaps: list[Snapshot], pid: int) -> bool:
     """Whether every food ``pid`` ate in the gap was already there in ``snaps[0]``."""
     first_food = set(snaps[0].food)
-    for before, after in zip(snaps, snaps[1:], strict=False):
+    for before, after in itertools.pairwise(snaps):
         p = after.player(pid)
         assert p is not None
         if p.body[0] in before.food and p.body[0] not in first_food:
@@ -97,7 +98,7 @@ def test_fill_gap_rebuilds_exact_snakes(request: pytest.FixtureRequest, fixture:
                 heads.append(q.body[0])
             heads.append(p.body[0])
             # never a skipped cell, whatever is known
-            for a, b in zip(heads, heads[1:], strict=False):
+            for a, b in itertools.pairwise(heads):
                 assert step_direction(a, b, newer.width, newer.height, newer.wrap) is not None
             lengths = [len(s.player(p.id).body) for s in filled]  # type: ignore[union-attr]
             assert lengths == sorted(lengths)
@@ -126,16 +127,16 @@ def test_fill_gap_short_snake_gets_a_plausible_path() -> None:
     filled = fill_gap(old, new)
     heads = [(5, 5)] + [s.players[0].body[0] for s in filled] + [(8, 8)]
     assert len(heads) == 7
-    for a, b in zip(heads, heads[1:], strict=False):
+    for a, b in itertools.pairwise(heads):
         assert step_direction(a, b, 20, 20, False) is not None
     assert filled[-1].players[0].body[0] == (8, 7)  # the known part of the path
 
 
 def test_fill_gap_switches_at_newer_for_death_and_join(game: list[Snapshot]) -> None:
     older = game[100]
-    newer = replace(game[104], players=tuple(
-        replace(p, alive=False, body=(), respawn_ticks=30) if p.id == 1 else p
-        for p in game[104].players) + (replace(game[104].players[0], id=99),))
+    dead = [replace(p, alive=False, body=(), respawn_ticks=30) if p.id == 1 else p
+            for p in game[104].players]
+    newer = replace(game[104], players=(*dead, replace(game[104].players[0], id=99)))
     filled = fill_gap(older, newer)
     assert len(filled) == 3
     for s in filled:
@@ -209,9 +210,9 @@ def check_smooth(frames: list[RenderFrame], real: list[Snapshot], *,
                  exact_heads: bool) -> None:
     """Monotonic display, one tick at a time, every head cell of every live snake shown."""
     assert frames
-    for a, b in zip(frames, frames[1:], strict=False):
-        assert b.display_tick >= a.display_tick
-        assert b.prev.tick - a.prev.tick in (0, 1), (a.display_tick, b.display_tick)
+    for f0, f1 in itertools.pairwise(frames):
+        assert f1.display_tick >= f0.display_tick
+        assert f1.prev.tick - f0.prev.tick in (0, 1), (f0.display_tick, f1.display_tick)
     for f in frames:
         assert f.next is f.prev or f.next.tick == f.prev.tick + 1
         assert 0.0 <= f.alpha <= 1.0
@@ -225,7 +226,7 @@ def check_smooth(frames: list[RenderFrame], real: list[Snapshot], *,
         if not _same_life(window, p.id):
             continue
         heads = [shown[t].player(p.id).body[0] for t in ticks]  # type: ignore[union-attr]
-        for a, b in zip(heads, heads[1:], strict=False):
+        for a, b in itertools.pairwise(heads):
             assert step_direction(a, b, real[0].width, real[0].height, real[0].wrap) is not None
         if exact_heads:
             assert heads == [by_tick[t].player(p.id).body[0]  # type: ignore[union-attr]

@@ -364,9 +364,7 @@ def test_spawns_are_safe(seed: int) -> None:
         assert p.alive and len(p.body) == 3
         head = p.body[0]
         # Straight body behind a head facing away from it.
-        assert [Direction.between(p.body[i + 1], p.body[i]) for i in range(2)] == [
-            p.direction
-        ] * 2
+        assert [Direction.between(p.body[i + 1], p.body[i]) for i in range(2)] == [p.direction] * 2
         # At least two free cells ahead and no other head too close.
         taken = {c for q in world.snapshot().players for c in q.body}
         ahead = [(head[0] + p.direction.dx * i, head[1] + p.direction.dy * i) for i in (1, 2)]
@@ -390,7 +388,7 @@ def test_add_and_remove_players() -> None:
     assert [p.id for p in world.snapshot().players] == [2, 7]
     world.remove_player(7)
     world.remove_player(12345)  # unknown: ignored
-    assert world.player_ids == (2,)
+    assert list(world.player_ids) == [2]
     assert not world.has_player(7)
     taken = set(state(world, 2).body)
     assert len(world.free_cells()) == 26 * 20 - len(taken) - len(world.snapshot().food)

@@ -464,6 +464,10 @@ class SnapshotBuffer:
     def _frame(self) -> RenderFrame:
         assert self._pos is not None
         t0 = math.floor(self._pos)
+        if t0 not in self._snaps:
+            # Playback stepped into a gap that opened after the last frame (a lost
+            # snapshot, then a step of a whole tick): rebuild it from its neighbours.
+            self._snapshot_after(max(t for t in self._snaps if t < t0))
         prev = self._snaps[t0]
         nxt = self._snapshot_after(t0)
         for t in [t for t in self._snaps if t < t0]:

@@ -19,7 +19,7 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import urwid
@@ -35,6 +35,7 @@ from netsnake.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.names import NameError_
 from netsnake.snapshot import Snapshot
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
@@ -42,7 +43,14 @@ from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, HudInfo, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
-__all__ = ["EXIT_CODES", "RETRYABLE_REJECTIONS", "ClientView", "GameApp", "format_event"]
+__all__ = [
+    "EXIT_CODES",
+    "RETRYABLE_REJECTIONS",
+    "ClientView",
+    "GameApp",
+    "build_game_view",
+    "format_event",
+]
 
 #: Rejection reasons after which the app asks for another name instead of exiting.
 RETRYABLE_REJECTIONS = frozenset({"bad name", "name taken"})
@@ -96,10 +104,11 @@ class ClientView(Protocol):
 
     def frame(self, now: float) -> RenderFrame | None: ...
     def hud(self, now: float) -> HudInfo: ...
-    def drain_events(self) -> list[object]: ...
-    def steer(self, direction: Direction) -> None: ...
-    def submit_name(self, name: str) -> None: ...
-    def request_quit(self) -> None: ...
+    def drain_events(self) -> Sequence[object]: ...
+    # Results, if any, are ignored: `object` lets an implementation return one.
+    def steer(self, direction: Direction) -> object: ...
+    def submit_name(self, name: str) -> object: ...
+    def request_quit(self) -> object: ...
 
 
 def format_event(event: object, my_id: int | None) -> str | None:
@@ -132,6 +141,22 @@ def format_event(event: object, my_id: int | None) -> str | None:
         reason = safe_name(event.reason, 40, placeholder="")
         return f"server shutting down{': ' + reason if reason else ''}"
     return None
+
+
+def build_game_view(board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine,
+                    grid: tuple[int, int]) -> tuple[urwid.Widget, tuple[int, int]]:
+    """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
+
+    Board on the left, scoreboard on the right, HUD and message line at the bottom.
+    """
+    board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
+    body = urwid.Columns(
+        [(board_cols, urwid.Filler(board, valign="top", height=board_rows)),
+         (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top"))],
+        dividechars=1,
+    )
+    view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
+    return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
 
 
 class GameApp:
@@ -338,15 +363,8 @@ class GameApp:
         if dims == self._game_dims:
             return
         self._game_dims = dims
-        board_cols, board_rows = snapshot.width * 2 + 2, snapshot.height + 2
-        side = urwid.Filler(self.scoreboard, valign="top")
-        body = urwid.Columns(
-            [(board_cols, urwid.Filler(self.board, valign="top", height=board_rows)),
-             (SCOREBOARD_WIDTH, side)],
-            dividechars=1,
-        )
-        self._game_view = urwid.Pile([body, ("pack", self.hud), ("pack", self.messages)])
-        self._game_min = (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+        self._game_view, self._game_min = build_game_view(
+            self.board, self.scoreboard, self.hud, self.messages, dims)
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
         if self._help:
@@ -401,5 +419,11 @@ class GameApp:
             self._finish(0)
 
     def _submit_name(self, name: str) -> None:
+        try:
+            self._core.submit_name(name)
+        except NameError_ as exc:
+            # The core checks the name rules before sending; a refused name is
+            # explained and asked for again (raising here would hang the UI).
+            self.prompt.ask(name, str(exc))
+            return
         self._prompt_open = False
-        self._core.submit_name(name)

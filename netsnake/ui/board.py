@@ -2,9 +2,9 @@
 
 Each grid cell is two terminal columns wide and one row high, so cells look
 square.  The widget builds its canvas directly from runs of same-attribute
-cells rather than one ``Text`` per row, and caches each finished row by the
-cells in it: between frames most rows do not change, and those come back from
-the cache as ready-made bytes and attribute runs.
+cells rather than one ``Text`` per row, and keeps each finished row with the
+cells it shows: between frames most rows do not change, and those are reused
+as ready-made bytes and attribute runs.
 
 Sub-cell movement (block mode): between two ticks the head grows into its next
 cell and the tail shrinks out of its last one, drawn with Unicode eighth
@@ -35,7 +35,6 @@ _ARROWS = {Direction.UP: "▲", Direction.RIGHT: "▶", Direction.DOWN: "▼", D
 _ASCII_ARROWS = {Direction.UP: "^", Direction.RIGHT: ">", Direction.DOWN: "v", Direction.LEFT: "<"}
 # Monochrome block mode tells snakes apart by texture.
 _MONO_BODIES = ("██", "▓▓", "▒▒", "░░")
-_ROW_CACHE_LIMIT = 4096
 
 Token = int
 Attr = Hashable
@@ -89,7 +88,8 @@ class Board(urwid.Widget):
         self._token_ids: dict[tuple[Attr, str], Token] = {}
         self._empty = self._token("board", "  ")
         self._food = self._token("food", self._glyphs.food)
-        self._rows: dict[tuple[Token, ...], tuple[bytes, list[tuple[Attr, int]]]] = {}
+        # Per board row: the cells drawn last frame and their finished bytes and attributes.
+        self._rows: list[tuple[list[Token], bytes, list[tuple[Attr, int]]] | None] = []
         self._edges: tuple[bytes, bytes, list[tuple[Attr, int]]] | None = None
 
     # -- state
@@ -180,15 +180,14 @@ class Board(urwid.Widget):
         text = [top]
         attrs = [list(edge_attr)]
         rows = self._rows
-        for row in grid:
-            key = tuple(row)
-            cached = rows.get(key)
-            if cached is None:
-                if len(rows) >= _ROW_CACHE_LIMIT:
-                    rows.clear()
-                cached = rows[key] = self._build_row(row)
-            text.append(cached[0])
-            attrs.append(list(cached[1]))
+        if len(rows) != height:
+            rows[:] = [None] * height
+        for y, row in enumerate(grid):
+            cached = rows[y]
+            if cached is None or cached[0] != row:
+                cached = rows[y] = (row, *self._build_row(row))
+            text.append(cached[1])
+            attrs.append(list(cached[2]))
         text.append(bottom)
         attrs.append(list(edge_attr))
         return urwid.TextCanvas(text, attrs, maxcol=width * 2 + 2, check_width=False)

@@ -251,7 +251,8 @@ class NamePrompt(urwid.WidgetWrap[urwid.Widget]):
 def help_size(ascii_mode: bool = False) -> tuple[int, int]:
     """The (columns, rows) of the help box."""
     keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
-    return max(len(k) + 3 + len(v) for k, v in keys) + 4, len(keys) + 4
+    line = max(len(k) for k, _ in keys) + 3 + max(len(v) for _, v in keys)
+    return line + 2, len(keys) + 2  # plus the frame
 
 
 def help_overlay(bottom: urwid.Widget, *,
@@ -260,9 +261,8 @@ def help_overlay(bottom: urwid.Widget, *,
     keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
     key_cols = max(len(k) for k, _ in keys)
     lines: list[urwid.Widget] = [
-        urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v]) for k, v in keys
+        urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v], wrap="clip") for k, v in keys
     ]
-    lines.append(urwid.Text("", align="center"))
     pile = urwid.Pile(lines)
     if ascii_mode:
         frame = urwid.LineBox(pile, title="Keys", tlcorner="+", tline="-", lline="|",

@@ -48,6 +48,10 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
     def __init__(self, *, ascii_mode: bool = False, max_rows: int | None = None) -> None:
         self._marker = ">" if ascii_mode else "▶"
         self._max_rows = max_rows
+        self._header = urwid.Text(("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}"
+                                                   f"{'Len':>4}{'K':>4}"), wrap="clip")
+        self._lines: list[urwid.Text] = []
+        self._markups: list[tuple[Markup, ...]] = []
         self._pile = urwid.Pile([])
         self._last: tuple[tuple[int, str, int, int, int, int, bool], ...] | None = None
         super().__init__(self._pile)
@@ -68,10 +72,11 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         if key == self._last:
             return  # nothing changed: keep the cached canvases
         self._last = key
-        header = urwid.Text(("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}"
-                                             f"{'Len':>4}{'K':>4}"), wrap="clip")
-        rows: list[urwid.Widget] = [header]
-        for p in ordered:
+        # Reuse the row widgets: only rows whose text changed are re-rendered.
+        while len(self._lines) < len(ordered):
+            self._lines.append(urwid.Text("", wrap="clip"))
+            self._markups.append(())
+        for i, p in enumerate(ordered):
             mine = p.id == my_id
             name = _pad_to(safe_name(p.name, _NAME_COLS), _NAME_COLS)
             numbers = f"{min(p.score, 99999):>5}{min(p.length, 999):>4}{min(p.kills, 999):>4}"
@@ -80,8 +85,13 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
                 (snake_attr(p.colour, "name"), name),
                 ("panel.mine", numbers) if mine else numbers,
             ]
-            rows.append(urwid.Text(markup, wrap="clip"))
-        self._pile.contents[:] = [(w, self._pile.options()) for w in rows]
+            if tuple(markup) != self._markups[i]:
+                self._markups[i] = tuple(markup)
+                self._lines[i].set_text(markup)
+        shown = len(ordered) + 1
+        if len(self._pile.contents) != shown:
+            rows = [self._header, *self._lines[: len(ordered)]]
+            self._pile.contents[:] = [(w, self._pile.options()) for w in rows]
 
 
 def format_hud(info: HudInfo, *, ascii_mode: bool = False) -> str:

@@ -80,12 +80,11 @@ def safe_name(name: str, width: int, placeholder: str = "?") -> str:
     if display_width(text) <= width:
         return text
     budget = width - display_width(ELLIPSIS)
-    out: list[str] = []
-    used = 0
-    for ch in text:
-        w = display_width(ch)
-        if used + w > budget:
+    # Measure whole prefixes, not single characters: a combining mark or a
+    # grapheme cluster can change the width of what it follows.
+    cut = ""
+    for i in range(1, len(text) + 1):
+        if display_width(text[:i]) > budget:
             break
-        out.append(ch)
-        used += w
-    return "".join(out).rstrip() + ELLIPSIS
+        cut = text[:i]
+    return cut.rstrip() + ELLIPSIS

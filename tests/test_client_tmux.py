@@ -1,0 +1,348 @@
+"""The terminal client used as a person uses it: real programs in a real terminal (tmux).
+
+Every test types ``netsnake-client ...; echo EXIT=$?`` into a bash running in
+a private tmux server, reads the screen with ``capture-pane`` and presses keys
+with ``send-keys``.  Servers are the real ``netsnake-server`` in a tmux window
+of their own (so they can be killed) or the client's embedded one.  After the
+client exits, the tests check what a player would notice first if the UI
+misbehaved: the exit status, a traceback on screen, and a terminal left in
+raw mode or in the alternate screen.
+
+Waits poll the screen up to generous deadlines (the machine may be busy), and
+a timeout fails with the last screen in the message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
+
+pytestmark = [
+    pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+    pytest.mark.skipif(not (BIN / "netsnake-client").exists(),
+                       reason=f"netsnake-client is not installed in {BIN}"),
+    pytest.mark.timeout(40),
+]
+
+#: World seed for the servers; override to reproduce another game.
+SEED = int(os.environ.get("NETSNAKE_TMUX_SEED", "6006"))
+BOTS = 3
+GAME_START = 12.0  # s for a client to show a running game (process start included)
+
+_BORDER_TOP = re.compile(r"^[┌+][─-]{10,}[┐+]", re.MULTILINE)
+_HUD = re.compile(r"ping (\d+|--) ms\s+loss \d+\.\d%.*tick \d+")
+# A scoreboard row, right of the board: marker(1) name(12) score(5) length(4) kills(4).
+_ROW = re.compile(r"[│|] ([ ▶>])(.{12})([ \d]{5})([ \d]{4})([ \d]{4})\s*$")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scoreboard line."""
+
+    mine: bool
+    name: str
+    score: int
+
+
+def scoreboard(screen: str) -> list[Row]:
+    """The scoreboard rows on a game screen."""
+    rows = []
+    for line in screen.splitlines():
+        m = _ROW.search(line)
+        if m:
+            rows.append(Row(m[1] != " ", m[2].strip(), int(m[3])))
+    return rows
+
+
+def shows_game(name: str, players: int = 1) -> Callable[[str], bool]:
+    """A screen predicate: board, HUD and ``name`` marked as ours among >= ``players`` rows."""
+
+    def check(screen: str) -> bool:
+        rows = scoreboard(screen)
+        return (bool(_BORDER_TOP.search(screen)) and bool(_HUD.search(screen))
+                and name in {r.name for r in rows if r.mine}
+                and len(rows) >= players)
+
+    return check
+
+
+def wait_game(tmux: Tmux, name: str, players: int = 1, timeout: float = GAME_START) -> str:
+    return tmux.wait_for(shows_game(name, players), timeout=timeout,
+                         what=f"a game with {name} marked and >= {players} players")
+
+
+def client(tmux: Tmux, args: str) -> None:
+    """Start the client in the shell pane, echoing its exit status afterwards."""
+    tmux.run_in_shell(f"netsnake-client {args}; echo EXIT=$?")
+
+
+def assert_shell_restored(tmux: Tmux, tmp_path: Path) -> None:
+    """The terminal is usable again after the client exited: as a person would check it."""
+    screen = tmux.capture()
+    assert "Traceback" not in screen, screen
+    # Back on the normal screen, cursor visible, no mouse reporting left on.
+    assert tmux.display("#{alternate_on} #{cursor_flag} #{mouse_any_flag}") == "0 1 0", screen
+    # Nothing of the game (board, HUD, scoreboard) is left on the screen.
+    for leftover in ("│", "┌", "ping ", "Player"):
+        assert leftover not in screen, f"{leftover!r} left on screen:\n{screen}"
+    # Typed characters are echoed and output starts at column 0: line mode works.
+    tmux.run_in_shell("echo hello")
+    tmux.wait_for(lambda s: "$ echo hello\nhello\n" in s, timeout=5, what="echo hello")
+    stty = tmp_path / "stty.txt"
+    tmux.run_in_shell(f"stty -a > {stty}; echo STTY=$?")
+    tmux.wait_for("STTY=0", timeout=5)
+    assert tty_is_sane(stty.read_text()), stty.read_text()
+
+
+@dataclass
+class Server:
+    """A ``netsnake-server`` running in its own tmux window."""
+
+    tmux: Tmux
+    target: str
+    port: int
+    pid: int
+    trace: Path
+
+    def turns(self, name: str) -> int:
+        """Turns from ``name`` the server has received (its --input-trace file)."""
+        if not self.trace.exists():
+            return 0
+        return sum(f'"name": "{name}"' in line for line in self.trace.read_text().splitlines())
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    term = Tmux(cols=100, rows=30)
+    try:
+        yield term
+    finally:
+        term.kill()
+
+
+@pytest.fixture
+def server(tmux: Tmux, tmp_path: Path) -> Server:
+    trace = tmp_path / "inputs.jsonl"
+    print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
+    # Port 0: the server picks a free port and prints the join command with it.
+    target = tmux.new_window("server", [
+        str(BIN / "netsnake-server"), "--bots", str(BOTS), "--port", "0", "--host", "127.0.0.1",
+        "--seed", str(SEED), "--input-trace", str(trace)])
+    join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
+    screen = tmux.wait_for(lambda s: bool(join.search(s)), timeout=10, target=target,
+                           join=True, what="the server's join line")
+    m = join.search(screen)
+    assert m is not None
+    return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace)
+
+
+def unused_udp_port() -> int:
+    """A loopback UDP port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# -- playing against a real server
+
+
+def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) -> None:
+    client(tmux, f"127.0.0.1 --port {server.port} --name alice")
+    screen = wait_game(tmux, "alice", players=BOTS + 1)
+    assert "Traceback" not in screen
+    assert re.search(r"^└[─]+┘", screen, re.MULTILINE), screen
+    assert {r.name for r in scoreboard(screen)} >= {"alice"}
+
+    # Steering: every key family reaches the server as turns from alice.  Each
+    # press is a pair of perpendicular directions, since a turn along the
+    # snake's current axis is (rightly) not sent; at least one of a pair is.
+    for pair in (("Up", "Left"), ("Down", "Right"), ("w", "a"), ("s", "d"),
+                 ("k", "h"), ("j", "l")):
+        before = server.turns("alice")
+        deadline = time.monotonic() + 8
+        while server.turns("alice") <= before:
+            assert time.monotonic() < deadline, (
+                f"keys {pair} sent no turn to the server; screen:\n{tmux.capture()}")
+            tmux.send_keys(pair[0])
+            time.sleep(0.1)
+            tmux.send_keys(pair[1])
+            time.sleep(0.4)
+
+    tmux.send_keys("?")
+    screen = tmux.wait_for("show / hide this help", timeout=5, what="the help overlay")
+    assert "Keys" in screen and "steer" in screen and "quit" in screen
+    tmux.send_keys("?")
+    screen = tmux.wait_for(lambda s: "show / hide this help" not in s, timeout=5,
+                           what="the help overlay hidden")
+    assert _BORDER_TOP.search(screen), screen
+
+    started = time.monotonic()
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert time.monotonic() - started < 4, "q took long to exit"
+    assert_shell_restored(tmux, tmp_path)
+    # The server saw alice leave, and keeps running.
+    tmux.wait_for("alice left", timeout=5, target=server.target, join=True)
+    assert tmux.display("#{pane_dead}", server.target) == "0"
+
+
+def test_server_killed_shows_connection_lost(tmux: Tmux, server: Server,
+                                             tmp_path: Path) -> None:
+    client(tmux, f"127.0.0.1 --port {server.port} --name alice")
+    wait_game(tmux, "alice")
+    os.kill(server.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    tmux.wait_for("Connection lost", timeout=12, what="'Connection lost'")
+    lost_after = time.monotonic() - killed
+    assert tmux.wait_exit(timeout=8) == 4
+    print(f"'Connection lost' {lost_after:.1f} s after SIGKILL")
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_server_interrupted_shows_shutdown(tmux: Tmux, server: Server, tmp_path: Path) -> None:
+    client(tmux, f"127.0.0.1 --port {server.port} --name alice")
+    wait_game(tmux, "alice")
+    os.kill(server.pid, signal.SIGINT)
+    screen = tmux.wait_for(lambda s: "Server shut down" in s or "server shutting down" in s,
+                           timeout=6, what="a shut-down message")
+    assert "Connection lost" not in screen
+    assert tmux.wait_exit(timeout=8) == 0
+    assert tmux.pane_exit_status(server.target, timeout=5) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+# -- the embedded local server (no HOST)
+
+
+def test_no_host_plays_at_once_against_bots(tmux: Tmux, tmp_path: Path) -> None:
+    started = time.monotonic()
+    client(tmux, "--name bob")
+    screen = wait_game(tmux, "bob", players=BOTS + 1, timeout=8)
+    print(f"bob and {BOTS} bots shown after {time.monotonic() - started:.1f} s")
+    names = [r.name for r in scoreboard(screen)]
+    assert len(names) == BOTS + 1 and "bob" in names, screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+def _clear_prompt(tmux: Tmux, chars: int) -> None:
+    tmux.send_keys(*["BSpace"] * chars)
+
+
+def test_name_typed_at_the_prompt(tmux: Tmux, tmp_path: Path) -> None:
+    client(tmux, "")
+    # The prompt offers the login name ($USER is "tester" in the helper's shell).
+    tmux.wait_for(lambda s: "Choose a player name" in s and "Name: tester" in s,
+                  timeout=GAME_START, what="the name prompt")
+    _clear_prompt(tmux, len("tester"))
+    tmux.type_text("carol")
+    tmux.send_keys("Enter")
+    wait_game(tmux, "carol", players=BOTS + 1)
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_refused_names_are_explained_and_asked_again(tmux: Tmux, tmp_path: Path) -> None:
+    client(tmux, "")
+    tmux.wait_for("Choose a player name", timeout=GAME_START, what="the name prompt")
+    _clear_prompt(tmux, len("tester"))
+
+    tmux.type_text("   ")
+    tmux.send_keys("Enter")
+    screen = tmux.wait_for("must not be empty", timeout=5, what="the empty-name explanation")
+    assert "Choose a player name" in screen
+
+    _clear_prompt(tmux, 3)
+    too_long = "abcdefghijklmnopqrstu"  # 21 characters; 16 is the limit
+    tmux.type_text(too_long)
+    tmux.send_keys("Enter")
+    screen = tmux.wait_for("longer than 16", timeout=5, what="the too-long explanation")
+    assert "Choose a player name" in screen and too_long in screen
+
+    _clear_prompt(tmux, len(too_long))
+    tmux.type_text("dave")
+    tmux.send_keys("Enter")
+    wait_game(tmux, "dave")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_ctrl_c_exits_cleanly(tmux: Tmux, tmp_path: Path) -> None:
+    client(tmux, "--name bob")
+    wait_game(tmux, "bob")
+    tmux.send_keys("C-c")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert "Traceback" not in tmux.capture()
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_tiny_terminal_asks_for_more_room(tmux: Tmux, tmp_path: Path) -> None:
+    client(tmux, "--name bob")
+    screen = wait_game(tmux, "bob")
+    tmux.resize(40, 10)
+    screen = tmux.wait_for("(it is 40×10 now)", timeout=5, what="the too-small message")
+    m = re.search(r"Make the terminal at least (\d+)×(\d+)", screen)
+    assert m, screen
+    need = int(m[1]), int(m[2])
+    assert need[0] > 40 and need[1] > 10 and need[0] <= 100 and need[1] <= 30, need
+    tmux.resize(30, 8)
+    screen = tmux.wait_for("now 30×8", timeout=5, what="the too-small message at 30×8")
+    assert f"{need[0]}×{need[1]}" in screen and "Traceback" not in screen
+    tmux.resize(100, 30)
+    screen = wait_game(tmux, "bob", timeout=5)
+    assert "Make the terminal" not in screen and "now 30×8" not in screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_ascii_mode_draws_only_ascii(tmux: Tmux, tmp_path: Path) -> None:
+    client(tmux, "--name eve --ascii")
+    screen = wait_game(tmux, "eve", players=BOTS + 1)
+    lines = screen.splitlines()
+    assert re.match(r"^\+-{52}\+", lines[0]), screen
+    bottom = next(i for i, line in enumerate(lines) if i > 0 and line.startswith("+-"))
+    # Board (border and cells), scoreboard and HUD: plain ASCII, whole cells.
+    drawn = [*lines[: bottom + 1], *(line for line in lines if _HUD.search(line))]
+    for line in drawn:
+        assert line.isascii(), f"non-ASCII in --ascii mode: {line!r}\n{screen}"
+    assert all(line.startswith("|") for line in lines[1:bottom]), screen
+    assert re.search(r"dn\d+\.\d up\d+\.\d KB/s", screen), screen
+    assert any(r.mine and r.name == "eve" for r in scoreboard(screen))
+    assert "| >eve" in screen, screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+# -- no server at all
+
+
+def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
+    port = unused_udp_port()
+    started = time.monotonic()
+    client(tmux, f"127.0.0.1 --port {port} --name alice")
+    tmux.wait_for(f"Connecting to 127.0.0.1:{port}", timeout=GAME_START,
+                  what="'Connecting to ...'")
+    tmux.wait_for(f"Could not reach 127.0.0.1:{port}", timeout=15, what="'Could not reach'")
+    code = tmux.wait_exit(timeout=8)
+    elapsed = time.monotonic() - started
+    print(f"unreachable: exit {code} after {elapsed:.1f} s")
+    assert code == 2
+    assert 3 <= elapsed <= 20, elapsed
+    assert exit_code(tmux.capture()) == 2
+    assert_shell_restored(tmux, tmp_path)

@@ -30,6 +30,7 @@ __all__ = [
     "InputLedger",
     "RunResult",
     "ServerClock",
+    "ms",
     "percentile",
     "read_input_trace",
     "rounded",

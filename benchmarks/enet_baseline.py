@@ -88,8 +88,15 @@ def serve(host: str, port: int, *, stop_after: float | None = None) -> None:
                 continue
             if isinstance(msg, Join):
                 names[cid] = msg.name
-                reply = Accepted(player_id=next_id % 256, name=msg.name, width=26, height=20,
-                                 wrap=False, tick_rate=10.0, colour=0)
+                reply = Accepted(
+                    player_id=next_id % 256,
+                    name=msg.name,
+                    width=26,
+                    height=20,
+                    wrap=False,
+                    tick_rate=10.0,
+                    colour=0,
+                )
                 next_id += 1
                 event.peer.send(0, _reliable(enet, encode_message(reply)))
             elif isinstance(msg, Quit):
@@ -217,8 +224,9 @@ def join_quit_cycles(
         joiner.send(encode_message(Quit()))
 
         def seen(o: _Client, n: str = name) -> float | None:
-            return next((t for t, m in o.messages
-                         if isinstance(m, PlayerLeft) and m.name == n), None)
+            return next(
+                (t for t, m in o.messages if isinstance(m, PlayerLeft) and m.name == n), None
+            )
 
         _pump_until(everyone, lambda: all(seen(o) is not None for o in observers), timeout)
         for o in observers:
@@ -231,8 +239,9 @@ def join_quit_cycles(
 
 def main(argv: list[str] | None = None) -> int:
     """``python benchmarks/enet_baseline.py --port P``: run the server."""
-    parser = argparse.ArgumentParser(prog="enet_baseline.py",
-                                     description="ENet join/quit server (benchmark baseline)")
+    parser = argparse.ArgumentParser(
+        prog="enet_baseline.py", description="ENet join/quit server (benchmark baseline)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5050)
     args = parser.parse_args(argv)

@@ -153,6 +153,7 @@ class TcpJsonServer:
         self._connections: list[_Connection] = []
         self._lock = threading.Lock()
         self._trace = input_trace
+        self._trace_lock = threading.Lock()
         self._stop = threading.Event()
 
     @property
@@ -184,15 +185,29 @@ class TcpJsonServer:
 
     def _handle(self, conn: _Connection) -> None:
         """Reader thread: JSON lines from one client into the message queue."""
+        username: str | None = None
         with contextlib.suppress(OSError), conn.sock.makefile("rb") as lines:
             for line in lines:
                 try:
                     message = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(message, dict):
-                    self._messages.put((conn, message))
+                if not isinstance(message, dict):
+                    continue
+                if message.get("type") == "username" and username is None:
+                    username = str(message.get("username", ""))[:16] or "player"
+                elif message.get("type") == "move":
+                    self._trace_move(username, message.get("seq"))
+                self._messages.put((conn, message))
         self._messages.put((conn, {"type": "disconnect"}))
+
+    def _trace_move(self, username: str | None, seq: object) -> None:
+        # Receipt time, as netsnake's server traces it (applying waits for the tick).
+        if self._trace is None or username is None or not isinstance(seq, int):
+            return
+        entry = json.dumps({"name": username, "seq": seq, "t": time.monotonic()})
+        with self._trace_lock:
+            self._trace.write(entry + "\n")
 
     def _game_loop(self) -> None:
         period = 1.0 / self.tick_rate
@@ -215,15 +230,12 @@ class TcpJsonServer:
                 return
             kind = message.get("type")
             if kind == "username" and conn.username is None:
+                # The same name the reader thread traces moves under.
                 self._join(conn, str(message.get("username", ""))[:16] or "player")
             elif kind == "move" and conn.player_id is not None:
                 direction = _DIRECTIONS.get(str(message.get("direction")))
                 if direction is not None:
                     self.world.queue_turn(conn.player_id, direction)
-                    if self._trace is not None and isinstance(message.get("seq"), int):
-                        entry = {"name": conn.username, "seq": message["seq"],
-                                 "t": time.monotonic()}
-                        self._trace.write(json.dumps(entry) + "\n")
             elif kind in ("quit", "disconnect"):
                 self._leave(conn)
 
@@ -393,8 +405,11 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_argument("--width", type=int, default=WorldConfig().width)
     server.add_argument("--height", type=int, default=WorldConfig().height)
     server.add_argument("--seed", type=int, default=0)
-    server.add_argument("--input-trace", metavar="PATH",
-                        help="append one JSON line {name, seq, t} per move received")
+    server.add_argument(
+        "--input-trace",
+        metavar="PATH",
+        help="append one JSON line {name, seq, t} per move received",
+    )
     client = sub.add_parser("client", help="run one bot-steered client")
     client.add_argument("host")
     client.add_argument("--port", type=int, default=5050)
@@ -408,12 +423,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run a server or a client; returns the exit code."""
     args = _build_parser().parse_args(argv)
     if args.role == "server":
-        trace = open(args.input_trace, "a", buffering=1, encoding="utf-8") if args.input_trace \
-            else None  # noqa: SIM115
+        trace: IO[str] | None = None
+        if args.input_trace:
+            trace = open(args.input_trace, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         try:
-            server = TcpJsonServer(args.host, args.port, tick_rate=args.tick_rate,
-                                   world=WorldConfig(width=args.width, height=args.height),
-                                   seed=args.seed, input_trace=trace)
+            server = TcpJsonServer(
+                args.host,
+                args.port,
+                tick_rate=args.tick_rate,
+                world=WorldConfig(width=args.width, height=args.height),
+                seed=args.seed,
+                input_trace=trace,
+            )
             host, port = server.address
             print(f"tcp-json server listening on {host}:{port}", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
@@ -426,18 +447,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bot.connect()
     except OSError as exc:
-        print(f"tcp-json client: cannot connect to {args.host}:{args.port}: {exc}",
-              file=sys.stderr)
+        print(f"tcp-json client: cannot connect to {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     deadline = time.monotonic() + args.duration
     with contextlib.suppress(KeyboardInterrupt):
         while time.monotonic() < deadline and not bot.closed.is_set():
             time.sleep(1.0)
             snap = bot.latest
-            me = None if snap is None else next(
-                (p for p in snap.players if p.name == args.name), None)
-            print(f"tick {snap.tick if snap else '-'} score {me.score if me else '-'} "
-                  f"received {bot.stats.bytes_in} B", flush=True)
+            me = (
+                None
+                if snap is None
+                else next((p for p in snap.players if p.name == args.name), None)
+            )
+            print(
+                f"tick {snap.tick if snap else '-'} score {me.score if me else '-'} "
+                f"received {bot.stats.bytes_in} B",
+                flush=True,
+            )
     bot.quit()
     return 0
 

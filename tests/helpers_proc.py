@@ -62,8 +62,15 @@ def server_command(*args: str) -> list[str]:
 
 def run_server_cli(*args: str, timeout: float = 15.0) -> subprocess.CompletedProcess[str]:
     """Run ``netsnake-server args`` to completion (for command lines that must fail)."""
-    return subprocess.run(server_command(*args), capture_output=True, text=True,
-                          timeout=timeout, env=_child_env(), cwd=REPO, check=False)
+    return subprocess.run(
+        server_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_child_env(),
+        cwd=REPO,
+        check=False,
+    )
 
 
 class ServerProcess:
@@ -76,8 +83,9 @@ class ServerProcess:
             host, port = server.address
     """
 
-    def __init__(self, *args: str, start_timeout: float = 15.0,
-                 preexec: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, *args: str, start_timeout: float = 15.0, preexec: Callable[[], None] | None = None
+    ) -> None:
         argv = list(args)
         if "--host" not in argv:
             argv += ["--host", "127.0.0.1"]
@@ -102,9 +110,17 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the process and wait for its "listening" line."""
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
-            env=_child_env(), cwd=REPO, preexec_fn=self._preexec)
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=_child_env(),
+            cwd=REPO,
+            preexec_fn=self._preexec,
+        )
         self._reader = threading.Thread(target=self._read, name="server-output", daemon=True)
         self._reader.start()
         match = self.wait_for_line(LISTENING_RE, timeout=self.start_timeout)
@@ -114,8 +130,12 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.kill()
 
     def _read(self) -> None:
@@ -166,14 +186,16 @@ class ServerProcess:
                 return i, m
         return None
 
-    def wait_for_line(self, pattern: str | re.Pattern[str], *, timeout: float,
-                      start: int = 0) -> re.Match[str]:
+    def wait_for_line(
+        self, pattern: str | re.Pattern[str], *, timeout: float, start: int = 0
+    ) -> re.Match[str]:
         """Wait until a line from index ``start`` on matches; AssertionError with the output
         if it does not appear in time or the process exits first."""
         return self.wait_for_line_at(pattern, timeout=timeout, start=start)[1]
 
-    def wait_for_line_at(self, pattern: str | re.Pattern[str], *, timeout: float,
-                         start: int = 0) -> tuple[int, re.Match[str]]:
+    def wait_for_line_at(
+        self, pattern: str | re.Pattern[str], *, timeout: float, start: int = 0
+    ) -> tuple[int, re.Match[str]]:
         """Like :meth:`wait_for_line`, also returning the line's index in :attr:`lines`."""
         assert self.proc is not None
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
@@ -190,7 +212,8 @@ class ServerProcess:
                 self._cond.wait(min(left, 0.1))
         raise AssertionError(
             f"no line matching {rx.pattern!r} within {timeout} s "
-            f"(exit code {self.proc.poll()}); server output:\n{self.output}")
+            f"(exit code {self.proc.poll()}); server output:\n{self.output}"
+        )
 
     def send_signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
@@ -203,4 +226,3 @@ class ServerProcess:
         if self._reader is not None:
             self._reader.join(timeout=5)
         return code
-

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
 
 pytestmark = [
     pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
-    pytest.mark.skipif(not (BIN / "netsnake-client").exists(),
-                       reason=f"netsnake-client is not installed in {BIN}"),
+    pytest.mark.skipif(
+        not (BIN / "netsnake-client").exists(), reason=f"netsnake-client is not installed in {BIN}"
+    ),
     pytest.mark.timeout(40),
 ]
 
@@ -69,16 +69,22 @@ def shows_game(name: str, players: int = 1) -> Callable[[str], bool]:
 
     def check(screen: str) -> bool:
         rows = scoreboard(screen)
-        return (bool(_BORDER_TOP.search(screen)) and bool(_HUD.search(screen))
-                and name in {r.name for r in rows if r.mine}
-                and len(rows) >= players)
+        return (
+            bool(_BORDER_TOP.search(screen))
+            and bool(_HUD.search(screen))
+            and name in {r.name for r in rows if r.mine}
+            and len(rows) >= players
+        )
 
     return check
 
 
 def wait_game(tmux: Tmux, name: str, players: int = 1, timeout: float = GAME_START) -> str:
-    return tmux.wait_for(shows_game(name, players), timeout=timeout,
-                         what=f"a game with {name} marked and >= {players} players")
+    return tmux.wait_for(
+        shows_game(name, players),
+        timeout=timeout,
+        what=f"a game with {name} marked and >= {players} players",
+    )
 
 
 def client(tmux: Tmux, args: str) -> None:
@@ -135,12 +141,30 @@ def server(tmux: Tmux, tmp_path: Path) -> Server:
     trace = tmp_path / "inputs.jsonl"
     print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
     # Port 0: the server picks a free port and prints the join command with it.
-    target = tmux.new_window("server", [
-        str(BIN / "netsnake-server"), "--bots", str(BOTS), "--port", "0", "--host", "127.0.0.1",
-        "--seed", str(SEED), "--input-trace", str(trace)])
+    target = tmux.new_window(
+        "server",
+        [
+            str(BIN / "netsnake-server"),
+            "--bots",
+            str(BOTS),
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--seed",
+            str(SEED),
+            "--input-trace",
+            str(trace),
+        ],
+    )
     join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
-    screen = tmux.wait_for(lambda s: bool(join.search(s)), timeout=10, target=target,
-                           join=True, what="the server's join line")
+    screen = tmux.wait_for(
+        lambda s: bool(join.search(s)),
+        timeout=10,
+        target=target,
+        join=True,
+        what="the server's join line",
+    )
     m = join.search(screen)
     assert m is not None
     return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace)
@@ -167,13 +191,13 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
     # Steering: every key family reaches the server as turns from alice.  Each
     # press is a pair of perpendicular directions, since a turn along the
     # snake's current axis is (rightly) not sent; at least one of a pair is.
-    for pair in (("Up", "Left"), ("Down", "Right"), ("w", "a"), ("s", "d"),
-                 ("k", "h"), ("j", "l")):
+    for pair in (("Up", "Left"), ("Down", "Right"), ("w", "a"), ("s", "d"), ("k", "h"), ("j", "l")):
         before = server.turns("alice")
         deadline = time.monotonic() + 8
         while server.turns("alice") <= before:
             assert time.monotonic() < deadline, (
-                f"keys {pair} sent no turn to the server; screen:\n{tmux.capture()}")
+                f"keys {pair} sent no turn to the server; screen:\n{tmux.capture()}"
+            )
             tmux.send_keys(pair[0])
             time.sleep(0.1)
             tmux.send_keys(pair[1])
@@ -183,8 +207,9 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
     screen = tmux.wait_for("show / hide this help", timeout=5, what="the help overlay")
     assert "Keys" in screen and "steer" in screen and "quit" in screen
     tmux.send_keys("?")
-    screen = tmux.wait_for(lambda s: "show / hide this help" not in s, timeout=5,
-                           what="the help overlay hidden")
+    screen = tmux.wait_for(
+        lambda s: "show / hide this help" not in s, timeout=5, what="the help overlay hidden"
+    )
     assert _BORDER_TOP.search(screen), screen
 
     started = time.monotonic()
@@ -197,8 +222,7 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
     assert tmux.display("#{pane_dead}", server.target) == "0"
 
 
-def test_server_killed_shows_connection_lost(tmux: Tmux, server: Server,
-                                             tmp_path: Path) -> None:
+def test_server_killed_shows_connection_lost(tmux: Tmux, server: Server, tmp_path: Path) -> None:
     client(tmux, f"127.0.0.1 --port {server.port} --name alice")
     wait_game(tmux, "alice")
     os.kill(server.pid, signal.SIGKILL)
@@ -214,8 +238,11 @@ def test_server_interrupted_shows_shutdown(tmux: Tmux, server: Server, tmp_path:
     client(tmux, f"127.0.0.1 --port {server.port} --name alice")
     wait_game(tmux, "alice")
     os.kill(server.pid, signal.SIGINT)
-    screen = tmux.wait_for(lambda s: "Server shut down" in s or "server shutting down" in s,
-                           timeout=6, what="a shut-down message")
+    screen = tmux.wait_for(
+        lambda s: "Server shut down" in s or "server shutting down" in s,
+        timeout=6,
+        what="a shut-down message",
+    )
     assert "Connection lost" not in screen
     assert tmux.wait_exit(timeout=8) == 0
     assert tmux.pane_exit_status(server.target, timeout=5) == 0
@@ -244,8 +271,11 @@ def _clear_prompt(tmux: Tmux, chars: int) -> None:
 def test_name_typed_at_the_prompt(tmux: Tmux, tmp_path: Path) -> None:
     client(tmux, "")
     # The prompt offers the login name ($USER is "tester" in the helper's shell).
-    tmux.wait_for(lambda s: "Choose a player name" in s and "Name: tester" in s,
-                  timeout=GAME_START, what="the name prompt")
+    tmux.wait_for(
+        lambda s: "Choose a player name" in s and "Name: tester" in s,
+        timeout=GAME_START,
+        what="the name prompt",
+    )
     _clear_prompt(tmux, len("tester"))
     tmux.type_text("carol")
     tmux.send_keys("Enter")
@@ -336,8 +366,7 @@ def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
     port = unused_udp_port()
     started = time.monotonic()
     client(tmux, f"127.0.0.1 --port {port} --name alice")
-    tmux.wait_for(f"Connecting to 127.0.0.1:{port}", timeout=GAME_START,
-                  what="'Connecting to ...'")
+    tmux.wait_for(f"Connecting to 127.0.0.1:{port}", timeout=GAME_START, what="'Connecting to ...'")
     tmux.wait_for(f"Could not reach 127.0.0.1:{port}", timeout=15, what="'Could not reach'")
     code = tmux.wait_exit(timeout=8)
     elapsed = time.monotonic() - started

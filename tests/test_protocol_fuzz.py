@@ -133,7 +133,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(["truncate", "flip", "poke", "append", "kind", "version"]))
         if op == "truncate" and data:
-            del data[draw(st.integers(0, len(data) - 1)):]
+            del data[draw(st.integers(0, len(data) - 1)) :]
         elif op == "flip" and data:
             bit = draw(st.integers(0, len(data) * 8 - 1))
             data[bit // 8] ^= 1 << (bit % 8)
@@ -165,8 +165,9 @@ def observable(target: Target) -> tuple[object, ...]:
     return (sum(ep.counters.values()), stats.packets_received if stats else 0, ep.state)
 
 
-@settings(derandomize=True, max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    derandomize=True, max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @pytest.mark.parametrize("name", list(TARGETS))
 @given(packets=st.lists(datagrams, min_size=1, max_size=6))
 def test_garbage_never_raises_and_is_counted(name: str, packets: list[bytes]) -> None:
@@ -190,9 +191,14 @@ def test_garbage_never_raises_and_is_counted(name: str, packets: list[bytes]) ->
 
 
 def test_bit_flipping_link_soak() -> None:
-    """A real pair over a link that corrupts a fifth of all datagrams keeps running."""
-    net = SimulatedNetwork(42, LinkConfig(latency=0.02, jitter=0.01, corrupt=0.2, loss=0.05,
-                                          duplicate=0.05))
+    """A real pair over a link that corrupts a fifth of all datagrams never raises.
+
+    DATA packets carry no checksum of their own (UDP's covers real networks), so a
+    flipped sequence or ack bit may end this connection; that is not checked here.
+    """
+    net = SimulatedNetwork(
+        42, LinkConfig(latency=0.02, jitter=0.01, corrupt=0.2, loss=0.05, duplicate=0.05)
+    )
     server, client = ServerEndpoint(secret=SECRET), ClientEndpoint(SERVER, nonce=NONCE)
     client.connect(0.0)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from netsnake.transport import bind_udp_socket, open_udp
 from protocol import (
     ClientConfig,
     ClientEndpoint,
@@ -21,7 +22,6 @@ from protocol import (
     PayloadReceived,
     ServerEndpoint,
 )
-from netsnake.transport import bind_udp_socket, open_udp
 
 STEP_TIMEOUT = 5.0
 
@@ -98,10 +98,10 @@ async def _session(host: str) -> None:
             server.send_reliable(peer, b"down %d" % i)
         client_transport.flush()
         server_transport.flush()
-        await server_inbox.wait_for(lambda e: isinstance(e, MessageReceived)
-                                    and e.data == b"up 19")
-        await client_inbox.wait_for(lambda e: isinstance(e, MessageReceived)
-                                    and e.data == b"down 19")
+        await server_inbox.wait_for(lambda e: isinstance(e, MessageReceived) and e.data == b"up 19")
+        await client_inbox.wait_for(
+            lambda e: isinstance(e, MessageReceived) and e.data == b"down 19"
+        )
         up = [e.data for e in server_inbox.events if isinstance(e, MessageReceived)]
         down = [e.data for e in client_inbox.events if isinstance(e, MessageReceived)]
         assert up == [b"up %d" % i for i in range(20)]
@@ -113,10 +113,10 @@ async def _session(host: str) -> None:
         big = server.send_unreliable(peer, big_payload)
         client_transport.flush()
         server_transport.flush()
-        await server_inbox.wait_for(lambda e: isinstance(e, PayloadReceived)
-                                    and e.data == b"input")
-        await client_inbox.wait_for(lambda e: isinstance(e, PayloadReceived)
-                                    and e.data == big_payload)
+        await server_inbox.wait_for(lambda e: isinstance(e, PayloadReceived) and e.data == b"input")
+        await client_inbox.wait_for(
+            lambda e: isinstance(e, PayloadReceived) and e.data == big_payload
+        )
         await client_inbox.wait_for(lambda e: isinstance(e, PayloadAcked) and e.handle == small)
         await server_inbox.wait_for(lambda e: isinstance(e, PayloadAcked) and e.handle == big)
 

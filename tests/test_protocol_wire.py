@@ -63,7 +63,7 @@ class Control:
     nonce: bytes = b""
     token: bytes = b""
     session: bytes = b""
-    code: DisconnectCode | None = None
+    code: DisconnectCode = DisconnectCode.NORMAL
     reason: str = ""
 
 
@@ -320,9 +320,7 @@ def test_decoder(vector: Vector) -> None:
         client.receive_datagram(data, SERVER, NOW)
         assert client.state is ClientState.CLOSED
         assert _drain(client) == [
-            ConnectionTerminated(
-                peer=SERVER, code=packet.code, reason=packet.reason, by_peer=True
-            )
+            ConnectionTerminated(peer=SERVER, code=packet.code, reason=packet.reason, by_peer=True)
         ]
     else:
         assert kind is PacketKind.DISCONNECT
@@ -369,8 +367,9 @@ def test_truncated_header_is_refused() -> None:
             decode_data_header(data[:n])
 
 
-@pytest.mark.parametrize("vector", [v for v in VECTORS if isinstance(v.packet, Data)],
-                         ids=lambda v: v.name)
+@pytest.mark.parametrize(
+    "vector", [v for v in VECTORS if isinstance(v.packet, Data)], ids=lambda v: v.name
+)
 def test_every_truncation_of_a_data_packet_is_refused_or_a_prefix(vector: Vector) -> None:
     data = vector.data
     assert isinstance(vector.packet, Data)

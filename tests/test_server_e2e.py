@@ -59,8 +59,9 @@ class EventLog:
         self.events.extend(self.core.drain_events())
         return self.events
 
-    async def wait_for(self, match: Callable[[GameEvent], bool], timeout: float,
-                       what: str) -> GameEvent:
+    async def wait_for(
+        self, match: Callable[[GameEvent], bool], timeout: float, what: str
+    ) -> GameEvent:
         found: list[GameEvent] = []
 
         def seen() -> bool:
@@ -78,7 +79,8 @@ def left(name: str) -> Callable[[GameEvent], bool]:
 async def join_session(host: str, port: int, name: str) -> ClientSession:
     session = await ClientSession.connect(host, port, name=name)
     assert await session.wait_for(PLAYING, ConnectionState.REJECTED, timeout=5), (
-        f"{name} stuck in {session.core.state}")
+        f"{name} stuck in {session.core.state}"
+    )
     assert session.core.state is PLAYING, session.core.status_reason
     return session
 
@@ -116,8 +118,19 @@ async def steer_and_confirm(core: ClientCore, turns: int) -> None:
 @pytest.fixture(scope="module")
 def shared_server() -> Iterator[ServerProcess]:
     """One server for the tests that do not care about its player count or lifetime."""
-    with ServerProcess("--tick-rate", "20", "--wrap", "--width", "40", "--height", "30",
-                       "--stats-interval", "1", "--seed", "7") as server:
+    with ServerProcess(
+        "--tick-rate",
+        "20",
+        "--wrap",
+        "--width",
+        "40",
+        "--height",
+        "30",
+        "--stats-interval",
+        "1",
+        "--seed",
+        "7",
+    ) as server:
         yield server
 
 
@@ -133,8 +146,11 @@ def test_join_play_quit_and_name_clash(shared_server: ServerProcess) -> None:
         assert (bot.core.name, steerer.core.name) == ("alice", "alice-2")
         assert bot.core.player_id != steerer.core.player_id
         bot_log, steer_log = EventLog(bot.core), EventLog(steerer.core)
-        await bot_log.wait_for(lambda e: isinstance(e, PlayerJoined) and e.name == "alice-2",
-                               3, "alice sees alice-2 join")
+        await bot_log.wait_for(
+            lambda e: isinstance(e, PlayerJoined) and e.name == "alice-2",
+            3,
+            "alice sees alice-2 join",
+        )
 
         await steer_and_confirm(steerer.core, turns=4)
         await asyncio.sleep(1.0)
@@ -169,8 +185,9 @@ def test_join_play_quit_and_name_clash(shared_server: ServerProcess) -> None:
     ],
     ids=["empty", "too-long", "escape", "zero-width"],
 )
-def test_bad_names_are_rejected_with_a_reason(shared_server: ServerProcess, name: str,
-                                              reason: str) -> None:
+def test_bad_names_are_rejected_with_a_reason(
+    shared_server: ServerProcess, name: str, reason: str
+) -> None:
     host, port = shared_server.address
 
     async def scenario() -> None:
@@ -188,8 +205,7 @@ def test_bad_names_are_rejected_with_a_reason(shared_server: ServerProcess, name
     run(scenario())
 
 
-def test_rejected_name_can_be_retried_on_the_same_connection(
-        shared_server: ServerProcess) -> None:
+def test_rejected_name_can_be_retried_on_the_same_connection(shared_server: ServerProcess) -> None:
     host, port = shared_server.address
 
     async def scenario() -> None:
@@ -237,9 +253,14 @@ def test_bots_make_room_for_humans_and_come_back() -> None:
             second = await HeadlessBot.join(host, port, "second", seed=2)
             ev = await log.wait_for(lambda e: isinstance(e, PlayerLeft), 3, "a bot leaving")
             assert isinstance(ev, PlayerLeft) and ev.reason == "making room"
-            await until(lambda: (s := first.core.latest_snapshot) is not None
-                        and {p.name for p in s.players} == {"first", "second"},
-                        3, "only the two humans in the snapshot")
+            await until(
+                lambda: (
+                    (s := first.core.latest_snapshot) is not None
+                    and {p.name for p in s.players} == {"first", "second"}
+                ),
+                3,
+                "only the two humans in the snapshot",
+            )
             await second.quit()
             await log.wait_for(lambda e: isinstance(e, PlayerJoined), 3, "a bot returning")
             await first.quit()
@@ -272,8 +293,15 @@ def test_killed_client_is_freed_after_the_timeout() -> None:
             log = EventLog(watcher.core)
             env = dict(os.environ, PYTHONPATH=str(REPO))
             victim = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", _VICTIM, host, str(port), "victim",
-                stdout=asyncio.subprocess.PIPE, env=env)
+                sys.executable,
+                "-c",
+                _VICTIM,
+                host,
+                str(port),
+                "victim",
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
+            )
             try:
                 assert victim.stdout is not None
                 line = await asyncio.wait_for(victim.stdout.readline(), 10)
@@ -315,7 +343,9 @@ def test_signal_shuts_down_cleanly_and_frees_the_port(sig: signal.Signals) -> No
             t0 = time.monotonic()
             for bot in bots:
                 assert await bot.session.wait_for(ConnectionState.SHUTDOWN, timeout=1.5), (
-                    bot.core.state, bot.core.status_reason)
+                    bot.core.state,
+                    bot.core.status_reason,
+                )
             assert time.monotonic() - t0 <= 1.5
             for bot in bots:
                 assert "shutting down" in bot.core.status_reason
@@ -367,14 +397,16 @@ def test_port_in_use_gives_one_error_line() -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"netsnake-server: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+        f"netsnake-server: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
 
 
 # ---------------------------------------------------------------- unknown datagrams
 
 
 def test_datagrams_from_unknown_addresses_are_dropped_and_counted(
-        shared_server: ServerProcess) -> None:
+    shared_server: ServerProcess,
+) -> None:
     host, port = shared_server.address
     garbage = [
         b"",  # too short
@@ -400,12 +432,16 @@ def test_datagrams_from_unknown_addresses_are_dropped_and_counted(
             await asyncio.sleep(0.2)
             with pytest.raises(BlockingIOError):
                 raw.recv(2048)
-        stats = await asyncio.to_thread(shared_server.wait_for_line, re.compile(
-            STATS_RE.pattern.replace(r"(?P<dropped>.*)", r"(?P<dropped>.*unknown_source.*)")),
-            timeout=4, start=start)
+        stats = await asyncio.to_thread(
+            shared_server.wait_for_line,
+            re.compile(
+                STATS_RE.pattern.replace(r"(?P<dropped>.*)", r"(?P<dropped>.*unknown_source.*)")
+            ),
+            timeout=4,
+            start=start,
+        )
         dropped = dict(kv.split("=") for kv in stats["dropped"].split(", "))
-        for counter in ("too_short", "bad_protocol_id", "unknown_source", "bad_token",
-                        "oversized"):
+        for counter in ("too_short", "bad_protocol_id", "unknown_source", "bad_token", "oversized"):
             assert int(dropped.get(counter, 0)) >= 5, (counter, dropped)
         # The server kept serving: snapshots still flow and a newcomer can join.
         await until(lambda: player.core.counters.snapshots > before + 20, 3, "snapshots")
@@ -415,4 +451,3 @@ def test_datagrams_from_unknown_addresses_are_dropped_and_counted(
         await player.quit()
 
     run(scenario())
-

@@ -71,8 +71,19 @@ class Tmux:
         }
         shell = ["env", *(f"{k}={v}" for k, v in env.items()), "bash", "--norc", "--noprofile"]
         # -f /dev/null: no user config can change keys, sizes or the status line.
-        self.cmd("-f", "/dev/null", "new-session", "-d", "-s", self.SESSION,
-                 "-x", str(cols), "-y", str(rows), *shell)
+        self.cmd(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            self.SESSION,
+            "-x",
+            str(cols),
+            "-y",
+            str(rows),
+            *shell,
+        )
         # Keep a finished program's pane (and its exit status) around for inspection.
         self.cmd("set-option", "-g", "remain-on-exit", "on")
         self.cmd("set-option", "-g", "status", "off")
@@ -83,8 +94,13 @@ class Tmux:
     def cmd(self, *args: str, check: bool = True) -> str:
         """Run a tmux command against this server; its stdout."""
         assert TMUX is not None
-        done = subprocess.run([TMUX, "-u", "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(
+            [TMUX, "-u", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         if check and done.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
@@ -106,9 +122,15 @@ class Tmux:
         """A tmux format evaluated for a pane, e.g. ``#{alternate_on}``."""
         return self.cmd("display-message", "-p", "-t", target or self.shell, fmt).strip()
 
-    def wait_for(self, condition: str | Callable[[str], bool], *, timeout: float,
-                 target: str | None = None, what: str | None = None,
-                 join: bool = False) -> str:
+    def wait_for(
+        self,
+        condition: str | Callable[[str], bool],
+        *,
+        timeout: float,
+        target: str | None = None,
+        what: str | None = None,
+        join: bool = False,
+    ) -> str:
         """Poll a pane until ``condition`` (a substring or a predicate) holds; the screen.
 
         Raises :class:`WaitTimeout` with the last screen if it does not within ``timeout`` s.
@@ -121,14 +143,17 @@ class Tmux:
                 return screen
             if time.monotonic() >= deadline:
                 label = what or (repr(condition) if isinstance(condition, str) else "condition")
-                raise WaitTimeout(f"{label} not seen within {timeout:g} s; screen:\n"
-                                  f"{'-' * 40}\n{screen}{'-' * 40}")
+                raise WaitTimeout(
+                    f"{label} not seen within {timeout:g} s; screen:\n"
+                    f"{'-' * 40}\n{screen}{'-' * 40}"
+                )
             time.sleep(_POLL)
 
     def wait_exit(self, *, timeout: float) -> int:
         """Wait for the ``EXIT=N`` line a command typed in the shell prints; N."""
-        screen = self.wait_for(lambda s: exit_code(s) is not None, timeout=timeout,
-                               what="EXIT=<status>")
+        screen = self.wait_for(
+            lambda s: exit_code(s) is not None, timeout=timeout, what="EXIT=<status>"
+        )
         code = exit_code(screen)
         assert code is not None
         return code
@@ -167,11 +192,19 @@ class Tmux:
         return int(self.display("#{pane_pid}", target))
 
     def pane_exit_status(self, target: str, *, timeout: float) -> int:
-        """Wait until the pane's program has exited; its exit status."""
+        """Wait until the pane's program has exited; its exit status (-N: killed by signal N)."""
         deadline = time.monotonic() + timeout
-        while self.display("#{pane_dead}", target) != "1":
+        while True:
+            # tmux marks a pane dead when its terminal closes, which can come
+            # before it has reaped the program: wait for the status too.
+            dead, status, sig = self.display(
+                "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}", target
+            ).split(":")
+            if dead == "1" and (status or sig):
+                return int(status) if status else -int(sig)
             if time.monotonic() >= deadline:
-                raise WaitTimeout(f"{target} still running after {timeout:g} s; screen:\n"
-                                  f"{self.capture(target, join=True)}")
+                raise WaitTimeout(
+                    f"{target} still running after {timeout:g} s; screen:\n"
+                    f"{self.capture(target, join=True)}"
+                )
             time.sleep(_POLL)
-        return int(self.display("#{pane_dead_status}", target) or -1)

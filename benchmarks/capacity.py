@@ -1,0 +1,384 @@
+"""Capacity: how long one server tick takes, and how much CPU it burns, per player count.
+
+Run it from the repository root::
+
+    python benchmarks/capacity.py                       # 8, 16, 32, 64 players, 10 s each
+    python benchmarks/capacity.py --players 64 --seconds 20 --json
+
+Theory of operation
+-------------------
+A real ``netsnake-server`` runs as a subprocess at ``--tick-rate`` (20 Hz),
+its stats line every ``--seconds``.  The players are real
+:class:`~netsnake.client.headless.HeadlessBot` clients (full protocol, delta
+decoding, hash check, bot steering through the input path), spread over
+worker *processes* so that their CPU is never charged to the server.  With
+two or more CPUs the server is pinned to CPU 0 and the workers to the others
+(``--no-pin`` turns this off), so client work does not steal the server's
+core either.
+
+The server measures itself: each stats line gives the tick time p50 and p99
+over its interval, overruns, and datagrams and bytes per second in and out.
+The benchmark waits until every client has joined, then uses the first stats
+interval that lies entirely after that moment.  Server CPU is the change in
+the process's user+system time (psutil) between the two stats lines that
+bound that interval, divided by its wall time, in percent of one core.
+
+Targets (issue): 64 players at 20 Hz with tick p99 < 12.5 ms and server CPU
+< 25 % of one core.  Other work on the machine inflates every number here;
+the load average at the start of each run is printed with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil
+
+from netsnake.client.headless import HeadlessBot
+from netsnake.client.state import ConnectionState
+from tests.helpers_proc import STATS_RE, ServerProcess
+
+__all__ = ["CapacityResult", "format_table", "main", "measure"]
+
+P99_TARGET_MS = 12.5
+CPU_TARGET_PCT = 25.0
+TARGET_PLAYERS = 64
+
+
+@dataclass
+class CapacityResult:
+    """One player count: a table row and a ``--json`` object."""
+
+    players: int
+    tick_rate: float
+    board: str
+    interval_s: float = 0.0
+    tick_p50_ms: float = math.nan
+    tick_p99_ms: float = math.nan
+    overruns: int = 0
+    server_cpu_pct: float = math.nan
+    out_kb_s: float = math.nan
+    out_dgram_s: float = math.nan
+    in_kb_s: float = math.nan
+    in_dgram_s: float = math.nan
+    joined: int = 0
+    join_s: float = math.nan
+    client_snapshots_per_s: float = math.nan
+    client_mismatches: int = 0
+    clients_playing_at_end: int = 0
+    load_avg_1m: float = 0.0
+    pinned: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def meets_target(self) -> bool | None:
+        """The issue's targets apply to the 64-player run."""
+        if self.players != TARGET_PLAYERS:
+            return None
+        return self.tick_p99_ms < P99_TARGET_MS and self.server_cpu_pct < CPU_TARGET_PCT
+
+
+# -- client worker processes -------------------------------------------------------------------
+
+
+@dataclass
+class _WorkerReport:
+    joined: int = 0
+    failures: list[str] = field(default_factory=list)
+    snapshots: int = 0
+    mismatches: int = 0
+    playing: int = 0
+
+
+async def _worker_main(host: str, port: int, names: list[str], seed: int, pipe: Connection) -> None:
+    report = _WorkerReport()
+    bots: list[HeadlessBot] = []
+    for i, name in enumerate(names):
+        try:
+            bots.append(await HeadlessBot.join(host, port, name, seed=seed + i, timeout=10))
+        except RuntimeError as exc:
+            report.failures.append(str(exc))
+    report.joined = len(bots)
+    pipe.send(("joined", report.joined, report.failures))
+    loop = asyncio.get_running_loop()
+    marks: dict[str, list[int]] = {}
+    # Commands from the parent: "mark <label>" records snapshot counts, "stop" ends.
+    while True:
+        command: str = await loop.run_in_executor(None, pipe.recv)
+        if command == "stop":
+            break
+        marks[command] = [b.core.counters.snapshots for b in bots]
+        pipe.send(("marked", command))
+    report.snapshots = sum(
+        end - start
+        for start, end in zip(marks.get("start", []), marks.get("end", []), strict=False)
+    )
+    report.mismatches = sum(b.core.counters.mismatches for b in bots)
+    report.playing = sum(b.core.state is ConnectionState.PLAYING for b in bots)
+    for bot in bots:
+        await bot.close()
+    pipe.send(("report", asdict(report)))
+
+
+def _worker(
+    host: str, port: int, names: list[str], seed: int, pipe: Connection, cpus: set[int] | None
+) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    asyncio.run(_worker_main(host, port, names, seed, pipe))
+
+
+# -- one measurement ---------------------------------------------------------------------------
+
+
+class _CpuAtLines:
+    """Samples the server's CPU time the moment each stats line arrives."""
+
+    def __init__(self, pid: int) -> None:
+        self._proc = psutil.Process(pid)
+        self._lock = threading.Lock()
+        self.samples: list[tuple[float, float, str]] = []  # (wall, cpu seconds, line)
+
+    def on_line(self, line: str) -> None:
+        if STATS_RE.search(line) is None:
+            return
+        try:
+            t = self._proc.cpu_times()
+        except psutil.Error:
+            return
+        with self._lock:
+            self.samples.append((time.monotonic(), t.user + t.system, line))
+
+    def after(self, moment: float) -> list[tuple[float, float, str]]:
+        with self._lock:
+            return [s for s in self.samples if s[0] >= moment]
+
+
+def measure(
+    players: int,
+    *,
+    seconds: int,
+    tick_rate: float,
+    width: int,
+    height: int,
+    per_process: int,
+    pin: bool,
+    seed: int,
+) -> CapacityResult:
+    """Run one server with ``players`` headless clients and read one stats interval."""
+    result = CapacityResult(
+        players=players,
+        tick_rate=tick_rate,
+        board=f"{width}x{height}",
+        interval_s=seconds,
+        load_avg_1m=os.getloadavg()[0],
+    )
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = pin and len(cpus) >= 2
+    result.pinned = pin
+    server_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if pin else (None, None)
+
+    def pin_server() -> None:
+        if server_cpus:
+            os.sched_setaffinity(0, server_cpus)
+
+    server = ServerProcess(
+        "--tick-rate",
+        f"{tick_rate:g}",
+        "--max-players",
+        str(players),
+        "--bots",
+        "0",
+        "--width",
+        str(width),
+        "--height",
+        str(height),
+        "--stats-interval",
+        str(seconds),
+        "--seed",
+        str(seed),
+        preexec=pin_server,
+    )
+    ctx = mp.get_context("spawn")  # no fork of a process with a reader thread
+    workers: list[tuple[Any, Connection]] = []
+    with server:
+        cpu = _CpuAtLines(server.pid)
+        server.on_line = cpu.on_line
+        host, port = server.address
+        n_workers = max(1, math.ceil(players / per_process))
+        names = [f"cap{i}" for i in range(players)]
+        t0 = time.monotonic()
+        try:
+            for w in range(n_workers):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(
+                    target=_worker,
+                    daemon=True,
+                    args=(host, port, names[w::n_workers], seed * 1000 + w, theirs, client_cpus),
+                )
+                proc.start()
+                workers.append((proc, mine))
+            for _, pipe in workers:
+                if not pipe.poll(60):
+                    raise RuntimeError("a client worker did not report its joins")
+                _, joined, failures = pipe.recv()
+                result.joined += joined
+                result.notes.extend(failures[:3])
+            result.join_s = time.monotonic() - t0
+            all_joined = time.monotonic()
+            for _, pipe in workers:
+                pipe.send("start")
+            t_start = time.monotonic()
+            # The first stats interval that starts after every client is in.
+            samples: list[tuple[float, float, str]] = []
+            deadline = all_joined + 2 * seconds + 10
+            while len(samples) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                samples = cpu.after(all_joined)
+            for _, pipe in workers:
+                pipe.send("end")
+            window = time.monotonic() - t_start
+            if len(samples) < 2:
+                result.notes.append("no complete stats interval after the joins")
+                return result
+            (t_a, cpu_a, _), (t_b, cpu_b, line) = samples[0], samples[1]
+            m = STATS_RE.search(line)
+            assert m is not None
+            if int(m["players"]) != players:
+                result.notes.append(f"stats line shows {m['players']} players")
+            result.tick_p50_ms, result.tick_p99_ms = float(m["p50"]), float(m["p99"])
+            result.overruns = int(m["overruns"])
+            result.out_kb_s, result.out_dgram_s = float(m["out_kbs"]), float(m["out_dgrams"])
+            result.in_kb_s, result.in_dgram_s = float(m["in_kbs"]), float(m["in_dgrams"])
+            result.server_cpu_pct = 100 * (cpu_b - cpu_a) / (t_b - t_a)
+            reports = []
+            for _, pipe in workers:
+                while pipe.recv() != ("marked", "end"):
+                    pass
+                pipe.send("stop")
+                kind, report = pipe.recv()
+                assert kind == "report"
+                reports.append(report)
+            snaps = sum(r["snapshots"] for r in reports)
+            result.client_snapshots_per_s = snaps / max(1, result.joined) / window
+            result.client_mismatches = sum(r["mismatches"] for r in reports)
+            result.clients_playing_at_end = sum(r["playing"] for r in reports)
+        finally:
+            for proc, _ in workers:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+    return result
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def format_table(results: list[CapacityResult]) -> str:
+    """The results as a fixed-width table with the targets checked."""
+    head = (
+        f"{'players':>7}  {'tick p50':>8}  {'tick p99':>8}  {'overruns':>8}  "
+        f"{'server CPU':>10}  {'out KB/s':>8}  {'out dgram/s':>11}  {'in KB/s':>7}  "
+        f"{'client snap/s':>13}  {'mismatches':>10}  {'target':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        verdict = {None: "", True: "met", False: "MISSED"}[r.meets_target]
+        lines.append(
+            f"{r.joined:>3}/{r.players:<3}  {_fmt(r.tick_p50_ms):>5} ms  "
+            f"{_fmt(r.tick_p99_ms):>5} ms  {r.overruns:>8}  {_fmt(r.server_cpu_pct, 1):>8} %  "
+            f"{_fmt(r.out_kb_s, 1):>8}  {_fmt(r.out_dgram_s, 0):>11}  {_fmt(r.in_kb_s, 1):>7}  "
+            f"{_fmt(r.client_snapshots_per_s, 1):>13}  {r.client_mismatches:>10}  {verdict:>6}"
+        )
+        lines.extend(f"    note: {n}" for n in r.notes)
+    if results:
+        r0 = results[0]
+        lines.append(
+            f"{r0.tick_rate:g} Hz, board {r0.board}, stats interval {r0.interval_s:g} s, "
+            f"server {'pinned to its own CPU' if r0.pinned else 'not pinned'}, "
+            f"load average at start {', '.join(f'{r.load_avg_1m:.2f}' for r in results)}"
+        )
+        lines.append(
+            f"target at {TARGET_PLAYERS} players: tick p99 < {P99_TARGET_MS} ms and "
+            f"server CPU < {CPU_TARGET_PCT:g} % of one core"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument(
+        "--players",
+        type=int,
+        nargs="+",
+        default=[8, 16, 32, 64],
+        help="player counts to measure (1-64; default 8 16 32 64)",
+    )
+    p.add_argument(
+        "--seconds", type=int, default=10, help="measurement window per player count (default 10)"
+    )
+    p.add_argument("--tick-rate", type=float, default=20.0, help="server tick rate (default 20)")
+    p.add_argument("--width", type=int, default=64, help="board width (default 64)")
+    p.add_argument("--height", type=int, default=48, help="board height (default 48)")
+    p.add_argument(
+        "--clients-per-process",
+        type=int,
+        default=16,
+        help="headless clients per worker process (default 16)",
+    )
+    p.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin the server and the clients to separate CPUs",
+    )
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = p.parse_args(argv)
+    if any(not 1 <= n <= 64 for n in args.players):
+        p.error("--players must be between 1 and 64")
+    if args.seconds < 1 or args.clients_per_process < 1:
+        p.error("--seconds and --clients-per-process must be at least 1")
+    results = []
+    for n in args.players:
+        r = measure(
+            n,
+            seconds=args.seconds,
+            tick_rate=args.tick_rate,
+            width=args.width,
+            height=args.height,
+            per_process=args.clients_per_process,
+            pin=not args.no_pin,
+            seed=args.seed,
+        )
+        results.append(r)
+        if not args.json:
+            print(f"measured {n} players", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps([asdict(r) | {"meets_target": r.meets_target} for r in results], indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

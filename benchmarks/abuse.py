@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -73,13 +73,20 @@ from protocol import ClientEndpoint, ClientState
 from protocol._wire import (
     HANDSHAKE_SIZE,
     MAX_FRAGMENT_DATA,
-    PROTOCOL_ID,
     PROTOCOL_VERSION,
     PacketKind,
     encode_fragment_frame,
     pad,
     prefix,
 )
+
+try:  # the packet kind's place on the wire (a nibble of byte 1 since the checked prefix)
+    from protocol._wire import packet_kind as _packet_kind
+except ImportError:  # pragma: no cover - the 3-byte prefix of protocol v1 drafts
+
+    def _packet_kind(data: bytes) -> int:
+        return data[2]
+
 
 __all__ = ["AbuseResult", "main", "run_abuse"]
 
@@ -208,6 +215,9 @@ def _run_unverified(
 ) -> None:
     rng = random.Random(seed)
     socks = _Unverified(64 if kind in ("flood", "replay") else 8, report)
+    # Real, well-formed CONNECT_REQUESTs (the client endpoint seals them as the wire
+    # wants); each is valid from any address, so a few hundred are cycled.
+    requests = [_connect_request(server, rng.randbytes(8)) for _ in range(256)]
     try:
         i = 0
         while report.datagrams < budget:
@@ -218,7 +228,7 @@ def _run_unverified(
             elif kind == "mutate":
                 socks.send(_mutations(rng, rng.choice(captured)), server)
             elif kind == "flood":
-                socks.send(pad(prefix(PacketKind.CONNECT_REQUEST) + rng.randbytes(8)), server)
+                socks.send(requests[i % len(requests)], server)
             elif kind == "replay":
                 socks.send(captured[i % len(captured)], server)
             i += 1
@@ -228,6 +238,12 @@ def _run_unverified(
             time.sleep(0.05)
     finally:
         socks.close()
+
+
+def _connect_request(server: tuple[str, int], nonce: bytes) -> bytes:
+    ep = ClientEndpoint(server, nonce=nonce)
+    ep.connect(0.0)
+    return ep.datagrams_to_send(0.0)[0][0]
 
 
 class _HostileClient:
@@ -260,7 +276,7 @@ class _HostileClient:
             time.sleep(0.01)
         return False
 
-    def pump(self, extra: list[bytes], mangle: Callable[[bytes], bytes] | None = None) -> None:
+    def pump(self, extra: list[bytes]) -> None:
         now = time.monotonic()
         while True:
             try:
@@ -274,8 +290,6 @@ class _HostileClient:
         while self.endpoint.next_event() is not None:
             pass
         out = [d for d, _ in self.endpoint.datagrams_to_send(now)]
-        if mangle is not None:
-            out = [mangle(d) for d in out]
         for data in out + extra:
             try:
                 self.sock.sendto(data, self.server)
@@ -318,7 +332,6 @@ def _run_connected(
             break
         conn = client.endpoint.connection
         extra: list[bytes] = []
-        mangle: Callable[[bytes], bytes] | None = None
         if kind == "bombs":
             bomb = BOMBS[i % len(BOMBS)]
             if i % 20 == 0 and conn.pending_reliable < 200:
@@ -327,12 +340,9 @@ def _run_connected(
                 conn.send_unreliable(bomb)
             if i % 50 == 0:
                 # Wrong version and unknown kinds from our verified address.
+                extra.append(prefix(PacketKind.DATA, PROTOCOL_VERSION + 1) + rng.randbytes(20))
                 extra.append(
-                    bytes((PROTOCOL_ID, PROTOCOL_VERSION + 1, PacketKind.DATA)) + rng.randbytes(20)
-                )
-                extra.append(
-                    bytes((PROTOCOL_ID, PROTOCOL_VERSION, rng.choice((0, 9, 200))))
-                    + rng.randbytes(20)
+                    prefix(cast(PacketKind, rng.choice((0, 8, 9, 15)))) + rng.randbytes(20)
                 )
                 extra.append(
                     pad(
@@ -341,14 +351,11 @@ def _run_connected(
                     )
                 )
         else:
-            conn.send_unreliable(b"\x91\x00")  # something small to carry the forged frames
-
-            def mangle(packet: bytes) -> bytes:
-                if packet[2] != PacketKind.DATA:
-                    return packet
-                return packet + _forged_fragments(rng)
-
-        client.pump(extra, mangle)
+            # A modified client: forged frames go straight into the connection's
+            # outgoing frame queue, so they ride in correctly sequenced (and, where the
+            # wire has one, correctly checked) DATA packets of a verified address.
+            conn._unreliable_out.append((1_000_000_000 + i, _forged_fragments(rng)))
+        client.pump(extra)
         i += 1
     client.sock.close()
 
@@ -683,8 +690,10 @@ async def run_abuse(
             log(f"captured {len(captured)} packets of the victim; baseline done")
 
             # CONNECT_REQUESTs are left out: anyone may send one and get a CHALLENGE.
-            replayable = [d for d in captured if len(d) > 2 and d[2] != PacketKind.CONNECT_REQUEST]
-            kinds = Counter(PacketKind(d[2]).name for d in replayable)
+            replayable = [
+                d for d in captured if len(d) > 2 and _packet_kind(d) != PacketKind.CONNECT_REQUEST
+            ]
+            kinds = Counter(PacketKind(_packet_kind(d)).name for d in replayable)
             result.replay_kinds = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
             result.replay_sent, result.replay_refused = await _replay_check(
                 server, addr, replayable, 2000

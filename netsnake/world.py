@@ -93,7 +93,10 @@ DEATH_CAUSES = frozenset({"wall", "self", "snake", "head-on"})
 # Spawn search: random candidate cells tried before an exhaustive scan, and the
 # caps that stop one huge open area from dominating the score.
 _SPAWN_SAMPLES = 40
-_SPAWN_RUN_CAP = 8
+_SPAWN_RUN_CAP = 14
+# A fresh snake should have about a second of open road ahead at 10 Hz, so a
+# person has time to see it and steer; shorter runs are only a fallback.
+_SPAWN_MIN_RUN = 8
 _SPAWN_DIST_CAP = 10
 # Random probes for a free food cell before falling back to listing them all.
 _FOOD_PROBES = 32
@@ -460,12 +463,14 @@ class World:
         best: tuple[int, list[Cell], Direction] | None = None
         for _ in range(_SPAWN_SAMPLES):
             cell = (rng.randrange(cfg.width), rng.randrange(cfg.height))
-            best = self._better_spawn(best, cell, heads, min_run=2)
-        if best is None:
-            # Crowded board: look everywhere, accepting any spot not facing a wall.
+            best = self._better_spawn(best, cell, heads, min_run=_SPAWN_MIN_RUN)
+        for min_run in (3, 1):
+            if best is not None:
+                break
+            # Crowded board: look everywhere, settling for less room ahead.
             for x in range(cfg.width):
                 for y in range(cfg.height):
-                    best = self._better_spawn(best, (x, y), heads, min_run=1)
+                    best = self._better_spawn(best, (x, y), heads, min_run=min_run)
         return None if best is None else (best[1], best[2])
 
     def _better_spawn(

@@ -27,14 +27,19 @@ from protocol._wire import (
     CHALLENGE_TOKEN_SIZE,
     MAX_DATAGRAM,
     NONCE_SIZE,
+    PREFIX_SIZE,
     PROTOCOL_ID,
     PROTOCOL_VERSION,
     SESSION_SIZE,
     PacketKind,
     WireError,
+    check_crc,
     decode_reason,
+    packet_kind,
+    packet_version,
     pad,
     prefix,
+    seal_crc,
 )
 
 __all__ = ["ClientConfig", "ClientEndpoint", "ClientState"]
@@ -139,19 +144,22 @@ class ClientEndpoint:
         if addr != self.server:
             self.counters["unknown_source"] += 1
             return
-        if len(data) < 3 or len(data) > MAX_DATAGRAM:
+        if len(data) < PREFIX_SIZE or len(data) > MAX_DATAGRAM:
             self.counters["bad_size"] += 1
             return
         if data[0] != PROTOCOL_ID:
             self.counters["bad_protocol_id"] += 1
             return
-        kind = data[2]
+        kind = packet_kind(data)
+        if kind not in (PacketKind.DATA, PacketKind.DISCONNECT) and not check_crc(data):
+            self.counters["bad_check"] += 1
+            return
         # DENIED keeps its layout in every version, so a mismatch can be explained.
         if kind == PacketKind.DENIED and self.state in (ClientState.REQUESTING,
                                                         ClientState.RESPONDING):
             self._handle_denied(data)
             return
-        if data[1] != PROTOCOL_VERSION:
+        if packet_version(data) != PROTOCOL_VERSION:
             self.counters["bad_version"] += 1
             return
         if self.state is ClientState.CONNECTED:
@@ -183,6 +191,7 @@ class ClientEndpoint:
                 packet = pad(prefix(PacketKind.CONNECT_REQUEST) + self.nonce)
             else:
                 packet = pad(prefix(PacketKind.CONNECT_RESPONSE) + self.nonce + self._token)
+            packet = seal_crc(packet)
             return [(packet, self.server)]
         return []
 
@@ -213,28 +222,28 @@ class ClientEndpoint:
     # ---------------------------------------------------------------- internals
 
     def _nonce_ok(self, data: bytes) -> bool:
-        if data[3 : 3 + NONCE_SIZE] != self.nonce:
+        if data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE] != self.nonce:
             self.counters["bad_nonce"] += 1
             return False
         return True
 
     def _handle_challenge(self, data: bytes, now: float) -> None:
-        if len(data) != 3 + NONCE_SIZE + CHALLENGE_TOKEN_SIZE:
+        if len(data) != PREFIX_SIZE + NONCE_SIZE + CHALLENGE_TOKEN_SIZE:
             self.counters["malformed"] += 1
             return
         if not self._nonce_ok(data):
             return
-        self._token = data[3 + NONCE_SIZE :]
+        self._token = data[PREFIX_SIZE + NONCE_SIZE :]
         self._enter(ClientState.RESPONDING)
         self._next_handshake = now  # answer at once
 
     def _handle_accept(self, data: bytes, now: float) -> None:
-        if len(data) != 3 + NONCE_SIZE + SESSION_SIZE:
+        if len(data) != PREFIX_SIZE + NONCE_SIZE + SESSION_SIZE:
             self.counters["malformed"] += 1
             return
         if not self._nonce_ok(data):
             return
-        session = data[3 + NONCE_SIZE :]
+        session = data[PREFIX_SIZE + NONCE_SIZE :]
         self._conn = Connection(self.server, session, now, self._events, self.counters,
                                 self.config.connection)
         self._enter(ClientState.CONNECTED)
@@ -244,7 +253,7 @@ class ClientEndpoint:
         if not self._nonce_ok(data):
             return
         try:
-            code, reason = decode_reason(data, 3 + NONCE_SIZE)
+            code, reason = decode_reason(data, PREFIX_SIZE + NONCE_SIZE)
         except WireError:
             self.counters["malformed"] += 1
             return

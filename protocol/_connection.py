@@ -37,24 +37,28 @@ from protocol._reliable import ReliableReceiver, ReliableSender
 from protocol._sequence import SEQ_MASK, seq_diff, seq_next
 from protocol._stats import ConnectionStats, LinkEstimator
 from protocol._wire import (
-    DATA_HEADER_SIZE,
-    MAX_DATAGRAM,
+    FRAME_BUDGET,
+    MAX_FRAGMENT_DATA,
     MAX_FRAGMENTS,
     MAX_UNRELIABLE_PAYLOAD,
-    SESSION_SIZE,
+    PREFIX_SIZE,
     DataHeader,
     FrameType,
     PacketKind,
     WireError,
+    check_keyed,
     decode_data_header,
     decode_frames,
     decode_reason,
+    encode_ack_delay_frame,
     encode_data_header,
     encode_fragment_frame,
     encode_reason,
     encode_reliable_frame,
     encode_unreliable_frame,
+    packet_kind,
     prefix,
+    seal_keyed,
 )
 
 __all__ = ["Connection", "ConnectionConfig"]
@@ -145,7 +149,7 @@ class Connection:
 
     def send_unreliable(self, data: bytes) -> int:
         """Queue an unreliable payload for the next packet; returns its handle."""
-        max_size = MAX_FRAGMENTS * (MAX_DATAGRAM - DATA_HEADER_SIZE - 7)
+        max_size = MAX_FRAGMENTS * MAX_FRAGMENT_DATA
         if len(data) > max_size:
             raise MessageTooLarge(f"payload of {len(data)} bytes exceeds {max_size}")
         handle = self._next_handle
@@ -172,7 +176,8 @@ class Connection:
         """Close now; DISCONNECT goes out on the next ``datagrams_to_send``."""
         if self.closed:
             return
-        packet = prefix(PacketKind.DISCONNECT) + self.session + encode_reason(code, reason)
+        packet = seal_keyed(prefix(PacketKind.DISCONNECT) + encode_reason(code, reason),
+                            self.session)
         self._outbox.extend([packet] * self.config.disconnect_copies)
         self._close(code, reason, by_peer=False, notify=notify)
 
@@ -195,23 +200,23 @@ class Connection:
         frames: list[bytes] = []
         mids: list[int] = []
         handles: list[int] = []
-        size = DATA_HEADER_SIZE
+        size = 0
 
         def flush() -> None:
             nonlocal frames, mids, handles, size
             out.append(self._emit(now, frames, mids, handles))
-            frames, mids, handles, size = [], [], [], DATA_HEADER_SIZE
+            frames, mids, handles, size = [], [], [], 0
 
         for mid, data in reliable:
             frame = encode_reliable_frame(mid, data)
-            if size + len(frame) > MAX_DATAGRAM:
+            if size + len(frame) > FRAME_BUDGET:
                 flush()
             frames.append(frame)
             mids.append(mid)
             size += len(frame)
             self._reliable_out.mark_sent(mid, now)
         for handle, frame in unreliable:
-            if size + len(frame) > MAX_DATAGRAM:
+            if size + len(frame) > FRAME_BUDGET:
                 flush()
             frames.append(frame)
             handles.append(handle)
@@ -225,10 +230,15 @@ class Connection:
     def _emit(self, now: float, frames: list[bytes], mids: list[int], handles: list[int]) -> bytes:
         seq = self._next_seq
         self._next_seq = seq_next(seq)
-        ack = self._recv_latest if self._recv_latest is not None else SEQ_MASK
-        delay_ms = min(255, max(0, round((now - self._recv_latest_time) * 1000)))
-        header = encode_data_header(DataHeader(seq, ack, self._recv_bits, delay_ms))
-        packet = header + b"".join(frames)
+        if self._recv_latest is None:
+            ack, delay = SEQ_MASK, b""
+        else:
+            ack = self._recv_latest
+            # Tell the peer how long its packet waited here, so its RTT excludes our pacing.
+            delay_ms = round((now - self._recv_latest_time) * 1000)
+            delay = encode_ack_delay_frame(delay_ms) if delay_ms >= 1 else b""
+        header = encode_data_header(DataHeader(seq, ack, self._recv_bits))
+        packet = seal_keyed(header + delay + b"".join(frames), self.session)
         if seq in self._in_flight:  # wrapped onto a record never resolved
             self._resolve_lost(seq)
         self._in_flight[seq] = _SentPacket(now, len(packet), tuple(mids), tuple(handles))
@@ -246,7 +256,10 @@ class Connection:
         self._now = now
         if self.closed:
             return
-        kind = packet[2]
+        if not check_keyed(packet, self.session):
+            self._counters["bad_check"] += 1
+            return
+        kind = packet_kind(packet)
         if kind == PacketKind.DISCONNECT:
             self._receive_disconnect(packet)
             return
@@ -268,7 +281,8 @@ class Connection:
         self._record_received(seq, now)
         self._link.on_received(now, len(packet))
         self._last_recv = now
-        self._process_acks(header, now)
+        ack_delay_ms = next((f.ack_delay_ms for f in frames if f.type == FrameType.ACK_DELAY), 0)
+        self._process_acks(header, ack_delay_ms, now)
         has_reliable = False
         duplicates_before = self._reliable_in.duplicates
         for frame in frames:
@@ -278,7 +292,7 @@ class Connection:
                     self._events.append(MessageReceived(peer=self.peer, data=data))
             elif frame.type == FrameType.UNRELIABLE:
                 self._events.append(PayloadReceived(peer=self.peer, data=frame.data))
-            else:
+            elif frame.type == FrameType.FRAGMENT:
                 whole = self._reassembler.add(frame.group, frame.index, frame.count,
                                               frame.data, now)
                 if whole is not None:
@@ -290,10 +304,7 @@ class Connection:
 
     def _receive_disconnect(self, packet: bytes) -> None:
         try:
-            if packet[3 : 3 + SESSION_SIZE] != self.session:
-                self._counters["bad_session"] += 1
-                return
-            code, reason = decode_reason(packet, 3 + SESSION_SIZE)
+            code, reason = decode_reason(packet, PREFIX_SIZE)
         except WireError:
             self._counters["malformed"] += 1
             return
@@ -316,11 +327,11 @@ class Connection:
                 self._recv_bits |= 1 << (-d - 1)
         self._seen[seq % _DEDUP_WINDOW] = seq
 
-    def _process_acks(self, header: DataHeader, now: float) -> None:
+    def _process_acks(self, header: DataHeader, ack_delay_ms: int, now: float) -> None:
         ack = header.ack
         newest = self._in_flight.get(ack)
         if newest is not None:
-            self._link.on_rtt_sample(now - newest.sent - header.ack_delay_ms / 1000)
+            self._link.on_rtt_sample(now - newest.sent - ack_delay_ms / 1000)
         if newest is not None and (
             self._newest_acked is None or seq_diff(ack, self._newest_acked) > 0
         ):

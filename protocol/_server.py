@@ -29,12 +29,17 @@ from protocol._wire import (
     HANDSHAKE_SIZE,
     MAX_DATAGRAM,
     NONCE_SIZE,
+    PREFIX_SIZE,
     PROTOCOL_ID,
     PROTOCOL_VERSION,
     SESSION_SIZE,
     PacketKind,
+    check_crc,
     encode_reason,
+    packet_kind,
+    packet_version,
     prefix,
+    seal_crc,
 )
 
 __all__ = ["ServerConfig", "ServerEndpoint"]
@@ -104,7 +109,7 @@ class ServerEndpoint:
         conn = self._connections.get(addr)
         if conn is None:
             self.unverified_bytes_in += len(data)
-        if len(data) < 3:
+        if len(data) < PREFIX_SIZE:
             self.counters["too_short"] += 1
             return
         if len(data) > MAX_DATAGRAM:
@@ -113,12 +118,15 @@ class ServerEndpoint:
         if data[0] != PROTOCOL_ID:
             self.counters["bad_protocol_id"] += 1
             return
-        kind = data[2]
-        if data[1] != PROTOCOL_VERSION:
+        kind = packet_kind(data)
+        if packet_version(data) != PROTOCOL_VERSION:
             if conn is None and kind == PacketKind.CONNECT_REQUEST:
                 self._deny(data, addr, DisconnectCode.VERSION_MISMATCH,
                            f"version mismatch: server speaks protocol v{PROTOCOL_VERSION}")
             self.counters["bad_version"] += 1
+            return
+        if kind not in (PacketKind.DATA, PacketKind.DISCONNECT) and not check_crc(data):
+            self.counters["bad_check"] += 1
             return
         if conn is not None:
             if kind in (PacketKind.DATA, PacketKind.DISCONNECT):
@@ -240,8 +248,8 @@ class ServerEndpoint:
         if len(data) != HANDSHAKE_SIZE or not self._allow_reply(addr, self._now):
             self.counters["handshake_dropped"] += 1
             return
-        nonce = data[3 : 3 + NONCE_SIZE]
-        packet = prefix(PacketKind.DENIED) + nonce + encode_reason(code, reason)
+        nonce = data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE]
+        packet = seal_crc(prefix(PacketKind.DENIED) + nonce + encode_reason(code, reason))
         self._reply_unverified(packet, addr, len(data))
 
     def _handle_request(self, data: bytes, addr: Hashable, now: float) -> None:
@@ -251,17 +259,18 @@ class ServerEndpoint:
         if not self._allow_reply(addr, now):
             self.counters["rate_limited"] += 1
             return
-        nonce = data[3 : 3 + NONCE_SIZE]
+        nonce = data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE]
         token = self._tokens.mint(addr, nonce, now)
-        self._reply_unverified(prefix(PacketKind.CHALLENGE) + nonce + token, addr, len(data))
+        self._reply_unverified(seal_crc(prefix(PacketKind.CHALLENGE) + nonce + token), addr,
+                               len(data))
 
     def _handle_response(self, data: bytes, addr: Hashable, now: float,
                          existing: Connection | None) -> None:
         if len(data) != HANDSHAKE_SIZE:
             self.counters["bad_handshake_size"] += 1
             return
-        nonce = data[3 : 3 + NONCE_SIZE]
-        token = data[3 + NONCE_SIZE : 3 + NONCE_SIZE + CHALLENGE_TOKEN_SIZE]
+        nonce = data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE]
+        token = data[PREFIX_SIZE + NONCE_SIZE : PREFIX_SIZE + NONCE_SIZE + CHALLENGE_TOKEN_SIZE]
         if not self._tokens.check(token, addr, nonce, now):
             self.counters["bad_token"] += 1
             return
@@ -274,8 +283,8 @@ class ServerEndpoint:
             self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
         if len(self._connections) >= self.config.max_connections:
             if self._allow_reply(addr, now):
-                packet = prefix(PacketKind.DENIED) + nonce + encode_reason(
-                    DisconnectCode.SERVER_FULL, "server full")
+                packet = seal_crc(prefix(PacketKind.DENIED) + nonce + encode_reason(
+                    DisconnectCode.SERVER_FULL, "server full"))
                 self._reply_unverified(packet, addr, len(data))
             return
         session = self._new_session()
@@ -296,4 +305,4 @@ class ServerEndpoint:
     @staticmethod
     def _accept_packet(nonce: bytes, session: bytes) -> bytes:
         assert len(session) == SESSION_SIZE
-        return prefix(PacketKind.ACCEPT) + nonce + session
+        return seal_crc(prefix(PacketKind.ACCEPT) + nonce + session)

@@ -341,6 +341,7 @@ class FakeCore:
         self._clock = clock
         self.state = ConnectionState.PLAYING if name else ConnectionState.CONNECTING
         self.status_reason = ""
+        self.rejection_code: str | None = None
         self.server_label = "localhost:4000"
         self.connect_attempts = 1
         self.player_id: int | None = 1
@@ -520,7 +521,7 @@ def test_app_name_prompt_asks_again_after_rejection() -> None:
         if name == "taken":
             c.state, c.status_reason = ConnectionState.JOINING, ""
             c.state = ConnectionState.REJECTED
-            c.status_reason = "name taken"
+            c.status_reason, c.rejection_code = "bad name: taken by the test", "bad-name"
         else:
             c.name, c.state = name, ConnectionState.PLAYING
 
@@ -541,7 +542,7 @@ def test_app_name_prompt_asks_again_after_rejection() -> None:
     assert code == 0
     assert core.names == ["taken", "qwe"]
     assert "Choose a player name" in seen[0] and "Name: guest" in seen[0]
-    assert "Rejected: name taken" in seen[1]
+    assert "Rejected: bad name: taken by the test" in seen[1]
     assert "┌" in seen[2]  # playing
 
 

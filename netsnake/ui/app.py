@@ -52,8 +52,8 @@ __all__ = [
     "format_event",
 ]
 
-#: Rejection reasons after which the app asks for another name instead of exiting.
-RETRYABLE_REJECTIONS = frozenset({"bad name", "name taken"})
+#: Rejection codes after which the app asks for another name instead of exiting.
+RETRYABLE_REJECTIONS = frozenset({"bad-name"})
 
 #: Process exit code for each way a session ends.
 EXIT_CODES: dict[ConnectionState, int] = {
@@ -87,6 +87,8 @@ class ClientView(Protocol):
     def state(self) -> ConnectionState: ...
     @property
     def status_reason(self) -> str: ...
+    @property
+    def rejection_code(self) -> str | None: ...
     @property
     def server_label(self) -> str: ...
     @property
@@ -307,7 +309,7 @@ class GameApp:
         core = self._core
         reason = safe_name(core.status_reason, 60, placeholder="")
         label = core.server_label
-        if state is ConnectionState.REJECTED and core.status_reason in RETRYABLE_REJECTIONS:
+        if state is ConnectionState.REJECTED and core.rejection_code in RETRYABLE_REJECTIONS:
             self.prompt.ask(core.name or self._default_name, core.status_reason)
             self._prompt_open = True
             return

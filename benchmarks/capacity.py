@@ -36,9 +36,11 @@ import json
 import math
 import multiprocessing as mp
 import os
+import random
 import sys
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -49,8 +51,20 @@ if __package__ in (None, ""):
 
 import psutil
 
+from netsnake import GAME_VERSION
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.state import ConnectionState
+from netsnake.direction import Direction
+from netsnake.messages import Accepted, Input, Join, decode_message, encode_message
+from netsnake.transport import UdpTransport, open_udp
+from protocol import (
+    ClientEndpoint,
+    ClientState,
+    ConnectionEstablished,
+    Event,
+    MessageReceived,
+    PayloadReceived,
+)
 from tests.helpers_proc import STATS_RE, ServerProcess
 
 __all__ = ["CapacityResult", "format_table", "main", "measure"]
@@ -67,6 +81,7 @@ class CapacityResult:
     players: int
     tick_rate: float
     board: str
+    clients: str = "headless"
     interval_s: float = 0.0
     tick_p50_ms: float = math.nan
     tick_p99_ms: float = math.nan
@@ -80,6 +95,9 @@ class CapacityResult:
     join_s: float = math.nan
     client_snapshots_per_s: float = math.nan
     client_mismatches: int = 0
+    client_full_snapshots: int = 0
+    """Full (not delta) snapshots the clients decoded, joins included."""
+    client_resyncs: int = 0
     clients_playing_at_end: int = 0
     load_avg_1m: float = 0.0
     pinned: bool = False
@@ -101,50 +119,137 @@ class _WorkerReport:
     joined: int = 0
     failures: list[str] = field(default_factory=list)
     snapshots: int = 0
+    full: int = 0
+    resyncs: int = 0
     mismatches: int = 0
     playing: int = 0
 
 
-async def _worker_main(host: str, port: int, names: list[str], seed: int, pipe: Connection) -> None:
-    report = _WorkerReport()
+class _LightClient:
+    """A real protocol client that joins and steers but never decodes a snapshot.
+
+    To the server it looks like any player: the same handshake, JOIN, acks of
+    every snapshot (the protocol acks what arrives, so baselines advance as
+    usual) and INPUT datagrams.  It costs next to no CPU, so on a small
+    machine the server can be measured at player counts whose real clients
+    could not all keep up on the remaining cores.
+    """
+
+    def __init__(self, name: str, seed: int) -> None:
+        self.name = name
+        self.snapshots = 0
+        self.joined = asyncio.Event()
+        self._rng = random.Random(seed)
+        self._seq = 0
+        self._endpoint: ClientEndpoint | None = None
+        self._transport: UdpTransport | None = None
+
+    async def join(self, host: str, port: int, timeout: float) -> _LightClient:
+        loop = asyncio.get_running_loop()
+        self._endpoint = ClientEndpoint((host, port))
+        self._transport = await open_udp(self._endpoint, self._on_event, remote=(host, port))
+        self._endpoint.connect(loop.time())
+        self._transport.flush()
+        try:
+            await asyncio.wait_for(self.joined.wait(), timeout)
+        except TimeoutError:
+            self.close()
+            raise RuntimeError(f"{self.name} could not join") from None
+        return self
+
+    def _on_event(self, event: Event) -> None:
+        ep = self._endpoint
+        assert ep is not None
+        if isinstance(event, ConnectionEstablished):
+            ep.send_reliable(encode_message(Join(name=self.name, version=GAME_VERSION)))
+        elif isinstance(event, MessageReceived):
+            if isinstance(decode_message(event.data), Accepted):
+                self.joined.set()
+        elif isinstance(event, PayloadReceived):
+            self.snapshots += 1
+            # About as often as a bot turns; a turn the world refuses costs the server the same.
+            if self._rng.random() < 0.25:
+                turn = Direction(self._rng.randrange(4))
+                ep.send_unreliable(encode_message(Input(first_seq=self._seq, turns=(turn,))))
+                self._seq += 1
+
+    @property
+    def playing(self) -> bool:
+        return (
+            self.joined.is_set()
+            and self._endpoint is not None
+            and (self._endpoint.state is ClientState.CONNECTED)
+        )
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def _join_all(
+    kind: str, host: str, port: int, names: list[str], seed: int
+) -> tuple[list[HeadlessBot | _LightClient], list[str]]:
+    coros: list[Coroutine[Any, Any, HeadlessBot | _LightClient]] = [
+        HeadlessBot.join(host, port, name, seed=seed + i, timeout=10)
+        if kind == "headless"
+        else _LightClient(name, seed + i).join(host, port, timeout=10)
+        for i, name in enumerate(names)
+    ]
     # Join all at once: a join that fails costs its timeout only once, not once per client.
-    joins = await asyncio.gather(
-        *(
-            HeadlessBot.join(host, port, name, seed=seed + i, timeout=10)
-            for i, name in enumerate(names)
-        ),
-        return_exceptions=True,
-    )
-    bots = [b for b in joins if isinstance(b, HeadlessBot)]
-    report.failures = [str(e) for e in joins if isinstance(e, BaseException)]
-    report.joined = len(bots)
+    joins = await asyncio.gather(*coros, return_exceptions=True)
+    clients = [c for c in joins if not isinstance(c, BaseException)]
+    return clients, [str(e) for e in joins if isinstance(e, BaseException)]
+
+
+def _snapshots(client: HeadlessBot | _LightClient) -> int:
+    return client.core.counters.snapshots if isinstance(client, HeadlessBot) else client.snapshots
+
+
+async def _worker_main(
+    kind: str, host: str, port: int, names: list[str], seed: int, pipe: Connection
+) -> None:
+    report = _WorkerReport()
+    clients, report.failures = await _join_all(kind, host, port, names, seed)
+    report.joined = len(clients)
     pipe.send(("joined", report.joined, report.failures))
     loop = asyncio.get_running_loop()
     marks: dict[str, list[int]] = {}
-    # Commands from the parent: "mark <label>" records snapshot counts, "stop" ends.
+    # Commands from the parent: a label records snapshot counts under it, "stop" ends.
     while True:
         command: str = await loop.run_in_executor(None, pipe.recv)
         if command == "stop":
             break
-        marks[command] = [b.core.counters.snapshots for b in bots]
+        marks[command] = [_snapshots(c) for c in clients]
         pipe.send(("marked", command))
     report.snapshots = sum(
         end - start
         for start, end in zip(marks.get("start", []), marks.get("end", []), strict=False)
     )
-    report.mismatches = sum(b.core.counters.mismatches for b in bots)
-    report.playing = sum(b.core.state is ConnectionState.PLAYING for b in bots)
-    for bot in bots:
-        await bot.close()
+    for c in clients:
+        if isinstance(c, HeadlessBot):
+            report.mismatches += c.core.counters.mismatches
+            report.full += c.core.counters.full
+            report.resyncs += c.core.counters.resyncs
+            report.playing += c.core.state is ConnectionState.PLAYING
+            await c.close()
+        else:
+            report.playing += c.playing
+            c.close()
     pipe.send(("report", asdict(report)))
 
 
 def _worker(
-    host: str, port: int, names: list[str], seed: int, pipe: Connection, cpus: set[int] | None
+    kind: str,
+    host: str,
+    port: int,
+    names: list[str],
+    seed: int,
+    pipe: Connection,
+    cpus: set[int] | None,
 ) -> None:
     if cpus:
         os.sched_setaffinity(0, cpus)
-    asyncio.run(_worker_main(host, port, names, seed, pipe))
+    asyncio.run(_worker_main(kind, host, port, names, seed, pipe))
 
 
 # -- one measurement ---------------------------------------------------------------------------
@@ -183,12 +288,14 @@ def measure(
     per_process: int,
     pin: bool,
     seed: int,
+    clients: str = "headless",
 ) -> CapacityResult:
     """Run one server with ``players`` headless clients and read one stats interval."""
     result = CapacityResult(
         players=players,
         tick_rate=tick_rate,
         board=f"{width}x{height}",
+        clients=clients,
         interval_s=seconds,
         load_avg_1m=os.getloadavg()[0],
     )
@@ -233,7 +340,15 @@ def measure(
                 proc = ctx.Process(
                     target=_worker,
                     daemon=True,
-                    args=(host, port, names[w::n_workers], seed * 1000 + w, theirs, client_cpus),
+                    args=(
+                        clients,
+                        host,
+                        port,
+                        names[w::n_workers],
+                        seed * 1000 + w,
+                        theirs,
+                        client_cpus,
+                    ),
                 )
                 proc.start()
                 workers.append((proc, mine))
@@ -281,6 +396,15 @@ def measure(
             snaps = sum(r["snapshots"] for r in reports)
             result.client_snapshots_per_s = snaps / max(1, result.joined) / window
             result.client_mismatches = sum(r["mismatches"] for r in reports)
+            result.client_full_snapshots = sum(r["full"] for r in reports)
+            result.client_resyncs = sum(r["resyncs"] for r in reports)
+            if result.client_snapshots_per_s < 0.9 * tick_rate:
+                # Late acks arrive after the server presumed those snapshots lost, so
+                # baselines age out and fulls follow: the server numbers are inflated.
+                result.notes.append(
+                    f"clients received {result.client_snapshots_per_s:.1f} snapshots/s of "
+                    f"{tick_rate:g}: they could not keep up on this machine"
+                )
             result.clients_playing_at_end = sum(r["playing"] for r in reports)
         finally:
             for proc, _ in workers:
@@ -303,7 +427,8 @@ def format_table(results: list[CapacityResult]) -> str:
     head = (
         f"{'players':>7}  {'tick p50':>8}  {'tick p99':>8}  {'overruns':>8}  "
         f"{'server CPU':>10}  {'out KB/s':>8}  {'out dgram/s':>11}  {'in KB/s':>7}  "
-        f"{'client snap/s':>13}  {'mismatches':>10}  {'target':>6}"
+        f"{'client snap/s':>13}  {'fulls':>5}  {'resyncs':>7}  {'mismatches':>10}  "
+        f"{'target':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -312,13 +437,15 @@ def format_table(results: list[CapacityResult]) -> str:
             f"{r.joined:>3}/{r.players:<3}  {_fmt(r.tick_p50_ms):>5} ms  "
             f"{_fmt(r.tick_p99_ms):>5} ms  {r.overruns:>8}  {_fmt(r.server_cpu_pct, 1):>8} %  "
             f"{_fmt(r.out_kb_s, 1):>8}  {_fmt(r.out_dgram_s, 0):>11}  {_fmt(r.in_kb_s, 1):>7}  "
-            f"{_fmt(r.client_snapshots_per_s, 1):>13}  {r.client_mismatches:>10}  {verdict:>6}"
+            f"{_fmt(r.client_snapshots_per_s, 1):>13}  {r.client_full_snapshots:>5}  "
+            f"{r.client_resyncs:>7}  {r.client_mismatches:>10}  {verdict:>6}"
         )
         lines.extend(f"    note: {n}" for n in r.notes)
     if results:
         r0 = results[0]
         lines.append(
-            f"{r0.tick_rate:g} Hz, board {r0.board}, stats interval {r0.interval_s:g} s, "
+            f"{r0.clients} clients, {r0.tick_rate:g} Hz, board {r0.board}, "
+            f"stats interval {r0.interval_s:g} s, "
             f"server {'pinned to its own CPU' if r0.pinned else 'not pinned'}, "
             f"load average at start {', '.join(f'{r.load_avg_1m:.2f}' for r in results)}"
         )
@@ -351,6 +478,13 @@ def main(argv: list[str] | None = None) -> int:
         help="headless clients per worker process (default 16)",
     )
     p.add_argument(
+        "--clients",
+        choices=["headless", "light"],
+        default="headless",
+        help="headless: HeadlessBot (decode, hash check, bot steering); light: protocol "
+        "clients that join, ack and steer without decoding (default headless)",
+    )
+    p.add_argument(
         "--no-pin",
         action="store_true",
         help="do not pin the server and the clients to separate CPUs",
@@ -373,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             per_process=args.clients_per_process,
             pin=not args.no_pin,
             seed=args.seed,
+            clients=args.clients,
         )
         results.append(r)
         if not args.json:

@@ -187,12 +187,20 @@ def join_quit_cycles(
     cycles: int,
     *,
     timeout: float = 10.0,
+    seen_timeout: float = 10.0,
     linger: float = 0.5,
+    stop_at: float | None = None,
 ) -> CycleResult:
-    """Run ``cycles`` join/quit cycles with fresh clients while ``observers`` watch."""
+    """Run ``cycles`` join/quit cycles with fresh clients while ``observers`` watch.
+
+    No new cycle starts after ``stop_at`` (``time.monotonic``); the cycles
+    attempted are ``len(result.join_total)``.
+    """
     enet = _enet()
     result = CycleResult()
     for k in range(cycles):
+        if stop_at is not None and time.monotonic() > stop_at:
+            break
         name = f"j{k}"
         t0 = time.monotonic()
         joiner = _Client(enet, host, port)
@@ -228,7 +236,7 @@ def join_quit_cycles(
                 (t for t, m in o.messages if isinstance(m, PlayerLeft) and m.name == n), None
             )
 
-        _pump_until(everyone, lambda: all(seen(o) is not None for o in observers), timeout)
+        _pump_until(everyone, lambda: all(seen(o) is not None for o in observers), seen_timeout)
         for o in observers:
             t = seen(o)
             result.quit_seen.append(None if t is None else t - t_quit)

@@ -362,7 +362,7 @@ def run_trial(
                     bufsize=1,
                 )
             lines = _line_reader(worker.stdout)
-            budget = 60.0 + opts.duration + _CYCLE_OVERTIME + _JOIN_TIMEOUT + _SEEN_TIMEOUT
+            budget = 60.0 + opts.duration + _CYCLE_OVERTIME + 2 * _JOIN_TIMEOUT + _SEEN_TIMEOUT
             message = _next_message(lines, worker, 60.0, worker_log)
             if message.get("event") != "ready":
                 raise RuntimeError(f"worker said {message!r}")
@@ -381,9 +381,13 @@ def run_trial(
                     result.notes.extend(value)
                 elif key in known:
                     setattr(result, key, value)
-        return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException as exc:
+        # Keep the server, relay and worker logs of a failed trial for a post-mortem.
+        if isinstance(exc, RuntimeError):
+            exc.add_note(f"logs kept in {work}")
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    return result
 
 
 def _line_reader(stream: IO[str] | None) -> queue.Queue[str | None]:
@@ -452,7 +456,7 @@ def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = print) -> lis
             try:
                 result = run_trial(transport, loss, opts, netns=netns, udp_netns=udp_netns, log=log)
             except RuntimeError as exc:
-                log(f"[{transport} @ {loss:.0%}] FAILED: {exc}")
+                log(f"[{transport} @ {loss:.0%}] FAILED: {exc} {getattr(exc, '__notes__', '')}")
                 result = RunResult(
                     transport=transport,
                     loss=loss,
@@ -462,7 +466,7 @@ def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = print) -> lis
                     duration_s=opts.duration,
                     clients=opts.clients,
                     joins_ok=0.0,
-                    notes=[f"trial failed: {exc}"],
+                    notes=[f"trial failed: {exc} {getattr(exc, '__notes__', '')}"],
                 )
             log(
                 f"[{transport} @ {loss:.0%}] done in {time.monotonic() - t0:.1f} s: "
@@ -660,6 +664,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     from netsnake.client.state import ConnectionState
     from netsnake.events import PlayerLeft
     from netsnake.snapshot import Snapshot
+    from protocol import ClientConfig
 
     loop = asyncio.get_running_loop()
     host, port = "127.0.0.1", args.worker_port
@@ -695,8 +700,16 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     bots: list[HeadlessBot] = []
     for i in range(args.clients):
+        # Joined before the loss starts; the long handshake timeout only rides out a
+        # heavily loaded machine (the default 5 s is meant for people).
         bot = await HeadlessBot.join(
-            host, port, f"b{i}", seed=args.seed + i, steer=False, timeout=20.0
+            host,
+            port,
+            f"b{i}",
+            seed=args.seed + i,
+            steer=False,
+            timeout=20.0,
+            config=ClientConfig(connect_timeout=15.0),
         )
         bot.core.snapshot_listeners.append(
             steer_and_record(bot.core, random.Random(args.seed * 1000 + i))
@@ -865,8 +878,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
         f"datagram sizes are server->client; {missing} missing baselines, {snaps} playback snaps"
     )
     result["notes"] = notes
-    for bot in bots:
-        await bot.quit()
+    await asyncio.gather(*(bot.quit() for bot in bots))
     return result
 
 
@@ -1045,14 +1057,28 @@ def _enet_worker(args: argparse.Namespace) -> dict[str, Any]:
     observers = connect_observers(host, port, args.clients)
     _emit({"event": "ready"})
     _wait_go()
-    outcome = join_quit_cycles(host, port, observers, args.cycles, timeout=_JOIN_TIMEOUT)
+    stop_at = time.monotonic() + args.duration + _CYCLE_OVERTIME
+    outcome = join_quit_cycles(
+        host,
+        port,
+        observers,
+        args.cycles,
+        timeout=_JOIN_TIMEOUT,
+        seen_timeout=_SEEN_TIMEOUT,
+        stop_at=stop_at,
+    )
     per_cycle = len(observers)
     quits = [
         all(t is not None for t in outcome.quit_seen[i : i + per_cycle])
         for i in range(0, len(outcome.quit_seen), per_cycle)
     ]
     result = _join_summary(
-        outcome.join_total, outcome.join_msg, outcome.quit_seen, quits, args.cycles, args.cycles
+        outcome.join_total,
+        outcome.join_msg,
+        outcome.quit_seen,
+        quits,
+        len(outcome.join_total),
+        args.cycles,
     )
     result["notes"].append(
         "only join/quit control messages over ENet's reliable channel; "
@@ -1119,7 +1145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         type=float,
         default=None,
-        help="measured seconds per trial (default 20, quick 7)",
+        help="measured seconds per trial (default 20, quick 6)",
     )
     p.add_argument(
         "--cycles", type=int, default=None, help="join/quit cycles per trial (default 8, quick 3)"
@@ -1161,7 +1187,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         transports=args.transports,
         losses=args.losses or (QUICK_LOSSES if quick else FULL_LOSSES),
         clients=args.clients,
-        duration=args.duration or (7.0 if quick else 20.0),
+        duration=args.duration or (6.0 if quick else 20.0),
         cycles=args.cycles if args.cycles is not None else (3 if quick else 8),
         latency_ms=args.latency,
         jitter_ms=args.jitter,

@@ -21,7 +21,7 @@ average, until ``--messages`` have been sent each way.
 * **Overhead** is measured on every DATA datagram actually sent: its frames
   are decoded, and ``header`` is the datagram length minus all encoded
   frames (the DATA header), ``frame headers`` the frame bytes minus the
-  application bytes they carry.
+  application bytes they carry (the 2-byte ACK_DELAY frame counts here).
 * **Bound** is ``3 × RTT + 200 ms`` with RTT the connection's own smoothed
   estimate at the end of the run.
 
@@ -52,12 +52,14 @@ from protocol import (
     ServerEndpoint,
 )
 from protocol._wire import (
+    ACK_DELAY_FRAME_SIZE,
     FRAGMENT_FRAME_OVERHEAD,
     RELIABLE_FRAME_OVERHEAD,
     UNRELIABLE_FRAME_OVERHEAD,
     FrameType,
     PacketKind,
     decode_frames,
+    packet_kind,
 )
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
 
@@ -115,7 +117,7 @@ class Probe:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:
         out = self.endpoint.datagrams_to_send(now)
         for data, _ in out:
-            if data[2] != PacketKind.DATA:
+            if packet_kind(data) != PacketKind.DATA:
                 continue
             frames = decode_frames(data)
             carried = sum(len(f.data) for f in frames)
@@ -131,6 +133,7 @@ _FRAME_OVERHEAD = {
     FrameType.RELIABLE: RELIABLE_FRAME_OVERHEAD,
     FrameType.UNRELIABLE: UNRELIABLE_FRAME_OVERHEAD,
     FrameType.FRAGMENT: FRAGMENT_FRAME_OVERHEAD,
+    FrameType.ACK_DELAY: ACK_DELAY_FRAME_SIZE,
 }
 
 

@@ -1,7 +1,8 @@
 """An established connection on the seeded simulated link, with a virtual clock.
 
-Sequence wrap, the reliable channel under loss, fragmentation, bounded
-memory under forged fragments, send-time errors, keep-alives and statistics.
+Sequence wrap, the reliable channel under loss and corruption, fragmentation,
+bounded memory under forged fragments, forged acks, send-time errors,
+keep-alives, the ACK_DELAY frame and statistics.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 import struct
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 
 import pytest
@@ -35,13 +36,21 @@ from protocol import (
     seq_greater,
     seq_next,
 )
+from protocol._connection import Connection
 from protocol._wire import (
     MAX_FRAGMENT_DATA,
     MAX_FRAGMENTS,
     DataHeader,
+    Frame,
+    FrameType,
     PacketKind,
+    decode_data_header,
+    decode_frames,
     encode_data_header,
     encode_fragment_frame,
+    encode_unreliable_frame,
+    packet_kind,
+    seal_keyed,
 )
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
 
@@ -166,8 +175,8 @@ def test_sequence_numbers_wrap_and_acks_stay_right() -> None:
     header = struct.Struct(">I")
 
     def on_deliver(src: Hashable, dst: Hashable, data: bytes) -> None:
-        if src == CLIENT and data[2] == PacketKind.DATA:
-            seqs_seen.append(int.from_bytes(data[3:5], "big"))
+        if src == CLIENT and packet_kind(data) == PacketKind.DATA:
+            seqs_seen.append(int.from_bytes(data[4:6], "big"))
 
     def collect() -> None:
         for e in pair.server_events:
@@ -261,6 +270,56 @@ def test_reliable_delivers_exactly_once_in_order(loss: float) -> None:
     assert not terminations(pair.server_events + pair.client_events)
 
 
+def test_corruption_no_longer_loses_reliable_messages() -> None:
+    """A link flipping one bit in 5% of datagrams: every flip is caught by the check,
+    so a corrupted ack can no longer falsely acknowledge a packet and lose a message."""
+    link = LinkConfig(
+        loss=0.1, latency=0.05, jitter=0.02, duplicate=0.05, reorder=0.05, corrupt=0.05
+    )
+    pair = Pair(77, link)
+    pair.connect()
+    # Let the handshake's datagrams land, so the counts below cover the same datagrams.
+    pair.net.blackholed.update((SERVER, CLIENT))
+    pair.run(1.0)
+    assert pair.net.in_flight == 0
+    pair.net.blackholed.clear()
+    corrupted_before = pair.net.counters.corrupted
+    dropped_before = pair.server.counters + pair.client.counters
+    n = 1000
+    up = down = 0
+
+    def on_tick(now: float) -> None:
+        nonlocal up, down
+        for _ in range(4):
+            if up < n and pair.client.pending_reliable < 200:
+                pair.client.send_reliable(b"up %d" % up)
+                up += 1
+            if down < n and pair.server.pending_reliable(CLIENT) < 200:
+                pair.server.send_reliable(CLIENT, b"down %d" % down)
+                down += 1
+        pair.client.send_unreliable(b"input")
+        pair.server.send_unreliable(CLIENT, b"snapshot" * 5)
+
+    pair.run(120.0, on_tick)
+    # Stop sending and let what is in flight arrive (well within the silence timeout).
+    pair.net.blackholed.update((SERVER, CLIENT))
+    pair.run(1.0)
+    assert pair.net.in_flight == 0
+    got_up = [e.data for e in pair.server_events if isinstance(e, MessageReceived)]
+    got_down = [e.data for e in pair.client_events if isinstance(e, MessageReceived)]
+    assert got_up == [b"up %d" % i for i in range(n)]
+    assert got_down == [b"down %d" % i for i in range(n)]
+    assert pair.client.pending_reliable == 0 and pair.server.pending_reliable(CLIENT) == 0
+    assert not terminations(pair.server_events + pair.client_events)
+    # The corruption was real, and every datagram corrupted once connected was caught by
+    # its check (or its protocol id or version nibble), none decoded.
+    corrupted = pair.net.counters.corrupted - corrupted_before
+    dropped = pair.server.counters + pair.client.counters - dropped_before
+    assert corrupted > 300
+    assert dropped["bad_check"] + dropped["bad_protocol_id"] + dropped["bad_version"] == corrupted
+    assert dropped["bad_check"] > 0 and dropped["malformed"] == 0
+
+
 def test_send_time_errors() -> None:
     pair = Pair(3, LinkConfig())
     pair.connect()
@@ -323,6 +382,7 @@ def test_forged_fragments_cannot_grow_memory() -> None:
     rng = random.Random(99)
     now = pair.now
     bound = conn.config.reassembly_groups * MAX_FRAGMENTS * MAX_FRAGMENT_DATA
+    most_groups = 0
     for seq in range(5_000):
         frames = b""
         for _ in range(rng.randint(1, 3)):
@@ -331,25 +391,136 @@ def test_forged_fragments_cannot_grow_memory() -> None:
             frames += encode_fragment_frame(
                 rng.randrange(0x10000), rng.randrange(count), count, rng.randbytes(length)
             )
-        packet = encode_data_header(DataHeader(seq & 0xFFFF, 0xFFFF, 0, 0)) + frames
+        # Forged by someone holding the session (the peer itself, or on-path).
+        packet = seal_keyed(
+            encode_data_header(DataHeader(seq & 0xFFFF, 0xFFFF, 0)) + frames, conn.session
+        )
         now += 0.001
         pair.server.receive_datagram(packet, CLIENT, now)
         sizes = conn.debug_sizes
         assert sizes["fragment_groups"] <= conn.config.reassembly_groups
         assert sizes["fragment_bytes"] <= bound
+        most_groups = max(most_groups, sizes["fragment_groups"])
     # Full-size forged fragments too: still at most 4 groups' worth.
     for seq in range(5_000, 6_000):
         frame = encode_fragment_frame(seq, 0, MAX_FRAGMENTS, bytes(MAX_FRAGMENT_DATA))
         now += 0.001
         pair.server.receive_datagram(
-            encode_data_header(DataHeader(seq, 0xFFFF, 0, 0)) + frame, CLIENT, now
+            seal_keyed(encode_data_header(DataHeader(seq, 0xFFFF, 0)) + frame, conn.session),
+            CLIENT,
+            now,
         )
         assert conn.debug_sizes["fragment_bytes"] <= bound
     assert conn.debug_sizes["fragment_groups"] <= conn.config.reassembly_groups
+    # The forgeries really reached the reassembler: the bound was tested, not bypassed.
+    assert most_groups == conn.config.reassembly_groups
+    assert conn.debug_sizes["fragment_bytes"] >= MAX_FRAGMENT_DATA
+    assert pair.server.counters["bad_check"] == 0
     # After the expiry time nothing is left.
     pair.server.handle_timer(now + conn.config.reassembly_expiry + 0.01)
     assert conn.debug_sizes["fragment_groups"] == 0
     assert conn.debug_sizes["fragment_bytes"] == 0
+
+
+def test_forged_acks_with_a_guessed_session_resolve_nothing() -> None:
+    """Someone spoofing the client's address, without the session, acks the server's
+    packets (which the client never received): nothing is acknowledged."""
+    pair = Pair(9, LinkConfig(latency=0.02))
+    pair.connect()
+    conn = pair.server.connection(CLIENT)
+    handles = {pair.server.send_unreliable(CLIENT, bytes(600)) for _ in range(20)}
+    sent = pair.server.datagrams_to_send(pair.now)  # never delivered
+    seqs = [decode_data_header(d).sequence for d, _ in sent]
+    assert len(seqs) == 20 and all(seq_diff(b, a) == 1 for a, b in itertools.pairwise(seqs))
+    ack, bits = seqs[-1], (1 << (len(seqs) - 1)) - 1  # names every one of them
+    rng = random.Random(4)
+    before = conn.stats(pair.now).packets_received
+    for i in range(1000):
+        forged = encode_data_header(DataHeader(0x4000 + i, ack, bits))
+        guess = rng.randbytes(8)
+        assert guess != conn.session
+        pair.server.receive_datagram(seal_keyed(forged, guess), CLIENT, pair.now)
+    # At 1 in 65,536 per guess, all 1,000 guesses are refused (for this seed).
+    assert pair.server.counters["bad_check"] == 1000
+    assert conn.stats(pair.now).packets_received == before
+    pair.drain()
+    assert outcomes(pair.server_events) == Counter()
+    # The same ack under the real session acknowledges them all: the forgeries were
+    # refused for their tag alone.
+    real = encode_data_header(DataHeader(0x4000, ack, bits))
+    pair.server.receive_datagram(seal_keyed(real, conn.session), CLIENT, pair.now)
+    pair.drain()
+    assert acked(pair.server_events) == handles
+
+
+# --------------------------------------------------------------- ACK_DELAY
+
+
+def _manual_pair() -> tuple[Connection, Connection]:
+    session = bytes(range(8))
+    a = Connection("b", session, 0.0, deque(), Counter())
+    b = Connection("a", session, 0.0, deque(), Counter())
+    return a, b
+
+
+def _frames_of(packet: bytes) -> list[Frame]:
+    return decode_frames(packet)
+
+
+def test_ack_delay_frame_is_sent_first_and_only_when_meaningful() -> None:
+    a, b = _manual_pair()
+    a.send_unreliable(b"ping")
+    (first,) = a.datagrams_to_send(0.0)
+    # Nothing received yet: no ACK_DELAY frame.
+    assert [f.type for f in _frames_of(first)] == [FrameType.UNRELIABLE]
+    b.receive_packet(first, 0.010)
+    b.send_unreliable(b"pong")
+    (reply,) = b.datagrams_to_send(0.010)  # answered at once: under 1 ms, no frame
+    assert [f.type for f in _frames_of(reply)] == [FrameType.UNRELIABLE]
+    assert decode_data_header(reply).ack == 0
+    b.send_unreliable(b"later")
+    (later,) = b.datagrams_to_send(0.1374)  # 127.4 ms after receiving seq 0
+    assert _frames_of(later) == [
+        Frame(FrameType.ACK_DELAY, b"", ack_delay_ms=127),
+        Frame(FrameType.UNRELIABLE, b"later"),
+    ]
+    b.send_unreliable(b"much later")
+    (late,) = b.datagrams_to_send(0.9)  # saturates at 255 ms
+    assert _frames_of(late)[0] == Frame(FrameType.ACK_DELAY, b"", ack_delay_ms=255)
+    # The frame fits even when the frames fill the whole budget.
+    b.send_unreliable(bytes(MAX_FRAGMENT_DATA + 4))  # exactly MAX_UNRELIABLE_PAYLOAD
+    (full,) = b.datagrams_to_send(0.95)
+    assert len(full) == 1200 and _frames_of(full)[0].type is FrameType.ACK_DELAY
+
+
+def test_rtt_excludes_the_peers_ack_delay() -> None:
+    """Path RTT is 100 ms; the peer holds each ack for 80 ms on top."""
+    a, b = _manual_pair()
+    now = 0.0
+    for _ in range(20):
+        a.send_unreliable(b"input")
+        (out,) = a.datagrams_to_send(now)
+        b.receive_packet(out, now + 0.05)
+        b.send_unreliable(b"snapshot")
+        (back,) = b.datagrams_to_send(now + 0.13)  # held 80 ms
+        assert _frames_of(back)[0] == Frame(FrameType.ACK_DELAY, b"", ack_delay_ms=80)
+        a.receive_packet(back, now + 0.18)
+        now += 0.2
+    assert a.stats(now).rtt == pytest.approx(0.1, abs=0.002)
+    # Without the frame, the same exchange measures the peer's pacing as path delay.
+    c, d = _manual_pair()
+    now = 0.0
+    for _ in range(20):
+        c.send_unreliable(b"input")
+        (out,) = c.datagrams_to_send(now)
+        d.receive_packet(out, now + 0.05)
+        d.send_unreliable(b"snapshot")
+        (back,) = d.datagrams_to_send(now + 0.13)
+        header = back[:12]
+        rest = b"".join(encode_unreliable_frame(f.data) for f in _frames_of(back)[1:])
+        c.receive_packet(seal_keyed(header + rest, c.session), now + 0.18)
+        now += 0.2
+    assert c.stats(now).rtt == pytest.approx(0.18, abs=0.002)
 
 
 # ------------------------------------------------------------ idle and stats

@@ -19,7 +19,16 @@ from protocol import (
     ServerConfig,
     ServerEndpoint,
 )
-from protocol._wire import PacketKind, encode_reason, pad, prefix
+from protocol._wire import (
+    PacketKind,
+    check_crc,
+    encode_reason,
+    packet_kind,
+    pad,
+    prefix,
+    seal_crc,
+    seal_keyed,
+)
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
 
 SERVER = ("203.0.113.1", 7777)
@@ -45,19 +54,19 @@ def terminations(events: list[Event]) -> list[ConnectionTerminated]:
 
 
 def request(nonce: bytes, version: int = 1) -> bytes:
-    return pad(prefix(PacketKind.CONNECT_REQUEST, version) + nonce)
+    return seal_crc(pad(prefix(PacketKind.CONNECT_REQUEST, version) + nonce))
 
 
 def response(nonce: bytes, token: bytes) -> bytes:
-    return pad(prefix(PacketKind.CONNECT_RESPONSE) + nonce + token)
+    return seal_crc(pad(prefix(PacketKind.CONNECT_RESPONSE) + nonce + token))
 
 
 def challenge_token(server: ServerEndpoint, nonce: bytes, addr: Hashable, now: float) -> bytes:
     """Ask ``server`` for a token the honest way, from ``addr``."""
     server.receive_datagram(request(nonce), addr, now)
     (reply,) = [d for d, dst in server.datagrams_to_send(now) if dst == addr]
-    assert reply[2] == PacketKind.CHALLENGE
-    return reply[11:31]
+    assert packet_kind(reply) == PacketKind.CHALLENGE and check_crc(reply)
+    return reply[12:32]
 
 
 class Sim:
@@ -110,7 +119,7 @@ def test_forged_source_address_cannot_complete_the_handshake() -> None:
     replies = server.datagrams_to_send(now)
     assert [dst for _, dst in replies] == [VICTIM]
     # So it must guess tokens, in the right bucket even; none works.
-    bucket = replies[0][0][11:15]
+    bucket = replies[0][0][12:16]
     for _ in range(2000):
         server.receive_datagram(response(nonce, bucket + rng.randbytes(16)), VICTIM, now)
         server.receive_datagram(response(nonce, rng.randbytes(20)), VICTIM, now)
@@ -128,7 +137,8 @@ def test_forged_source_address_cannot_complete_the_handshake() -> None:
     assert drain(server) == []
     assert server.counters["bad_token"] == 4003
     assert all(
-        dst != VICTIM or d[2] == PacketKind.CHALLENGE for d, dst in server.datagrams_to_send(now)
+        dst != VICTIM or packet_kind(d) == PacketKind.CHALLENGE
+        for d, dst in server.datagrams_to_send(now)
     )
     # The token itself does work from the right address: the checks above were not vacuous.
     server.receive_datagram(response(nonce, token), ATTACKER, now + 1)
@@ -170,6 +180,8 @@ def test_unverified_addresses_never_get_more_bytes_than_they_sent() -> None:
             kind = rng.choice([PacketKind.CONNECT_REQUEST, PacketKind.CONNECT_RESPONSE])
             size = rng.choice([3, 4, 11, HANDSHAKE_SIZE - 1, HANDSHAKE_SIZE + 1, 1200])
             data = (prefix(kind, rng.choice([1, 2])) + rng.randbytes(size))[:size]
+            if size >= 4:  # a valid CRC, so the size rule is what refuses it
+                data = seal_crc(data)
         received_from[addr] += len(data)
         server.receive_datagram(data, addr, now)
         for reply, dst in server.datagrams_to_send(now):
@@ -188,13 +200,18 @@ def test_unverified_addresses_never_get_more_bytes_than_they_sent() -> None:
 
 def test_wrong_size_handshakes_get_no_reply() -> None:
     server = ServerEndpoint(secret=bytes(32))
-    for size in (3, 11, 100, HANDSHAKE_SIZE - 1, HANDSHAKE_SIZE + 1):
+    for size in (3, 4, 11, 100, HANDSHAKE_SIZE - 1, HANDSHAKE_SIZE + 1):
         for kind in (PacketKind.CONNECT_REQUEST, PacketKind.CONNECT_RESPONSE):
             for version in (1, 2):
                 data = (prefix(kind, version) + bytes(size))[:size]
+                if size >= 4:  # a valid CRC, so the size rule is what refuses it
+                    data = seal_crc(data)
                 server.receive_datagram(data, CLIENT, 1.0)
     assert server.datagrams_to_send(1.0) == []
     assert server.unverified_bytes_out == 0
+    # Refused for their size (or version), not for a bad check.
+    assert server.counters["bad_handshake_size"] == 2 * 5
+    assert server.counters["bad_check"] == 0
 
 
 # ------------------------------------------------------- denial and timeouts
@@ -202,13 +219,15 @@ def test_wrong_size_handshakes_get_no_reply() -> None:
 
 class FutureClientLink:
     """Stands between a v1 server and the network and rewrites every incoming
-    version byte to 2, so the server sees a client speaking protocol v2."""
+    version nibble to 2, so the server sees a client speaking protocol v2 (whose
+    check bytes a v1 server does not verify)."""
 
     def __init__(self, server: ServerEndpoint) -> None:
         self.server = server
 
     def receive_datagram(self, data: bytes, addr: Hashable, now: float) -> None:
-        self.server.receive_datagram(data[:1] + b"\x02" + data[2:], addr, now)
+        rewritten = data[:1] + bytes(((2 << 4) | (data[1] & 0x0F),)) + data[2:]
+        self.server.receive_datagram(rewritten, addr, now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:
         return self.server.datagrams_to_send(now)
@@ -238,13 +257,17 @@ def test_denied_from_a_newer_server_is_understood() -> None:
     # DENIED keeps its layout in every version: a v1 client reads a v7 server's refusal.
     client = ClientEndpoint(SERVER, nonce=b"abcdefgh")
     client.connect(0.0)
-    denied = (
-        bytes((0x4E, 7, PacketKind.DENIED))
+    denied = seal_crc(
+        prefix(PacketKind.DENIED, version=7)
         + b"abcdefgh"
         + encode_reason(
             DisconnectCode.VERSION_MISMATCH, "server speaks protocol v7, please upgrade"
         )
     )
+    # With a broken CRC it is not believed, whatever its version.
+    corrupted = denied[:2] + bytes((denied[2] ^ 1, denied[3])) + denied[4:]
+    client.receive_datagram(corrupted, SERVER, 0.1)
+    assert client.state is ClientState.REQUESTING and client.counters["bad_check"] == 1
     client.receive_datagram(denied, SERVER, 0.1)
     assert terminations(drain(client)) == [
         ConnectionTerminated(
@@ -257,7 +280,9 @@ def test_denied_from_a_newer_server_is_understood() -> None:
     # Another version's non-DENIED packets are dropped, not misread.
     other = ClientEndpoint(SERVER, nonce=b"abcdefgh")
     other.connect(0.0)
-    other.receive_datagram(bytes((0x4E, 7, PacketKind.CHALLENGE)) + bytes(28), SERVER, 0.1)
+    other.receive_datagram(
+        seal_crc(prefix(PacketKind.CHALLENGE, version=7) + b"abcdefgh" + bytes(20)), SERVER, 0.1
+    )
     assert other.state is ClientState.REQUESTING and other.counters["bad_version"] == 1
 
 
@@ -337,17 +362,22 @@ def test_disconnect_gets_through_half_the_time_lost_in_most_runs() -> None:
 def test_disconnect_with_wrong_session_is_ignored() -> None:
     sim = Sim(7, LinkConfig(latency=0.02))
     client = sim.connect(CLIENT)
-    forged = prefix(PacketKind.DISCONNECT) + bytes(8) + encode_reason(0, "forged")
+    session = client.connection.session
+    body = prefix(PacketKind.DISCONNECT) + encode_reason(0, "forged")
+    wrong = bytes((session[0] ^ 1,)) + session[1:]  # one bit away from the real session
+    forged = seal_keyed(body, wrong)
+    assert forged != seal_keyed(body, session)
     sim.server.receive_datagram(forged, CLIENT, sim.now)
     client.receive_datagram(forged, SERVER, sim.now)
     sim.server.receive_datagram(forged, ATTACKER, sim.now)
-    assert sim.server.counters["bad_session"] == 1 and client.counters["bad_session"] == 1
+    sim.server.receive_datagram(body, CLIENT, sim.now)  # not sealed at all
+    assert sim.server.counters["bad_check"] == 2 and client.counters["bad_check"] == 1
     assert sim.server.counters["unknown_source"] == 1
     sim.run(1.0)
     assert sim.server.peers == [CLIENT] and client.state is ClientState.CONNECTED
     assert terminations(sim.events[SERVER] + sim.events[CLIENT]) == []
     # The real session works, which shows the forged one was refused for its session alone.
-    real = prefix(PacketKind.DISCONNECT) + client.connection.session + encode_reason(0, "real")
+    real = seal_keyed(body, session)
     sim.server.receive_datagram(real, CLIENT, sim.now)
     assert sim.server.peers == []
 
@@ -371,7 +401,7 @@ def test_lost_accept_recovers_without_a_second_connection() -> None:
     assert again[0] == resp[0]
     server.receive_datagram(again[0], CLIENT, 0.28)
     out = server.datagrams_to_send(0.28)
-    accepts = [d for d, _ in out if d[2] == PacketKind.ACCEPT]
+    accepts = [d for d, _ in out if packet_kind(d) == PacketKind.ACCEPT]
     assert accepts == [first_accept[0]]  # the same session, not a new one
     assert server.peers == [CLIENT]
     assert [type(e) for e in drain(server)] == [ConnectionEstablished]

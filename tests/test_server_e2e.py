@@ -28,6 +28,8 @@ from netsnake.client.state import ConnectionState
 from netsnake.direction import Direction
 from netsnake.events import GameEvent, PlayerJoined, PlayerLeft
 from netsnake.snapshot import PlayerState
+from protocol import HANDSHAKE_SIZE, PROTOCOL_VERSION
+from protocol._wire import PacketKind, prefix
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -412,10 +414,12 @@ def test_datagrams_from_unknown_addresses_are_dropped_and_counted(
         b"",  # too short
         b"\x00\x01",  # too short
         b"GET / HTTP/1.1\r\n\r\n",  # wrong protocol id
-        bytes([0x4E, 1, 6]) + os.urandom(40),  # DATA from nobody
-        bytes([0x4E, 1, 7]) + os.urandom(12),  # DISCONNECT from nobody
-        bytes([0x4E, 1, 3]) + os.urandom(253),  # CONNECT_RESPONSE with a forged token
-        bytes([0x4E, 1, 6]) + os.urandom(1500),  # oversized
+        prefix(PacketKind.DATA) + os.urandom(40),  # DATA from nobody
+        prefix(PacketKind.DISCONNECT) + os.urandom(12),  # DISCONNECT from nobody
+        prefix(PacketKind.DATA, version=PROTOCOL_VERSION + 1) + os.urandom(40),  # wrong version
+        # A CONNECT_RESPONSE with a forged token (and, almost surely, a bad check).
+        prefix(PacketKind.CONNECT_RESPONSE) + os.urandom(HANDSHAKE_SIZE - 4),
+        prefix(PacketKind.DATA) + os.urandom(1500),  # oversized
     ]
 
     async def scenario() -> None:
@@ -441,8 +445,15 @@ def test_datagrams_from_unknown_addresses_are_dropped_and_counted(
             start=start,
         )
         dropped = dict(kv.split("=") for kv in stats["dropped"].split(", "))
-        for counter in ("too_short", "bad_protocol_id", "unknown_source", "bad_token", "oversized"):
+        for counter in (
+            "too_short",
+            "bad_protocol_id",
+            "unknown_source",
+            "bad_version",
+            "oversized",
+        ):
             assert int(dropped.get(counter, 0)) >= 5, (counter, dropped)
+        assert int(dropped.get("bad_check", 0)) + int(dropped.get("bad_token", 0)) >= 5
         # The server kept serving: snapshots still flow and a newcomer can join.
         await until(lambda: player.core.counters.snapshots > before + 20, 3, "snapshots")
         newcomer = await HeadlessBot.join(host, port, "newcomer", seed=5)

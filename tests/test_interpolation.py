@@ -61,12 +61,20 @@ def _same_life(snaps: list[Snapshot], pid: int) -> bool:
 
 
 def _ate_only_known_food(snaps: list[Snapshot], pid: int) -> bool:
-    """Whether every food ``pid`` ate in the gap was already there in ``snaps[0]``."""
+    """Whether the gap's growth of ``pid`` can be told from its ends alone.
+
+    That needs every food ``pid`` ate in the gap to be there already in
+    ``snaps[0]``, and no known food on its path to have been eaten by someone
+    else first (the ends cannot tell who ate it, so that is ambiguous).
+    """
     first_food = set(snaps[0].food)
     for before, after in itertools.pairwise(snaps):
         p = after.player(pid)
         assert p is not None
-        if p.body[0] in before.food and p.body[0] not in first_food:
+        head = p.body[0]
+        if head in before.food and head not in first_food:
+            return False
+        if head in first_food and head not in before.food:
             return False
     return True
 

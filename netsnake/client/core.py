@@ -61,6 +61,7 @@ __all__ = ["ClientCore", "ClientCounters"]
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+_RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class ClientCore:
         self._unacked: list[tuple[int, Direction]] = []
         self._next_input_seq = 0
         self._resync_pending = False
+        self._undecodable_since_resync = 0
         self._quit_deadline: float | None = None
         self._now = 0.0
 
@@ -278,8 +280,12 @@ class ClientCore:
         return snapshot
 
     def _request_resync(self) -> None:
-        if not self._resync_pending:
+        # One request is enough (it is reliable), but ask again if the full
+        # snapshot it should bring has not come after many more snapshots.
+        self._undecodable_since_resync += 1
+        if not self._resync_pending or self._undecodable_since_resync > _RESYNC_RETRY:
             self._resync_pending = True
+            self._undecodable_since_resync = 0
             self.counters.resyncs += 1
             self._send_reliable(encode_message(Resync()))
 

@@ -305,6 +305,7 @@ _CATCHUP_ABOVE = 2.0  # ticks behind before catch-up mode
 _MAX_CATCHUP = 2.0  # × nominal speed
 _SNAP_SECONDS = 3.0
 _MAX_DELAY_BASE = 0.5  # s, plus two intervals
+_MAX_BUFFERED = 256  # snapshots held at most (about 25 s at 10 Hz)
 
 
 class SnapshotBuffer:
@@ -356,6 +357,21 @@ class SnapshotBuffer:
         self._snaps[tick] = snapshot
         self._rebuilt.discard(tick)
         self._observe_arrival(tick, now)
+        if len(self._snaps) > _MAX_BUFFERED:
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        # Only reached when nobody samples (a headless client) or playback is
+        # hopelessly behind: keep memory bounded, and keep the playback
+        # position on a snapshot that still exists.
+        keep = sorted(self._snaps)[-_MAX_BUFFERED // 2 :]
+        oldest = keep[0]
+        for t in [t for t in self._snaps if t < oldest]:
+            del self._snaps[t]
+            self._rebuilt.discard(t)
+        if self._pos is not None and self._pos < oldest:
+            self._pos = float(oldest)
+            self.snaps += 1
 
     def update_network(self, jitter_s: float, loss: float) -> None:
         """Tell the buffer the connection's measured jitter (seconds) and loss (0..1)."""

@@ -4,6 +4,7 @@ Run it from the repository root::
 
     python benchmarks/capacity.py                       # 8, 16, 32, 64 players, 10 s each
     python benchmarks/capacity.py --players 64 --seconds 20 --json
+    python benchmarks/capacity.py --clients light       # server cost alone, on a small machine
 
 Theory of operation
 -------------------
@@ -14,7 +15,11 @@ decoding, hash check, bot steering through the input path), spread over
 worker *processes* so that their CPU is never charged to the server.  With
 two or more CPUs the server is pinned to CPU 0 and the workers to the others
 (``--no-pin`` turns this off), so client work does not steal the server's
-core either.
+core either.  Each HeadlessBot costs roughly 1-2 ms of CPU per snapshot at
+64 players, so on a two-CPU machine 64 of them cannot keep up: ``--clients
+light`` swaps in protocol clients that join, ack and steer like a player but
+never decode, which isolates the server's own cost.  A run whose clients
+received clearly fewer snapshots than the tick rate says so in a note.
 
 The server measures itself: each stats line gives the tick time p50 and p99
 over its interval, overruns, and datagrams and bytes per second in and out.

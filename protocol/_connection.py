@@ -241,9 +241,12 @@ class Connection:
         packet = seal_keyed(header + delay + b"".join(frames), self.session)
         if seq in self._in_flight:  # wrapped onto a record never resolved
             self._resolve_lost(seq)
-        self._in_flight[seq] = _SentPacket(now, len(packet), tuple(mids), tuple(handles))
-        if len(self._in_flight) > _MAX_IN_FLIGHT:
-            self._resolve_lost(next(iter(self._in_flight)))
+        if frames:
+            # Empty packets are never acked (nothing rides on them), so they
+            # leave no delivery record and do not count towards loss.
+            self._in_flight[seq] = _SentPacket(now, len(packet), tuple(mids), tuple(handles))
+            if len(self._in_flight) > _MAX_IN_FLIGHT:
+                self._resolve_lost(next(iter(self._in_flight)))
         self._link.on_sent(now, len(packet))
         self._last_send = now
         self._ack_due = None
@@ -298,6 +301,8 @@ class Connection:
                 if whole is not None:
                     self._events.append(PayloadReceived(peer=self.peer, data=whole))
         self._counters["reliable_duplicate"] += self._reliable_in.duplicates - duplicates_before
+        if all(f.type == FrameType.ACK_DELAY for f in frames):
+            return  # an ack-only or keep-alive packet needs no ack of its own
         due = now if has_reliable else now + self.config.ack_delay
         if self._ack_due is None or due < self._ack_due:
             self._ack_due = due

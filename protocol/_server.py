@@ -84,6 +84,10 @@ class ServerEndpoint:
         self._secret = secret or os.urandom(32)
         self._tokens = TokenMinter(self._secret, self.config.token_lifetime)
         self._connections: dict[Hashable, Connection] = {}
+        # Only connections touched since the last flush, or whose timer is due,
+        # are visited: a datagram from one client costs O(1), not O(clients).
+        self._dirty: set[Hashable] = set()
+        self._timers: dict[Hashable, float] = {}
         self._nonces: dict[Hashable, bytes] = {}
         self._events: deque[Event] = deque()
         self._outbox: list[tuple[bytes, Hashable]] = []
@@ -120,6 +124,10 @@ class ServerEndpoint:
             return
         kind = packet_kind(data)
         if packet_version(data) != PROTOCOL_VERSION:
+            if check_crc(bytes((data[0], (PROTOCOL_VERSION << 4) | kind)) + data[2:]):
+                # Our own version with a flipped version bit: corruption, not a foreign client.
+                self.counters["bad_check"] += 1
+                return
             if conn is None and kind == PacketKind.CONNECT_REQUEST:
                 self._deny(data, addr, DisconnectCode.VERSION_MISMATCH,
                            f"version mismatch: server speaks protocol v{PROTOCOL_VERSION}")
@@ -131,6 +139,7 @@ class ServerEndpoint:
         if conn is not None:
             if kind in (PacketKind.DATA, PacketKind.DISCONNECT):
                 conn.receive_packet(data, now)
+                self._dirty.add(addr)
                 self._reap(conn)
             elif kind == PacketKind.CONNECT_RESPONSE:
                 self._handle_response(data, addr, now, conn)
@@ -154,11 +163,15 @@ class ServerEndpoint:
 
     def send_reliable(self, peer: Hashable, data: bytes) -> int:
         """Queue a reliable message to ``peer``; returns its message id."""
-        return self._conn(peer).send_reliable(data)
+        mid = self._conn(peer).send_reliable(data)
+        self._dirty.add(peer)
+        return mid
 
     def send_unreliable(self, peer: Hashable, data: bytes) -> int:
         """Queue an unreliable payload to ``peer``; returns its handle."""
-        return self._conn(peer).send_unreliable(data)
+        handle = self._conn(peer).send_unreliable(data)
+        self._dirty.add(peer)
+        return handle
 
     def pending_reliable(self, peer: Hashable) -> int:
         return self._conn(peer).pending_reliable
@@ -187,21 +200,37 @@ class ServerEndpoint:
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:
         self._now = now
         out, self._outbox = self._outbox, []
-        for peer, conn in self._connections.items():
+        for peer in self._due(now):
+            conn = self._connections[peer]
             out.extend((d, peer) for d in conn.datagrams_to_send(now))
+            self._refresh_timer(conn)
+        self._dirty.clear()
         return out
 
     def get_timer(self) -> float | None:
-        if self._outbox:
+        if self._outbox or self._dirty:
             return self._now
-        timers = [t for c in self._connections.values() if (t := c.get_timer()) is not None]
-        return min(timers) if timers else None
+        return min(self._timers.values(), default=None)
 
     def handle_timer(self, now: float) -> None:
         self._now = now
-        for conn in list(self._connections.values()):
+        for peer in self._due(now):
+            conn = self._connections[peer]
             conn.handle_timer(now)
+            self._dirty.add(peer)
             self._reap(conn)
+
+    def _due(self, now: float) -> list[Hashable]:
+        # In connection order, so simulations stay deterministic.
+        dirty, timers = self._dirty, self._timers
+        return [p for p in self._connections if p in dirty or timers.get(p, now + 1) <= now]
+
+    def _refresh_timer(self, conn: Connection) -> None:
+        t = conn.get_timer()
+        if t is None:
+            self._timers.pop(conn.peer, None)
+        else:
+            self._timers[conn.peer] = t
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -223,6 +252,8 @@ class ServerEndpoint:
         self._outbox.extend((d, conn.peer) for d in conn.datagrams_to_send(self._now))
         self._connections.pop(conn.peer, None)
         self._nonces.pop(conn.peer, None)
+        self._timers.pop(conn.peer, None)
+        self._dirty.discard(conn.peer)
 
     def _allow_reply(self, addr: Hashable, now: float) -> bool:
         cfg = self.config
@@ -291,6 +322,7 @@ class ServerEndpoint:
         conn = Connection(addr, session, now, self._events, self.counters,
                           self.config.connection)
         self._connections[addr] = conn
+        self._dirty.add(addr)
         self._nonces[addr] = nonce
         self._outbox.append((self._accept_packet(nonce, session), addr))
         self._events.append(ConnectionEstablished(peer=addr))

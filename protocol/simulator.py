@@ -175,7 +175,7 @@ def run_network(
         if stuck > 10_000:
             raise RuntimeError(f"simulation made no progress at t={now}")
         now = target
-        touched: set[Hashable] = set()
+        touched: dict[Hashable, None] = {}  # ordered, so runs repeat under any hash seed
         for src, dst, data in network.deliver_due(now):
             target_ep = endpoints.get(dst)
             if target_ep is None:
@@ -183,17 +183,17 @@ def run_network(
             if on_deliver is not None:
                 on_deliver(src, dst, data)
             target_ep.receive_datagram(data, src, now)
-            touched.add(dst)
+            touched[dst] = None
         for addr, ep in endpoints.items():
             t = ep.get_timer()
             if t is not None and t <= now:
                 ep.handle_timer(now)
-                touched.add(addr)
+                touched[addr] = None
         if next_step is not None and now >= next_step:
             if on_step is not None:
                 on_step(now)
             next_step += step  # type: ignore[operator]
-            touched.update(endpoints)
+            touched.update(dict.fromkeys(endpoints))
         flush(touched)
         if now >= until:
             break

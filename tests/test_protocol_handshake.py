@@ -219,14 +219,14 @@ def test_wrong_size_handshakes_get_no_reply() -> None:
 
 class FutureClientLink:
     """Stands between a v1 server and the network and rewrites every incoming
-    version nibble to 2, so the server sees a client speaking protocol v2 (whose
-    check bytes a v1 server does not verify)."""
+    version nibble to 2 and reseals the CRC, so the server sees a client
+    speaking protocol v2 (whose check bytes a v1 server does not verify)."""
 
     def __init__(self, server: ServerEndpoint) -> None:
         self.server = server
 
     def receive_datagram(self, data: bytes, addr: Hashable, now: float) -> None:
-        rewritten = data[:1] + bytes(((2 << 4) | (data[1] & 0x0F),)) + data[2:]
+        rewritten = seal_crc(data[:1] + bytes(((2 << 4) | (data[1] & 0x0F),)) + data[2:])
         self.server.receive_datagram(rewritten, addr, now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -459,7 +460,7 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
         seen["after"] = _text(screen)
         _keys(app, "q")
 
-    core = FakeCore(lambda: asyncio.get_event_loop().time())
+    core = FakeCore(time.monotonic)  # the clock asyncio loops use on Unix
     code, _ = asyncio.run(_run_app_with_clock(core, script))
     assert code == 0
     assert core.quit_requested

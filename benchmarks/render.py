@@ -70,8 +70,9 @@ def to_bytes(canvas: urwid.Canvas) -> int:
     return total
 
 
-def time_frames(draw: Callable[[RenderFrame, float], urwid.Canvas],
-                frame_list: list[RenderFrame]) -> tuple[list[float], float]:
+def time_frames(
+    draw: Callable[[RenderFrame, float], urwid.Canvas], frame_list: list[RenderFrame]
+) -> tuple[list[float], float]:
     """Per-frame wall times (ms) and the CPU % at 30 fps."""
     times: list[float] = []
     cpu0 = time.process_time()
@@ -83,22 +84,32 @@ def time_frames(draw: Callable[[RenderFrame, float], urwid.Canvas],
     return times, 100 * cpu / (len(frame_list) / FPS)
 
 
-def game_screen(snapshot: Snapshot, ascii_mode: bool) -> Callable[[RenderFrame, float],
-                                                                   urwid.Canvas]:
+def game_screen(
+    snapshot: Snapshot, ascii_mode: bool
+) -> Callable[[RenderFrame, float], urwid.Canvas]:
     """A draw function for the real game screen."""
     board = Board(ascii_mode=ascii_mode)
     scoreboard = Scoreboard(ascii_mode=ascii_mode)
     hud = Hud(ascii_mode=ascii_mode)
     messages = MessageLine()
     messages.post("bot3 was eaten by bot7", 0.0)
-    view, size = build_game_view(board, scoreboard, hud, messages,
-                                 (snapshot.width, snapshot.height))
+    view, size = build_game_view(
+        board, scoreboard, hud, messages, (snapshot.width, snapshot.height)
+    )
 
     def draw(frame: RenderFrame, now: float) -> urwid.Canvas:
         board.set_frame(frame, my_id=1)
         scoreboard.update(frame.prev.players, 1)
-        hud.update(HudInfo(ping_ms=23, loss_pct=0.5, down_kbps=4.2, up_kbps=0.3,
-                           server_tick=frame.prev.tick, render_delay_ms=100))
+        hud.update(
+            HudInfo(
+                ping_ms=23,
+                loss_pct=0.5,
+                down_kbps=4.2,
+                up_kbps=0.3,
+                server_tick=frame.prev.tick,
+                render_delay_ms=100,
+            )
+        )
         messages.update(now)
         canvas: urwid.Canvas = view.render(size, focus=True)
         return canvas
@@ -110,7 +121,8 @@ def naive_board(frame: RenderFrame, now: float) -> urwid.Canvas:
     """The obvious way: a Text per row with (attr, text) markup, rebuilt every frame."""
     snap = frame.prev
     grid: list[list[tuple[Hashable, str]]] = [
-        [("board", "  ")] * snap.width for _ in range(snap.height)]
+        [("board", "  ")] * snap.width for _ in range(snap.height)
+    ]
     for x, y in snap.food:
         grid[y][x] = ("food", "▐▌")
     for p in snap.players:
@@ -126,10 +138,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600)
     args = parser.parse_args()
-    print(f"{PLAYERS} snakes, {TICK_RATE:g} ticks/s, rendered at {FPS:g} fps, "
-          f"{args.frames} frames each")
-    print(f"{'board':>8} {'mode':<14} {'screen':>8} {'median ms':>10} {'p99 ms':>8} "
-          f"{'CPU % @30fps':>13}")
+    print(
+        f"{PLAYERS} snakes, {TICK_RATE:g} ticks/s, rendered at {FPS:g} fps, "
+        f"{args.frames} frames each"
+    )
+    print(
+        f"{'board':>8} {'mode':<14} {'screen':>8} {'median ms':>10} {'p99 ms':>8} "
+        f"{'CPU % @30fps':>13}"
+    )
     for width, height in ((40, 20), (120, 50)):
         frame_list = frames(width, height, args.frames)
         first = frame_list[0].prev
@@ -143,8 +159,10 @@ def main() -> None:
             times, cpu = time_frames(draw, frame_list)
             canvas = draw(frame_list[-1], 0.0)
             p99 = statistics.quantiles(times, n=100)[98]
-            print(f"{width:>4}x{height:<3} {name:<14} {canvas.cols():>4}x{canvas.rows():<3} "
-                  f"{statistics.median(times):>10.3f} {p99:>8.3f} {cpu:>13.1f}")
+            print(
+                f"{width:>4}x{height:<3} {name:<14} {canvas.cols():>4}x{canvas.rows():<3} "
+                f"{statistics.median(times):>10.3f} {p99:>8.3f} {cpu:>13.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,14 @@ __all__ = [
 MAX_INPUT_TURNS = 32
 _MAX_SEQ = 2**31 - 1
 _MAX_NAME = 1024  # refused later with a reason if longer than the name rules allow
-_LIMITS = CodecLimits(max_size=20_000, max_array_len=64, max_map_len=0, max_str_len=_MAX_NAME,
-                      max_bin_len=19_000, max_depth=3)
+_LIMITS = CodecLimits(
+    max_size=20_000,
+    max_array_len=64,
+    max_map_len=0,
+    max_str_len=_MAX_NAME,
+    max_bin_len=19_000,
+    max_depth=3,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,9 +113,7 @@ class SnapshotMessage:
     """A full or delta snapshot from :mod:`netsnake.snapshot_codec`."""
 
 
-Message = (
-    Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent
-)
+Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent
 
 _JOIN, _QUIT, _RESYNC, _ACCEPTED, _REJECTED = 1, 2, 3, 10, 11
 _JOINED, _LEFT, _DIED, _RESPAWNED, _SHUTDOWN = 20, 21, 22, 23, 24
@@ -133,8 +137,16 @@ def encode_message(msg: Message) -> bytes:
         case Resync():
             fields = [_RESYNC]
         case Accepted():
-            fields = [_ACCEPTED, msg.player_id, msg.name, msg.width, msg.height, msg.wrap,
-                      round(msg.tick_rate * 1000), msg.colour]
+            fields = [
+                _ACCEPTED,
+                msg.player_id,
+                msg.name,
+                msg.width,
+                msg.height,
+                msg.wrap,
+                round(msg.tick_rate * 1000),
+                msg.colour,
+            ]
         case Rejected():
             fields = [_REJECTED, msg.code, msg.reason]
         case Input():
@@ -146,8 +158,14 @@ def encode_message(msg: Message) -> bytes:
         case PlayerLeft():
             fields = [_LEFT, msg.player_id, msg.name, msg.reason]
         case PlayerDied():
-            fields = [_DIED, msg.player_id, msg.name, _opt_id(msg.killer_id),
-                      msg.killer_name or "", msg.cause]
+            fields = [
+                _DIED,
+                msg.player_id,
+                msg.name,
+                _opt_id(msg.killer_id),
+                msg.killer_name or "",
+                msg.cause,
+            ]
         case PlayerRespawned():
             fields = [_RESPAWNED, msg.player_id, msg.name]
         case ServerShuttingDown():
@@ -177,16 +195,19 @@ def decode_message(data: bytes) -> Message:
 
     if kind == _SNAPSHOT:
         need(4)
-        return SnapshotMessage(state_hash=expect_int(items[1], 0, 0xFFFFFFFF),
-                               input_ack=expect_int(items[2], -1, _MAX_SEQ),
-                               payload=expect_bytes(items[3], 19_000))
+        return SnapshotMessage(
+            state_hash=expect_int(items[1], 0, 0xFFFFFFFF),
+            input_ack=expect_int(items[2], -1, _MAX_SEQ),
+            payload=expect_bytes(items[3], 19_000),
+        )
     if kind == _INPUT:
         need(3)
         raw = expect_bytes(items[2], MAX_INPUT_TURNS)
         if any(b > 3 for b in raw):
             raise DecodeError("bad direction")
-        return Input(first_seq=expect_int(items[1], 0, _MAX_SEQ),
-                     turns=tuple(Direction(b) for b in raw))
+        return Input(
+            first_seq=expect_int(items[1], 0, _MAX_SEQ), turns=tuple(Direction(b) for b in raw)
+        )
     if kind == _JOIN:
         need(3)
         return Join(name=_text(items[1]), version=expect_int(items[2], 0, 0xFFFF))
@@ -200,10 +221,15 @@ def decode_message(data: bytes) -> Message:
         need(8)
         if not isinstance(items[5], bool):
             raise DecodeError("wrap must be a bool")
-        return Accepted(player_id=_pid(items[1]), name=_text(items[2]),
-                        width=expect_int(items[3], 1, 255), height=expect_int(items[4], 1, 255),
-                        wrap=items[5], tick_rate=expect_int(items[6], 1, 1_000_000) / 1000,
-                        colour=expect_int(items[7], 0, 255))
+        return Accepted(
+            player_id=_pid(items[1]),
+            name=_text(items[2]),
+            width=expect_int(items[3], 1, 255),
+            height=expect_int(items[4], 1, 255),
+            wrap=items[5],
+            tick_rate=expect_int(items[6], 1, 1_000_000) / 1000,
+            colour=expect_int(items[7], 0, 255),
+        )
     if kind == _REJECTED:
         need(3)
         return Rejected(code=_text(items[1]), reason=_text(items[2]))
@@ -216,9 +242,13 @@ def decode_message(data: bytes) -> Message:
     if kind == _DIED:
         need(6)
         killer = expect_int(items[3], -1, 255)
-        return PlayerDied(player_id=_pid(items[1]), name=_text(items[2]),
-                          killer_id=None if killer < 0 else killer,
-                          killer_name=_text(items[4]) or None, cause=_text(items[5]))
+        return PlayerDied(
+            player_id=_pid(items[1]),
+            name=_text(items[2]),
+            killer_id=None if killer < 0 else killer,
+            killer_name=_text(items[4]) or None,
+            cause=_text(items[5]),
+        )
     if kind == _RESPAWNED:
         need(3)
         return PlayerRespawned(player_id=_pid(items[1]), name=_text(items[2]))

@@ -30,8 +30,12 @@ class _EventPump:
     """Hands an endpoint's events to the application as soon as they appear,
     as the asyncio adapter does."""
 
-    def __init__(self, endpoint: Endpoint, next_event: Callable[[], Event | None],
-                 on_event: Callable[[Event, float], None]) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        next_event: Callable[[], Event | None],
+        on_event: Callable[[Event, float], None],
+    ) -> None:
         self._ep = endpoint
         self._next_event = next_event
         self._on_event = on_event
@@ -70,33 +74,41 @@ class SimClient:
 class GameSimulation:
     """A server and bot clients on one seeded lossy network."""
 
-    def __init__(self, settings: ServerSettings, *, seed: int,
-                 link: LinkConfig | None = None) -> None:
+    def __init__(
+        self, settings: ServerSettings, *, seed: int, link: LinkConfig | None = None
+    ) -> None:
         self.settings = settings
         self.network = SimulatedNetwork(seed, link or LinkConfig())
-        self.endpoint = ServerEndpoint(ServerConfig(max_connections=settings.max_players + 4),
-                                       secret=random.Random(seed).randbytes(32))
+        self.endpoint = ServerEndpoint(
+            ServerConfig(max_connections=settings.max_players + 4),
+            secret=random.Random(seed).randbytes(32),
+        )
         self.server = GameServer(settings, self.endpoint)
         self.now = 0.0
         self.clients: list[SimClient] = []
         self._rng = random.Random(seed ^ 0x5EED)
         self._endpoints: dict[Hashable, Endpoint] = {
-            SERVER_ADDR: _EventPump(self.endpoint, self.endpoint.next_event,
-                                    self.server.handle_event)}
+            SERVER_ADDR: _EventPump(
+                self.endpoint, self.endpoint.next_event, self.server.handle_event
+            )
+        }
         self._server_hashes: dict[int, int] = {}
 
-    def add_client(self, name: str, *, steer: bool = True,
-                   config: ClientConfig | None = None) -> SimClient:
+    def add_client(
+        self, name: str, *, steer: bool = True, config: ClientConfig | None = None
+    ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
         addr = (f"10.0.1.{len(self.clients) + 1}", 40000 + len(self.clients))
-        core = ClientCore(SERVER_ADDR, server_label="sim", name=name, config=config,
-                          nonce=self._rng.randbytes(8))
+        core = ClientCore(
+            SERVER_ADDR, server_label="sim", name=name, config=config, nonce=self._rng.randbytes(8)
+        )
         client = SimClient(addr, core, steer)
         core.snapshot_listeners.append(lambda s, now: self._check(client, s))
         core.start(self.now)
         self.clients.append(client)
-        self._endpoints[addr] = _EventPump(core.endpoint, core.endpoint.next_event,
-                                           core.handle_event)
+        self._endpoints[addr] = _EventPump(
+            core.endpoint, core.endpoint.next_event, core.handle_event
+        )
         return client
 
     def _check(self, client: SimClient, snapshot: Snapshot) -> None:
@@ -124,8 +136,14 @@ class GameSimulation:
     def run(self, seconds: float) -> None:
         """Advance virtual time by ``seconds`` (ticks, datagrams and timers)."""
         until = self.now + seconds
-        self.now = run_network(self.network, self._endpoints, self.now, until,
-                               step=1.0 / self.settings.tick_rate, on_step=self._on_tick)
+        self.now = run_network(
+            self.network,
+            self._endpoints,
+            self.now,
+            until,
+            step=1.0 / self.settings.tick_rate,
+            on_step=self._on_tick,
+        )
 
     def playing(self) -> list[SimClient]:
         return [c for c in self.clients if c.core.state is ConnectionState.PLAYING]

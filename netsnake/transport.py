@@ -39,8 +39,7 @@ def bind_udp_socket(host: str, port: int) -> socket.socket:
 
     Raises OSError with a readable message for bad addresses or ports in use.
     """
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_DGRAM,
-                               flags=socket.AI_PASSIVE)
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
     family, _, _, _, sockaddr = infos[0]
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -57,8 +56,12 @@ def bind_udp_socket(host: str, port: int) -> socket.socket:
 class UdpTransport(asyncio.DatagramProtocol):
     """Drives a sans-IO endpoint on an asyncio datagram transport."""
 
-    def __init__(self, endpoint: SansIOEndpoint, on_event: Callable[[Event], None],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        endpoint: SansIOEndpoint,
+        on_event: Callable[[Event], None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self.endpoint = endpoint
         self._on_event = on_event
         self._loop = loop
@@ -181,6 +184,7 @@ async def open_udp(
         sock.setblocking(False)
         sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
     _, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpTransport(endpoint, on_event, loop), sock=sock)
+        lambda: UdpTransport(endpoint, on_event, loop), sock=sock
+    )
     protocol.flush()
     return protocol

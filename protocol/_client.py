@@ -55,8 +55,9 @@ class ClientState(enum.Enum):
 
 _TRANSITIONS: dict[ClientState, frozenset[ClientState]] = {
     ClientState.IDLE: frozenset({ClientState.REQUESTING, ClientState.CLOSED}),
-    ClientState.REQUESTING: frozenset({ClientState.RESPONDING, ClientState.CONNECTED,
-                                       ClientState.CLOSED}),
+    ClientState.REQUESTING: frozenset(
+        {ClientState.RESPONDING, ClientState.CONNECTED, ClientState.CLOSED}
+    ),
     ClientState.RESPONDING: frozenset({ClientState.CONNECTED, ClientState.CLOSED}),
     ClientState.CONNECTED: frozenset({ClientState.CLOSED}),
     ClientState.CLOSED: frozenset(),
@@ -77,8 +78,9 @@ class ClientConfig:
 class ClientEndpoint:
     """Sans-IO client of one server address."""
 
-    def __init__(self, server: Hashable, config: ClientConfig | None = None,
-                 nonce: bytes | None = None) -> None:
+    def __init__(
+        self, server: Hashable, config: ClientConfig | None = None, nonce: bytes | None = None
+    ) -> None:
         self.server = server
         self.config = config or ClientConfig()
         self.state = ClientState.IDLE
@@ -123,16 +125,18 @@ class ClientEndpoint:
     def pending_reliable(self) -> int:
         return self._conn.pending_reliable if self._conn is not None else 0
 
-    def disconnect(self, code: DisconnectCode = DisconnectCode.NORMAL,
-                   reason: str = "client quit") -> None:
+    def disconnect(
+        self, code: DisconnectCode = DisconnectCode.NORMAL, reason: str = "client quit"
+    ) -> None:
         """Close; DISCONNECT is sent redundantly if we were connected."""
         if self.state is ClientState.CLOSED:
             return
         if self._conn is not None:
             self._conn.disconnect(code, reason)
         else:
-            self._events.append(ConnectionTerminated(peer=self.server, code=code,
-                                                     reason=reason, by_peer=False))
+            self._events.append(
+                ConnectionTerminated(peer=self.server, code=code, reason=reason, by_peer=False)
+            )
         self._enter(ClientState.CLOSED)
 
     def stats(self, now: float) -> ConnectionStats | None:
@@ -155,8 +159,10 @@ class ClientEndpoint:
             self.counters["bad_check"] += 1
             return
         # DENIED keeps its layout in every version, so a mismatch can be explained.
-        if kind == PacketKind.DENIED and self.state in (ClientState.REQUESTING,
-                                                        ClientState.RESPONDING):
+        if kind == PacketKind.DENIED and self.state in (
+            ClientState.REQUESTING,
+            ClientState.RESPONDING,
+        ):
             self._handle_denied(data)
             return
         if packet_version(data) != PROTOCOL_VERSION:
@@ -172,8 +178,10 @@ class ClientEndpoint:
                 self.counters["unexpected_kind"] += 1
         elif kind == PacketKind.CHALLENGE and self.state is ClientState.REQUESTING:
             self._handle_challenge(data, now)
-        elif kind == PacketKind.ACCEPT and self.state in (ClientState.REQUESTING,
-                                                          ClientState.RESPONDING):
+        elif kind == PacketKind.ACCEPT and self.state in (
+            ClientState.REQUESTING,
+            ClientState.RESPONDING,
+        ):
             self._handle_accept(data, now)
         else:
             self.counters["unexpected_kind"] += 1
@@ -212,9 +220,14 @@ class ClientEndpoint:
             now >= self._started + self.config.connect_timeout
         ):
             self._enter(ClientState.CLOSED)
-            self._events.append(ConnectionTerminated(
-                peer=self.server, code=DisconnectCode.UNREACHABLE,
-                reason="no answer from server", by_peer=False))
+            self._events.append(
+                ConnectionTerminated(
+                    peer=self.server,
+                    code=DisconnectCode.UNREACHABLE,
+                    reason="no answer from server",
+                    by_peer=False,
+                )
+            )
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -244,8 +257,9 @@ class ClientEndpoint:
         if not self._nonce_ok(data):
             return
         session = data[PREFIX_SIZE + NONCE_SIZE :]
-        self._conn = Connection(self.server, session, now, self._events, self.counters,
-                                self.config.connection)
+        self._conn = Connection(
+            self.server, session, now, self._events, self.counters, self.config.connection
+        )
         self._enter(ClientState.CONNECTED)
         self._events.append(ConnectionEstablished(peer=self.server))
 
@@ -258,5 +272,8 @@ class ClientEndpoint:
             self.counters["malformed"] += 1
             return
         self._enter(ClientState.CLOSED)
-        self._events.append(ConnectionTerminated(
-            peer=self.server, code=DisconnectCode.parse(code), reason=reason, by_peer=True))
+        self._events.append(
+            ConnectionTerminated(
+                peer=self.server, code=DisconnectCode.parse(code), reason=reason, by_peer=True
+            )
+        )

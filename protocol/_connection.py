@@ -138,8 +138,9 @@ class Connection:
         self._seen: list[int] = [-1] * _DEDUP_WINDOW
         self._ack_due: float | None = None
         self._reliable_in = ReliableReceiver()
-        self._reassembler = Reassembler(self.config.reassembly_groups,
-                                        self.config.reassembly_expiry)
+        self._reassembler = Reassembler(
+            self.config.reassembly_groups, self.config.reassembly_expiry
+        )
 
     # ----------------------------------------------------------------- sending
 
@@ -176,8 +177,9 @@ class Connection:
         """Close now; DISCONNECT goes out on the next ``datagrams_to_send``."""
         if self.closed:
             return
-        packet = seal_keyed(prefix(PacketKind.DISCONNECT) + encode_reason(code, reason),
-                            self.session)
+        packet = seal_keyed(
+            prefix(PacketKind.DISCONNECT) + encode_reason(code, reason), self.session
+        )
         self._outbox.extend([packet] * self.config.disconnect_copies)
         self._close(code, reason, by_peer=False, notify=notify)
 
@@ -221,8 +223,10 @@ class Connection:
             frames.append(frame)
             handles.append(handle)
             size += len(frame)
-        if frames or (self._ack_due is not None and now >= self._ack_due) or (
-            now >= self._last_send + self.config.keepalive_interval
+        if (
+            frames
+            or (self._ack_due is not None and now >= self._ack_due)
+            or (now >= self._last_send + self.config.keepalive_interval)
         ):
             flush()
         return out
@@ -296,8 +300,9 @@ class Connection:
             elif frame.type == FrameType.UNRELIABLE:
                 self._events.append(PayloadReceived(peer=self.peer, data=frame.data))
             elif frame.type == FrameType.FRAGMENT:
-                whole = self._reassembler.add(frame.group, frame.index, frame.count,
-                                              frame.data, now)
+                whole = self._reassembler.add(
+                    frame.group, frame.index, frame.count, frame.data, now
+                )
                 if whole is not None:
                     self._events.append(PayloadReceived(peer=self.peer, data=whole))
         self._counters["reliable_duplicate"] += self._reliable_in.duplicates - duplicates_before
@@ -407,8 +412,10 @@ class Connection:
             return self._now if self._outbox else None
         if self._outbox or self._unreliable_out:
             return self._now
-        times = [self._last_recv + self.config.timeout,
-                 self._last_send + self.config.keepalive_interval]
+        times = [
+            self._last_recv + self.config.timeout,
+            self._last_send + self.config.keepalive_interval,
+        ]
         if self._ack_due is not None:
             times.append(self._ack_due)
         resend = self._reliable_out.next_due_time()
@@ -427,8 +434,7 @@ class Connection:
         if self.closed:
             return
         if now >= self._last_recv + self.config.timeout:
-            self._close(DisconnectCode.TIMEOUT, "connection timed out", by_peer=False,
-                        notify=True)
+            self._close(DisconnectCode.TIMEOUT, "connection timed out", by_peer=False, notify=True)
             return
         self._detect_losses(now)
         self._reassembler.expire(now)

@@ -129,8 +129,12 @@ class ServerEndpoint:
                 self.counters["bad_check"] += 1
                 return
             if conn is None and kind == PacketKind.CONNECT_REQUEST:
-                self._deny(data, addr, DisconnectCode.VERSION_MISMATCH,
-                           f"version mismatch: server speaks protocol v{PROTOCOL_VERSION}")
+                self._deny(
+                    data,
+                    addr,
+                    DisconnectCode.VERSION_MISMATCH,
+                    f"version mismatch: server speaks protocol v{PROTOCOL_VERSION}",
+                )
             self.counters["bad_version"] += 1
             return
         if kind not in (PacketKind.DATA, PacketKind.DISCONNECT) and not check_crc(data):
@@ -176,16 +180,21 @@ class ServerEndpoint:
     def pending_reliable(self, peer: Hashable) -> int:
         return self._conn(peer).pending_reliable
 
-    def disconnect(self, peer: Hashable, code: DisconnectCode = DisconnectCode.NORMAL,
-                   reason: str = "disconnected by server") -> None:
+    def disconnect(
+        self,
+        peer: Hashable,
+        code: DisconnectCode = DisconnectCode.NORMAL,
+        reason: str = "disconnected by server",
+    ) -> None:
         """Close one connection; a ConnectionTerminated event follows."""
         conn = self._connections.get(peer)
         if conn is not None:
             conn.disconnect(code, reason)
             self._retire(conn)
 
-    def close(self, code: DisconnectCode = DisconnectCode.SHUTDOWN,
-              reason: str = "server shutting down") -> None:
+    def close(
+        self, code: DisconnectCode = DisconnectCode.SHUTDOWN, reason: str = "server shutting down"
+    ) -> None:
         """Disconnect everyone (the DISCONNECT packets still need sending)."""
         for peer in list(self._connections):
             self.disconnect(peer, code, reason)
@@ -292,11 +301,13 @@ class ServerEndpoint:
             return
         nonce = data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE]
         token = self._tokens.mint(addr, nonce, now)
-        self._reply_unverified(seal_crc(prefix(PacketKind.CHALLENGE) + nonce + token), addr,
-                               len(data))
+        self._reply_unverified(
+            seal_crc(prefix(PacketKind.CHALLENGE) + nonce + token), addr, len(data)
+        )
 
-    def _handle_response(self, data: bytes, addr: Hashable, now: float,
-                         existing: Connection | None) -> None:
+    def _handle_response(
+        self, data: bytes, addr: Hashable, now: float, existing: Connection | None
+    ) -> None:
         if len(data) != HANDSHAKE_SIZE:
             self.counters["bad_handshake_size"] += 1
             return
@@ -314,13 +325,15 @@ class ServerEndpoint:
             self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
         if len(self._connections) >= self.config.max_connections:
             if self._allow_reply(addr, now):
-                packet = seal_crc(prefix(PacketKind.DENIED) + nonce + encode_reason(
-                    DisconnectCode.SERVER_FULL, "server full"))
+                packet = seal_crc(
+                    prefix(PacketKind.DENIED)
+                    + nonce
+                    + encode_reason(DisconnectCode.SERVER_FULL, "server full")
+                )
                 self._reply_unverified(packet, addr, len(data))
             return
         session = self._new_session()
-        conn = Connection(addr, session, now, self._events, self.counters,
-                          self.config.connection)
+        conn = Connection(addr, session, now, self._events, self.counters, self.config.connection)
         self._connections[addr] = conn
         self._dirty.add(addr)
         self._nonces[addr] = nonce
@@ -330,8 +343,12 @@ class ServerEndpoint:
     def _new_session(self) -> bytes:
         # Unguessable without the secret, so an off-path attacker cannot forge DISCONNECT.
         self._session_counter += 1
-        h = hashlib.blake2s(self._session_counter.to_bytes(8, "big"), key=self._secret[:32],
-                            digest_size=SESSION_SIZE, person=b"session")
+        h = hashlib.blake2s(
+            self._session_counter.to_bytes(8, "big"),
+            key=self._secret[:32],
+            digest_size=SESSION_SIZE,
+            person=b"session",
+        )
         return h.digest()
 
     @staticmethod

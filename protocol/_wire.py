@@ -185,7 +185,11 @@ _DATA_HEADER = struct.Struct(">BBHHHI")
 def encode_data_header(h: DataHeader) -> bytes:
     """The 12-byte DATA header with a zero check (seal the whole packet afterwards)."""
     return _DATA_HEADER.pack(
-        PROTOCOL_ID, (PROTOCOL_VERSION << 4) | PacketKind.DATA, 0, h.sequence, h.ack,
+        PROTOCOL_ID,
+        (PROTOCOL_VERSION << 4) | PacketKind.DATA,
+        0,
+        h.sequence,
+        h.ack,
         h.ack_bits,
     )
 
@@ -264,8 +268,13 @@ def decode_frames(packet: bytes) -> list[Frame]:
             if length == 0 or length > MAX_FRAGMENT_DATA or end - pos < length:
                 raise WireError("bad fragment length")
             frames.append(
-                Frame(FrameType.FRAGMENT, packet[pos : pos + length], group=group,
-                      index=index, count=count)
+                Frame(
+                    FrameType.FRAGMENT,
+                    packet[pos : pos + length],
+                    group=group,
+                    index=index,
+                    count=count,
+                )
             )
         elif ftype == FrameType.ACK_DELAY:
             if end - pos < ACK_DELAY_FRAME_SIZE:

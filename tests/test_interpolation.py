@@ -26,8 +26,15 @@ TICK_RATE = 20.0
 FPS = 30.0
 
 
-def simulate(ticks: int, seed: int, *, players: int = 8, width: int = 30, height: int = 20,
-             wrap: bool = False) -> list[Snapshot]:
+def simulate(
+    ticks: int,
+    seed: int,
+    *,
+    players: int = 8,
+    width: int = 30,
+    height: int = 20,
+    wrap: bool = False,
+) -> list[Snapshot]:
     """Snapshots of ticks 0..ticks of a real world played by bots."""
     world = World(WorldConfig(width=width, height=height, wrap=wrap), seed)
     for i in range(players):
@@ -84,19 +91,20 @@ def _ate_only_known_food(snaps: list[Snapshot], pid: int) -> bool:
 
 @pytest.mark.parametrize("fixture", ["game", "wrap_game"])
 @pytest.mark.parametrize("gap", [2, 3, 5, 8])
-def test_fill_gap_rebuilds_exact_snakes(request: pytest.FixtureRequest, fixture: str,
-                                        gap: int) -> None:
+def test_fill_gap_rebuilds_exact_snakes(
+    request: pytest.FixtureRequest, fixture: str, gap: int
+) -> None:
     snaps: list[Snapshot] = request.getfixturevalue(fixture)
     exact = checked = 0
     for start in range(0, len(snaps) - gap, 3):
         older, newer = snaps[start], snaps[start + gap]
-        real = snaps[start + 1:start + gap]
+        real = snaps[start + 1 : start + gap]
         filled = fill_gap(older, newer)
         assert [s.tick for s in filled] == [s.tick for s in real]
         for s in filled:
             assert [p.id for p in s.players] == sorted(p.id for p in s.players)
         for p in newer.players:
-            window = snaps[start:start + gap + 1]
+            window = snaps[start : start + gap + 1]
             if not _same_life(window, p.id):
                 continue
             heads = [older.player(p.id).body[0]]  # type: ignore[union-attr]
@@ -117,7 +125,10 @@ def test_fill_gap_rebuilds_exact_snakes(request: pytest.FixtureRequest, fixture:
                     assert got is not None and want is not None
                     # scores deliberately switch at `newer`; the snake itself is exact
                     assert (got.body, got.direction) == (want.body, want.direction), (
-                        start, p.id, s.tick)
+                        start,
+                        p.id,
+                        s.tick,
+                    )
                     assert got.score == older.player(p.id).score  # type: ignore[union-attr]
                 exact += 1
     assert checked > 50 and exact > 20
@@ -125,13 +136,26 @@ def test_fill_gap_rebuilds_exact_snakes(request: pytest.FixtureRequest, fixture:
 
 def test_fill_gap_short_snake_gets_a_plausible_path() -> None:
     def state(body: tuple[tuple[int, int], ...], d: Direction) -> PlayerState:
-        return PlayerState(id=1, name="a", colour=0, alive=True, direction=d, body=body,
-                           score=0, best=0, kills=0)
+        return PlayerState(
+            id=1, name="a", colour=0, alive=True, direction=d, body=body, score=0, best=0, kills=0
+        )
 
-    old = Snapshot(tick=10, width=20, height=20, wrap=False,
-                   players=(state(((5, 5), (4, 5)), Direction.RIGHT),), food=())
-    new = Snapshot(tick=16, width=20, height=20, wrap=False,
-                   players=(state(((8, 8), (8, 7)), Direction.DOWN),), food=())
+    old = Snapshot(
+        tick=10,
+        width=20,
+        height=20,
+        wrap=False,
+        players=(state(((5, 5), (4, 5)), Direction.RIGHT),),
+        food=(),
+    )
+    new = Snapshot(
+        tick=16,
+        width=20,
+        height=20,
+        wrap=False,
+        players=(state(((8, 8), (8, 7)), Direction.DOWN),),
+        food=(),
+    )
     filled = fill_gap(old, new)
     heads = [(5, 5)] + [s.players[0].body[0] for s in filled] + [(8, 8)]
     assert len(heads) == 7
@@ -142,8 +166,10 @@ def test_fill_gap_short_snake_gets_a_plausible_path() -> None:
 
 def test_fill_gap_switches_at_newer_for_death_and_join(game: list[Snapshot]) -> None:
     older = game[100]
-    dead = [replace(p, alive=False, body=(), respawn_ticks=30) if p.id == 1 else p
-            for p in game[104].players]
+    dead = [
+        replace(p, alive=False, body=(), respawn_ticks=30) if p.id == 1 else p
+        for p in game[104].players
+    ]
     newer = replace(game[104], players=(*dead, replace(game[104].players[0], id=99)))
     filled = fill_gap(older, newer)
     assert len(filled) == 3
@@ -185,8 +211,11 @@ class Link:
             if rng.random() < self.loss:
                 drop = rng.randint(1, self.burst) - 1
                 continue
-            arrive = sent + self.latency + rng.expovariate(1 / self.jitter) * 0.5 \
-                if self.jitter else sent + self.latency
+            arrive = (
+                sent + self.latency + rng.expovariate(1 / self.jitter) * 0.5
+                if self.jitter
+                else sent + self.latency
+            )
             if self.stall and self.stall[0] <= sent < self.stall[1]:
                 arrive = max(arrive, self.stall[1] + self.latency)
             out.append((arrive, s))
@@ -196,8 +225,9 @@ class Link:
         return out
 
 
-def play(snaps: list[Snapshot], link: Link, buffer: SnapshotBuffer,
-         until: float | None = None) -> list[RenderFrame]:
+def play(
+    snaps: list[Snapshot], link: Link, buffer: SnapshotBuffer, until: float | None = None
+) -> list[RenderFrame]:
     """Deliver ``snaps`` over ``link`` into ``buffer``, sampling at 30 fps on a virtual clock."""
     arrivals = link.arrivals(snaps)
     end = until if until is not None else snaps[-1].tick / TICK_RATE + 0.5
@@ -214,8 +244,7 @@ def play(snaps: list[Snapshot], link: Link, buffer: SnapshotBuffer,
     return frames
 
 
-def check_smooth(frames: list[RenderFrame], real: list[Snapshot], *,
-                 exact_heads: bool) -> None:
+def check_smooth(frames: list[RenderFrame], real: list[Snapshot], *, exact_heads: bool) -> None:
     """Monotonic display, one tick at a time, every head cell of every live snake shown."""
     assert frames
     for f0, f1 in itertools.pairwise(frames):
@@ -237,8 +266,10 @@ def check_smooth(frames: list[RenderFrame], real: list[Snapshot], *,
         for a, b in itertools.pairwise(heads):
             assert step_direction(a, b, real[0].width, real[0].height, real[0].wrap) is not None
         if exact_heads:
-            assert heads == [by_tick[t].player(p.id).body[0]  # type: ignore[union-attr]
-                             for t in ticks]
+            assert heads == [
+                by_tick[t].player(p.id).body[0]  # type: ignore[union-attr]
+                for t in ticks
+            ]
 
 
 def test_clean_link_plays_every_tick_without_holding(game: list[Snapshot]) -> None:
@@ -290,8 +321,7 @@ def test_stall_then_burst_catches_up_smoothly(game: list[Snapshot]) -> None:
     lag = [(f.display_tick, n / FPS) for n, f in enumerate(frames)]
     late = [d for d, t in lag if 9.0 < t < 14.0]
     for d, t in [(d, t) for d, t in lag if 9.0 < t < 14.0]:
-        assert t * TICK_RATE - d == pytest.approx(
-            (0.05 + buffer.render_delay) * TICK_RATE, abs=1.5)
+        assert t * TICK_RATE - d == pytest.approx((0.05 + buffer.render_delay) * TICK_RATE, abs=1.5)
     assert late
 
 

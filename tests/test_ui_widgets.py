@@ -33,16 +33,38 @@ from netsnake.ui.text import display_width, safe_name
 from netsnake.world import World, WorldConfig
 
 
-def player(pid: int, body: tuple[tuple[int, int], ...], *, colour: int = 0,
-           direction: Direction = Direction.RIGHT, score: int = 0, name: str = "",
-           alive: bool = True, kills: int = 0) -> PlayerState:
-    return PlayerState(id=pid, name=name or f"p{pid}", colour=colour, alive=alive,
-                       direction=direction, body=body if alive else (), score=score,
-                       best=score, kills=kills, respawn_ticks=0 if alive else 10)
+def player(
+    pid: int,
+    body: tuple[tuple[int, int], ...],
+    *,
+    colour: int = 0,
+    direction: Direction = Direction.RIGHT,
+    score: int = 0,
+    name: str = "",
+    alive: bool = True,
+    kills: int = 0,
+) -> PlayerState:
+    return PlayerState(
+        id=pid,
+        name=name or f"p{pid}",
+        colour=colour,
+        alive=alive,
+        direction=direction,
+        body=body if alive else (),
+        score=score,
+        best=score,
+        kills=kills,
+        respawn_ticks=0 if alive else 10,
+    )
 
 
-def snap(tick: int, players: tuple[PlayerState, ...], food: tuple[tuple[int, int], ...] = (),
-         width: int = 8, height: int = 4) -> Snapshot:
+def snap(
+    tick: int,
+    players: tuple[PlayerState, ...],
+    food: tuple[tuple[int, int], ...] = (),
+    width: int = 8,
+    height: int = 4,
+) -> Snapshot:
     return Snapshot(tick=tick, width=width, height=height, wrap=False, players=players, food=food)
 
 
@@ -68,8 +90,14 @@ def test_board_draws_border_snakes_food_and_own_marker() -> None:
         "└────────────────┘",
     ]
     attrs = attrs_of(board, ())
-    assert {"border", "food", "snake.2.mine", "snake.2.mine.body", "snake.5", "snake.5.head"} \
-        <= attrs
+    assert {
+        "border",
+        "food",
+        "snake.2.mine",
+        "snake.2.mine.body",
+        "snake.5",
+        "snake.5.head",
+    } <= attrs
     assert "snake.5.mine" not in attrs  # only the player's own snake is marked
     assert board.pack() == (18, 6)
 
@@ -103,8 +131,12 @@ def test_board_ascii_mode_is_pure_ascii_whole_cells() -> None:
     b = player(1, ((4, 1), (3, 1), (2, 1)))
     other = player(2, ((6, 3), (7, 3)), direction=Direction.LEFT, colour=1)
     board = Board(ascii_mode=True)
-    board.set_frame(RenderFrame(snap(1, (a, other), food=((0, 0),)),
-                                snap(2, (b, other), food=((0, 0),)), 0.3, 1.3), my_id=1)
+    board.set_frame(
+        RenderFrame(
+            snap(1, (a, other), food=((0, 0),)), snap(2, (b, other), food=((0, 0),)), 0.3, 1.3
+        ),
+        my_id=1,
+    )
     text = ut.render_text(board, ())
     assert all(line.isascii() for line in text)
     assert text == [
@@ -187,8 +219,9 @@ def test_palettes_resolve_and_keep_snakes_apart(colors: int) -> None:
     if colors == 1:
         assert own.bold
     else:
-        bodies = {ut.resolve_attr(f"snake.{i}", palette, colors=colors).foreground
-                  for i in range(16)}
+        bodies = {
+            ut.resolve_attr(f"snake.{i}", palette, colors=colors).foreground for i in range(16)
+        }
         assert len(bodies) >= 15
 
 
@@ -197,11 +230,14 @@ def test_palettes_resolve_and_keep_snakes_apart(colors: int) -> None:
 
 def test_scoreboard_sorted_by_score_with_marker_and_truncation() -> None:
     board = Scoreboard()
-    board.update([
-        player(1, ((0, 0),), score=3, name="alice"),
-        player(2, ((0, 0), (0, 1)), score=9, name="bob the very long named snake", kills=2),
-        player(3, ((0, 0),), score=5, name="日本語の名前です"),
-    ], my_id=3)
+    board.update(
+        [
+            player(1, ((0, 0),), score=3, name="alice"),
+            player(2, ((0, 0), (0, 1)), score=9, name="bob the very long named snake", kills=2),
+            player(3, ((0, 0),), score=5, name="日本語の名前です"),
+        ],
+        my_id=3,
+    )
     text = ut.render_text(board, (26,))
     assert text[0].split() == ["Player", "Score", "Len", "K"]
     assert text[1] == " bob the ver…    9   2   2"
@@ -212,14 +248,24 @@ def test_scoreboard_sorted_by_score_with_marker_and_truncation() -> None:
 
 
 def test_hud_line() -> None:
-    info = HudInfo(ping_ms=42.4, loss_pct=1.25, down_kbps=3.4, up_kbps=0.5, server_tick=1234,
-                   render_delay_ms=100)
+    info = HudInfo(
+        ping_ms=42.4,
+        loss_pct=1.25,
+        down_kbps=3.4,
+        up_kbps=0.5,
+        server_tick=1234,
+        render_delay_ms=100,
+    )
     assert format_hud(info) == "ping 42 ms  loss 1.2%  ↓3.4 ↑0.5 KB/s  tick 1234  delay 100 ms"
     hud = Hud(ascii_mode=True)
-    hud.update(HudInfo(ping_ms=None, loss_pct=0, down_kbps=0, up_kbps=0, server_tick=None,
-                       render_delay_ms=0))
+    hud.update(
+        HudInfo(
+            ping_ms=None, loss_pct=0, down_kbps=0, up_kbps=0, server_tick=None, render_delay_ms=0
+        )
+    )
     assert ut.render_text(hud, (80,), strip=True) == [
-        "ping -- ms  loss 0.0%  dn0.0 up0.0 KB/s  tick --  delay 0 ms"]
+        "ping -- ms  loss 0.0%  dn0.0 up0.0 KB/s  tick --  delay 0 ms"
+    ]
 
 
 def test_message_line_fades_and_expires() -> None:
@@ -241,13 +287,14 @@ def test_event_formatting() -> None:
     assert format_event(PlayerLeft(player_id=2, name="bob", reason="quit"), 1) == "bob left"
     died = PlayerDied(player_id=2, name="bob", killer_id=3, killer_name="alice", cause="snake")
     assert format_event(died, 1) == "bob was eaten by alice"
-    head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice",
-                         cause="head-on")
+    head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice", cause="head-on")
     assert format_event(head_on, 1) == "you were eaten by alice"
     wall = PlayerDied(player_id=2, name="bob", killer_id=None, killer_name=None, cause="wall")
     assert format_event(wall, 1) == "bob hit a wall"
-    assert format_event(ServerShuttingDown(reason="maintenance"), 1) == \
-        "server shutting down: maintenance"
+    assert (
+        format_event(ServerShuttingDown(reason="maintenance"), 1)
+        == "server shutting down: maintenance"
+    )
     evil = PlayerJoined(player_id=2, name="\x1b[2Jmallory\u202e")
     assert format_event(evil, 1) == "mallory joined"
 
@@ -290,29 +337,32 @@ def test_every_screen_survives_every_size(size: tuple[int, int]) -> None:
 # --------------------------------------------------------------------------- safe_name
 
 
-@pytest.mark.parametrize(("raw", "width", "expected"), [
-    ("alice", 10, "alice"),
-    ("\x1b[31mred\x1b[0m", 10, "red"),
-    ("\x1b]0;pwned\x07bob", 10, "bob"),
-    ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", 10, "link"),
-    ("\x9b2Jcsi", 10, "csi"),
-    ("a\x00b\x07c\x7fd\x08e", 10, "abcde"),
-    ("tab\there\nnew", 20, "tab here new"),
-    ("\u202eevil\u202c", 10, "evil"),
-    ("\u2066iso\u2069", 10, "iso"),
-    ("z\u200bw\u200cj\u200d\ufeff", 10, "zwj"),
-    ("", 10, "?"),
-    ("   ", 10, "?"),
-    ("\x1b[0m", 10, "?"),
-    ("abcdefghijkl", 5, "abcd…"),
-    ("日本語日本語", 7, "日本語…"),
-    ("日本語", 6, "日本語"),
-    ("日本", 1, "…"),
-    ("anything", 0, ""),
-    ("e\u0301\u0301\u0301\u0301", 5, "e\u0301"),
-    ("\u0301lead", 10, "lead"),
-    ("שלום", 10, "שלום"),
-])
+@pytest.mark.parametrize(
+    ("raw", "width", "expected"),
+    [
+        ("alice", 10, "alice"),
+        ("\x1b[31mred\x1b[0m", 10, "red"),
+        ("\x1b]0;pwned\x07bob", 10, "bob"),
+        ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", 10, "link"),
+        ("\x9b2Jcsi", 10, "csi"),
+        ("a\x00b\x07c\x7fd\x08e", 10, "abcde"),
+        ("tab\there\nnew", 20, "tab here new"),
+        ("\u202eevil\u202c", 10, "evil"),
+        ("\u2066iso\u2069", 10, "iso"),
+        ("z\u200bw\u200cj\u200d\ufeff", 10, "zwj"),
+        ("", 10, "?"),
+        ("   ", 10, "?"),
+        ("\x1b[0m", 10, "?"),
+        ("abcdefghijkl", 5, "abcd…"),
+        ("日本語日本語", 7, "日本語…"),
+        ("日本語", 6, "日本語"),
+        ("日本", 1, "…"),
+        ("anything", 0, ""),
+        ("e\u0301\u0301\u0301\u0301", 5, "e\u0301"),
+        ("\u0301lead", 10, "lead"),
+        ("שלום", 10, "שלום"),
+    ],
+)
 def test_safe_name(raw: str, width: int, expected: str) -> None:
     assert safe_name(raw, width) == expected
 
@@ -322,9 +372,20 @@ def test_safe_name_huge_and_random_input_is_always_safe() -> None:
     assert display_width(safe_name(huge, 12)) <= 12
     rng = random.Random(5)
     for _ in range(500):
-        raw = "".join(chr(rng.choice([rng.randrange(0, 0x250), rng.randrange(0x2000, 0x2100),
-                                      rng.randrange(0x3000, 0x30ff), 0x1b, 0x9b]))
-                      for _ in range(rng.randrange(0, 40)))
+        raw = "".join(
+            chr(
+                rng.choice(
+                    [
+                        rng.randrange(0, 0x250),
+                        rng.randrange(0x2000, 0x2100),
+                        rng.randrange(0x3000, 0x30FF),
+                        0x1B,
+                        0x9B,
+                    ]
+                )
+            )
+            for _ in range(rng.randrange(0, 40))
+        )
         width = rng.randrange(0, 15)
         out = safe_name(raw, width)
         assert display_width(out) <= max(0, width)
@@ -337,8 +398,9 @@ def test_safe_name_huge_and_random_input_is_always_safe() -> None:
 class FakeCore:
     """Test-only ClientView: a real World with bots, fed through a real SnapshotBuffer."""
 
-    def __init__(self, clock: Callable[[], float], *, name: str | None = "me",
-                 tick_rate: float = 20.0) -> None:
+    def __init__(
+        self, clock: Callable[[], float], *, name: str | None = "me", tick_rate: float = 20.0
+    ) -> None:
         self._clock = clock
         self.state = ConnectionState.PLAYING if name else ConnectionState.CONNECTING
         self.status_reason = ""
@@ -385,9 +447,14 @@ class FakeCore:
         return self.buffer.sample(now)
 
     def hud(self, now: float) -> HudInfo:
-        return HudInfo(ping_ms=12.0, loss_pct=0.0, down_kbps=1.5, up_kbps=0.2,
-                       server_tick=self.buffer.latest_tick,
-                       render_delay_ms=self.buffer.render_delay * 1000)
+        return HudInfo(
+            ping_ms=12.0,
+            loss_pct=0.0,
+            down_kbps=1.5,
+            up_kbps=0.2,
+            server_tick=self.buffer.latest_tick,
+            render_delay_ms=self.buffer.render_delay * 1000,
+        )
 
     def drain_events(self) -> list[object]:
         events, self.events = self.events, []
@@ -422,8 +489,12 @@ def _text(screen: RecordingScreen) -> str:
     return "\n".join(screen.last_text)
 
 
-async def _run_app(core: FakeCore, script: Callable[[GameApp, RecordingScreen], object],
-                   size: tuple[int, int] = (80, 24), **kwargs: Any) -> tuple[int, str]:
+async def _run_app(
+    core: FakeCore,
+    script: Callable[[GameApp, RecordingScreen], object],
+    size: tuple[int, int] = (80, 24),
+    **kwargs: Any,
+) -> tuple[int, str]:
     screen = RecordingScreen(size=size)
     app = GameApp(core, screen=screen, colors=256, **kwargs)
     task = asyncio.ensure_future(app.run())
@@ -474,22 +545,27 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
     assert "steer" not in seen["after"]
 
 
-async def _run_app_with_clock(core: FakeCore, script: Callable[..., object],
-                              **kwargs: Any) -> tuple[int, str]:
+async def _run_app_with_clock(
+    core: FakeCore, script: Callable[..., object], **kwargs: Any
+) -> tuple[int, str]:
     clock = asyncio.get_running_loop().time
     core._clock = clock
     core.start = clock()
     return await _run_app(core, script, clock=clock, **kwargs)
 
 
-@pytest.mark.parametrize(("state", "reason", "code", "title"), [
-    (ConnectionState.LOST, "", 4, "Connection lost"),
-    (ConnectionState.UNREACHABLE, "", 2, "Could not reach localhost:4000"),
-    (ConnectionState.REJECTED, "server full", 3, "Rejected: server full"),
-    (ConnectionState.SHUTDOWN, "maintenance", 0, "Server shut down"),
-])
+@pytest.mark.parametrize(
+    ("state", "reason", "code", "title"),
+    [
+        (ConnectionState.LOST, "", 4, "Connection lost"),
+        (ConnectionState.UNREACHABLE, "", 2, "Could not reach localhost:4000"),
+        (ConnectionState.REJECTED, "server full", 3, "Rejected: server full"),
+        (ConnectionState.SHUTDOWN, "maintenance", 0, "Server shut down"),
+    ],
+)
 def test_app_terminal_states_show_message_then_exit(
-        state: ConnectionState, reason: str, code: int, title: str) -> None:
+    state: ConnectionState, reason: str, code: int, title: str
+) -> None:
     core = FakeCore(lambda: 0.0)
 
     async def script(app: GameApp, screen: RecordingScreen) -> None:

@@ -56,16 +56,27 @@ def _bots(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="netsnake-client",
-        description="Play netsnake. With no HOST, play at once against bots on a local server.")
-    p.add_argument("host", nargs="?", metavar="HOST",
-                   help="server: name, IPv4, IPv6, host:port or [v6]:port")
+        description="Play netsnake. With no HOST, play at once against bots on a local server.",
+    )
+    p.add_argument(
+        "host", nargs="?", metavar="HOST", help="server: name, IPv4, IPv6, host:port or [v6]:port"
+    )
     p.add_argument("--port", type=_port, default=5050, help="server port (default 5050)")
     p.add_argument("--name", help="your username (asked for in the game if not given)")
     p.add_argument("--ascii", action="store_true", help="plain ASCII, whole cells only")
-    p.add_argument("--render-delay", type=_render_delay, default=None, metavar="auto|MS",
-                   help="how far behind the server to draw (default auto)")
-    p.add_argument("--bots", type=_bots, default=3,
-                   help="bots in the local game when no HOST is given (default 3)")
+    p.add_argument(
+        "--render-delay",
+        type=_render_delay,
+        default=None,
+        metavar="auto|MS",
+        help="how far behind the server to draw (default auto)",
+    )
+    p.add_argument(
+        "--bots",
+        type=_bots,
+        default=3,
+        help="bots in the local game when no HOST is given (default 3)",
+    )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
     return p
 
@@ -82,11 +93,15 @@ async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
         server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
         server_task = asyncio.create_task(server.run())
         host, port = server.address
-    session = await ClientSession.connect(host, port, name=args.name,
-                                          render_delay=args.render_delay)
-    app = GameApp(session.core, ascii_mode=args.ascii,
-                  default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
-                  clock=loop.time)
+    session = await ClientSession.connect(
+        host, port, name=args.name, render_delay=args.render_delay
+    )
+    app = GameApp(
+        session.core,
+        ascii_mode=args.ascii,
+        default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+        clock=loop.time,
+    )
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
     try:
@@ -131,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger().setLevel(logging.CRITICAL)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
-        print("netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
-              file=sys.stderr)
+        print(
+            "netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
+            file=sys.stderr,
+        )
         return 1
     try:
         return asyncio.run(_run(args, host, port))

@@ -88,9 +88,16 @@ SnapshotListener = Callable[[Snapshot, float], None]
 class ClientCore:
     """One player's client, driven by protocol events and ``poll(now)``."""
 
-    def __init__(self, server: Hashable, *, server_label: str, name: str | None = None,
-                 render_delay: float | None = None, config: ClientConfig | None = None,
-                 nonce: bytes | None = None) -> None:
+    def __init__(
+        self,
+        server: Hashable,
+        *,
+        server_label: str,
+        name: str | None = None,
+        render_delay: float | None = None,
+        config: ClientConfig | None = None,
+        nonce: bytes | None = None,
+    ) -> None:
         self.endpoint = ClientEndpoint(server, config, nonce)
         self.server_label = server_label
         self.state = ConnectionState.CONNECTING
@@ -167,7 +174,8 @@ class ClientCore:
             self.endpoint.send_reliable(data)
         except LocalProtocolError as exc:
             self.counters.dropped[type(exc).__name__] = (
-                self.counters.dropped.get(type(exc).__name__, 0) + 1)
+                self.counters.dropped.get(type(exc).__name__, 0) + 1
+            )
             return
         self.on_output()
 
@@ -215,8 +223,11 @@ class ClientCore:
         elif code == DisconnectCode.SHUTDOWN:
             self.state = ConnectionState.SHUTDOWN
             self.status_reason = event.reason or "server shut down"
-        elif code in (DisconnectCode.SERVER_FULL, DisconnectCode.VERSION_MISMATCH,
-                      DisconnectCode.BAD_TOKEN):
+        elif code in (
+            DisconnectCode.SERVER_FULL,
+            DisconnectCode.VERSION_MISMATCH,
+            DisconnectCode.BAD_TOKEN,
+        ):
             self.state = ConnectionState.REJECTED
             self.rejection_code = "full" if code == DisconnectCode.SERVER_FULL else "version"
             self.status_reason = event.reason
@@ -225,8 +236,10 @@ class ClientCore:
         else:
             self.state = ConnectionState.LOST
             self.status_reason = (
-                "the server stopped answering" if code == DisconnectCode.TIMEOUT
-                else f"disconnected: {event.reason}")
+                "the server stopped answering"
+                if code == DisconnectCode.TIMEOUT
+                else f"disconnected: {event.reason}"
+            )
 
     # ---------------------------------------------------------------- snapshots
 

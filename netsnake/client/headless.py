@@ -30,14 +30,26 @@ class HeadlessBot:
         self.core.snapshot_listeners.append(self._on_snapshot)
 
     @classmethod
-    async def join(cls, host: str, port: int, name: str, *, seed: int = 0,
-                   steer: bool = True, timeout: float = 5.0,
-                   config: ClientConfig | None = None) -> HeadlessBot:
+    async def join(
+        cls,
+        host: str,
+        port: int,
+        name: str,
+        *,
+        seed: int = 0,
+        steer: bool = True,
+        timeout: float = 5.0,
+        config: ClientConfig | None = None,
+    ) -> HeadlessBot:
         """Connect and wait until playing (raises RuntimeError with the reason otherwise)."""
         session = await ClientSession.connect(host, port, name=name, config=config)
-        ok = await session.wait_for(ConnectionState.PLAYING, ConnectionState.REJECTED,
-                                    ConnectionState.UNREACHABLE, ConnectionState.LOST,
-                                    timeout=timeout)
+        ok = await session.wait_for(
+            ConnectionState.PLAYING,
+            ConnectionState.REJECTED,
+            ConnectionState.UNREACHABLE,
+            ConnectionState.LOST,
+            timeout=timeout,
+        )
         if not ok or session.core.state is not ConnectionState.PLAYING:
             state, reason = session.core.state.value, session.core.status_reason
             await session.close()
@@ -57,4 +69,3 @@ class HeadlessBot:
 
     async def close(self) -> None:
         await self.session.close()
-

@@ -39,9 +39,15 @@ class ClientSession:
         self._poller: asyncio.Task[None] | None = None
 
     @classmethod
-    async def connect(cls, host: str, port: int, *, name: str | None = None,
-                      render_delay: float | None = None,
-                      config: ClientConfig | None = None) -> ClientSession:
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        name: str | None = None,
+        render_delay: float | None = None,
+        config: ClientConfig | None = None,
+    ) -> ClientSession:
         """Resolve, open a socket and start the handshake.
 
         A host that does not resolve gives a session already in UNREACHABLE.
@@ -51,17 +57,24 @@ class ClientSession:
         try:
             server = await resolve(host, port)
         except OSError:
-            core = ClientCore((host, port), server_label=label, name=name,
-                              render_delay=render_delay, config=config)
+            core = ClientCore(
+                (host, port),
+                server_label=label,
+                name=name,
+                render_delay=render_delay,
+                config=config,
+            )
             core.state = ConnectionState.UNREACHABLE
             core.status_reason = f"Could not reach {label}: unknown host"
             server = ("127.0.0.1", 9)  # never contacted: the session is already over
             transport = await open_udp(core.endpoint, lambda e: None, remote=server)
             return cls(core, transport)
-        core = ClientCore(server, server_label=label, name=name, render_delay=render_delay,
-                          config=config)
-        transport = await open_udp(core.endpoint, lambda e: core.handle_event(e, loop.time()),
-                                   remote=server)
+        core = ClientCore(
+            server, server_label=label, name=name, render_delay=render_delay, config=config
+        )
+        transport = await open_udp(
+            core.endpoint, lambda e: core.handle_event(e, loop.time()), remote=server
+        )
         core.on_output = transport.flush
         core.start(loop.time())
         transport.flush()
@@ -88,8 +101,12 @@ class ClientSession:
     async def quit(self, timeout: float = 1.0) -> None:
         """Send a reliable quit, wait for its ack (at most ``timeout``) and close."""
         self.core.request_quit()
-        await self.wait_for(ConnectionState.CLOSED, ConnectionState.LOST,
-                            ConnectionState.SHUTDOWN, timeout=timeout + 0.2)
+        await self.wait_for(
+            ConnectionState.CLOSED,
+            ConnectionState.LOST,
+            ConnectionState.SHUTDOWN,
+            timeout=timeout + 0.2,
+        )
         await self.close()
 
     async def close(self) -> None:

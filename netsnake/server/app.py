@@ -63,8 +63,13 @@ class _TickStats:
 class RunningServer:
     """A started server: its address, and how to stop it."""
 
-    def __init__(self, game: GameServer, transport: UdpTransport,
-                 settings: ServerSettings, stats_interval: float) -> None:
+    def __init__(
+        self,
+        game: GameServer,
+        transport: UdpTransport,
+        settings: ServerSettings,
+        stats_interval: float,
+    ) -> None:
         self.game = game
         self.transport = transport
         self.settings = settings
@@ -122,10 +127,17 @@ class RunningServer:
         stats_log.info(
             "players %d (humans %d) | tick p50 %.2f ms p99 %.2f ms overruns %d | "
             "in %.0f dgram/s %.1f KB/s | out %.0f dgram/s %.1f KB/s | dropped: %s",
-            self.game.players, self.game.humans, p50, p99, t.overruns,
-            (tr.datagrams_in - t.last_in[0]) / span, (tr.bytes_in - t.last_in[1]) / span / 1000,
+            self.game.players,
+            self.game.humans,
+            p50,
+            p99,
+            t.overruns,
+            (tr.datagrams_in - t.last_in[0]) / span,
+            (tr.bytes_in - t.last_in[1]) / span / 1000,
             (tr.datagrams_out - t.last_out[0]) / span,
-            (tr.bytes_out - t.last_out[1]) / span / 1000, drops)
+            (tr.bytes_out - t.last_out[1]) / span / 1000,
+            drops,
+        )
         t.durations.clear()
         t.last_in = (tr.datagrams_in, tr.bytes_in)
         t.last_out = (tr.datagrams_out, tr.bytes_out)
@@ -144,13 +156,19 @@ class RunningServer:
         log.info("server stopped (%d ticks played)", self.game.counters.ticks)
 
 
-async def start_server(settings: ServerSettings, host: str, port: int, *,
-                       stats_interval: float = 30.0,
-                       input_trace: IO[str] | None = None) -> RunningServer:
+async def start_server(
+    settings: ServerSettings,
+    host: str,
+    port: int,
+    *,
+    stats_interval: float = 30.0,
+    input_trace: IO[str] | None = None,
+) -> RunningServer:
     """Bind and start serving; raises OSError if the address cannot be used."""
     sock = bind_udp_socket(host, port)
-    endpoint = ServerEndpoint(ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS),
-                              secret=os.urandom(32))
+    endpoint = ServerEndpoint(
+        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS), secret=os.urandom(32)
+    )
     tracer: Callable[[str, int, float], None] | None = None
     if input_trace is not None:
         trace_file = input_trace
@@ -164,26 +182,46 @@ async def start_server(settings: ServerSettings, host: str, port: int, *,
     return RunningServer(game, transport, settings, stats_interval)
 
 
-async def serve(settings: ServerSettings, host: str, port: int, *,
-                stats_interval: float = 30.0, input_trace: IO[str] | None = None) -> None:
+async def serve(
+    settings: ServerSettings,
+    host: str,
+    port: int,
+    *,
+    stats_interval: float = 30.0,
+    input_trace: IO[str] | None = None,
+) -> None:
     """Run a server until SIGINT or SIGTERM (the command-line entry point's body)."""
-    server = await start_server(settings, host, port, stats_interval=stats_interval,
-                                input_trace=input_trace)
+    server = await start_server(
+        settings, host, port, stats_interval=stats_interval, input_trace=input_trace
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.stop)
     bound_host, bound_port = server.address
     cfg = settings.world
-    log.info("netsnake server listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
-             bound_host, bound_port, settings.tick_rate, cfg.width, cfg.height,
-             ", wrapping" if cfg.wrap else "", settings.bots)
+    log.info(
+        "netsnake server listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+        bound_host,
+        bound_port,
+        settings.tick_rate,
+        cfg.width,
+        cfg.height,
+        ", wrapping" if cfg.wrap else "",
+        settings.bots,
+    )
     if bound_host in ("0.0.0.0", "::"):
         for addr in lan_addresses():
-            log.info("players can join with: netsnake-client %s%s", addr,
-                     "" if bound_port == 5050 else f" --port {bound_port}")
+            log.info(
+                "players can join with: netsnake-client %s%s",
+                addr,
+                "" if bound_port == 5050 else f" --port {bound_port}",
+            )
     else:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        log.info("players can join with: netsnake-client %s%s", shown,
-                 "" if bound_port == 5050 else f" --port {bound_port}")
+        log.info(
+            "players can join with: netsnake-client %s%s",
+            shown,
+            "" if bound_port == 5050 else f" --port {bound_port}",
+        )
     log.info("press Ctrl+C to stop")
     await server.run()

@@ -42,29 +42,58 @@ def _rate(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="netsnake-server",
-        description="Host a netsnake game. Friends join with: netsnake-client YOUR-IP")
-    p.add_argument("--host", default="0.0.0.0",
-                   help="address to listen on (default 0.0.0.0: all IPv4; '::' adds IPv6; "
-                        "127.0.0.1 keeps it local)")
-    p.add_argument("--port", type=_int_range(0, 65535), default=5050,
-                   help="UDP port (default 5050; 0 picks a free one)")
+        description="Host a netsnake game. Friends join with: netsnake-client YOUR-IP",
+    )
+    p.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address to listen on (default 0.0.0.0: all IPv4; '::' adds IPv6; "
+        "127.0.0.1 keeps it local)",
+    )
+    p.add_argument(
+        "--port",
+        type=_int_range(0, 65535),
+        default=5050,
+        help="UDP port (default 5050; 0 picks a free one)",
+    )
     p.add_argument("--tick-rate", type=_rate, default=10.0, help="ticks per second (default 10)")
-    p.add_argument("--width", type=_int_range(8, 255), default=WorldConfig().width,
-                   help="board width in cells")
-    p.add_argument("--height", type=_int_range(8, 255), default=WorldConfig().height,
-                   help="board height in cells")
+    p.add_argument(
+        "--width", type=_int_range(8, 255), default=WorldConfig().width, help="board width in cells"
+    )
+    p.add_argument(
+        "--height",
+        type=_int_range(8, 255),
+        default=WorldConfig().height,
+        help="board height in cells",
+    )
     p.add_argument("--wrap", action="store_true", help="snakes wrap around the edges")
-    p.add_argument("--max-players", type=_int_range(1, 64), default=16,
-                   help="players at once, bots included (default 16)")
+    p.add_argument(
+        "--max-players",
+        type=_int_range(1, 64),
+        default=16,
+        help="players at once, bots included (default 16)",
+    )
     p.add_argument("--bots", type=_int_range(0, 64), default=0, help="bot players (default 0)")
-    p.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=None,
-                   help="world seed (default: random)")
-    p.add_argument("--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"], help="default info")
-    p.add_argument("--stats-interval", type=_int_range(1, 3600), default=30,
-                   help="seconds between stats lines (default 30)")
-    p.add_argument("--input-trace", metavar="PATH",
-                   help="append one JSON line per received turn (for benchmarks)")
+    p.add_argument(
+        "--seed", type=_int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default info",
+    )
+    p.add_argument(
+        "--stats-interval",
+        type=_int_range(1, 3600),
+        default=30,
+        help="seconds between stats lines (default 30)",
+    )
+    p.add_argument(
+        "--input-trace",
+        metavar="PATH",
+        help="append one JSON line per received turn (for benchmarks)",
+    )
     return p
 
 
@@ -76,8 +105,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4))
     try:
         world = WorldConfig(width=args.width, height=args.height, wrap=args.wrap)
-        settings = ServerSettings(tick_rate=args.tick_rate, world=world,
-                                  max_players=args.max_players, bots=args.bots, seed=seed)
+        settings = ServerSettings(
+            tick_rate=args.tick_rate,
+            world=world,
+            max_players=args.max_players,
+            bots=args.bots,
+            seed=seed,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     return args, settings
@@ -90,12 +124,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.input_trace:
             trace = open(args.input_trace, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
-        asyncio.run(serve(settings, args.host, args.port, stats_interval=args.stats_interval,
-                          input_trace=trace))
+        asyncio.run(
+            serve(
+                settings,
+                args.host,
+                args.port,
+                stats_interval=args.stats_interval,
+                input_trace=trace,
+            )
+        )
     except OSError as exc:
         where = f"{args.host}:{args.port}"
-        print(f"netsnake-server: error: cannot listen on {where}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"netsnake-server: error: cannot listen on {where}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0

@@ -69,8 +69,24 @@ __all__ = ["BOT_NAMES", "GameServer", "ServerSettings"]
 
 log = logging.getLogger("game")
 
-BOT_NAMES = ("Kaa", "Nagini", "Sir Hiss", "Jake", "Ekans", "Orochi", "Jormungandr", "Apophis",
-             "Quetzal", "Slinky", "Monty", "Noodle", "Basil", "Sid", "Medusa", "Ouroboros")
+BOT_NAMES = (
+    "Kaa",
+    "Nagini",
+    "Sir Hiss",
+    "Jake",
+    "Ekans",
+    "Orochi",
+    "Jormungandr",
+    "Apophis",
+    "Quetzal",
+    "Slinky",
+    "Monty",
+    "Noodle",
+    "Basil",
+    "Sid",
+    "Medusa",
+    "Ouroboros",
+)
 _COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
 
 
@@ -129,17 +145,30 @@ InputTracer = Callable[[str, int, float], None]
 class GameServer:
     """Sans-IO game server: call :meth:`handle_event` and :meth:`tick`."""
 
-    def __init__(self, settings: ServerSettings, endpoint: ServerEndpoint,
-                 input_tracer: InputTracer | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        endpoint: ServerEndpoint,
+        input_tracer: InputTracer | None = None,
+    ) -> None:
         self.settings = settings
         self.endpoint = endpoint
         cfg = settings.world
         # The world's own cap must leave room for bots that leave for humans.
-        self.world = World(WorldConfig(
-            width=cfg.width, height=cfg.height, wrap=cfg.wrap, respawn_ticks=cfg.respawn_ticks,
-            start_length=cfg.start_length, food_base=cfg.food_base,
-            food_per_player=cfg.food_per_player, max_players=max(cfg.max_players, 64),
-            score_per_food=cfg.score_per_food), settings.seed)
+        self.world = World(
+            WorldConfig(
+                width=cfg.width,
+                height=cfg.height,
+                wrap=cfg.wrap,
+                respawn_ticks=cfg.respawn_ticks,
+                start_length=cfg.start_length,
+                food_base=cfg.food_base,
+                food_per_player=cfg.food_per_player,
+                max_players=max(cfg.max_players, 64),
+                score_per_food=cfg.score_per_food,
+            ),
+            settings.seed,
+        )
         self.history = SnapshotHistory(64)
         self.counters = GameCounters()
         self._clients: dict[Hashable, _Client] = {}
@@ -177,8 +206,9 @@ class GameServer:
             self._handle_event(event, now)
         except Exception:
             self.counters.handler_errors += 1
-            log.exception("error handling %s from %s; dropping that client",
-                          type(event).__name__, event.peer)
+            log.exception(
+                "error handling %s from %s; dropping that client", type(event).__name__, event.peer
+            )
             self._drop_client(event.peer, "server error")
 
     def _handle_event(self, event: Event, now: float) -> None:
@@ -186,8 +216,10 @@ class GameServer:
             client = self._clients.get(event.peer)
             if client is not None:
                 tick = client.in_flight.pop(event.handle, None)
-                if tick is not None and tick >= client.resync_floor and (
-                    client.baseline_tick is None or tick > client.baseline_tick
+                if (
+                    tick is not None
+                    and tick >= client.resync_floor
+                    and (client.baseline_tick is None or tick > client.baseline_tick)
                 ):
                     client.baseline_tick = tick
         elif isinstance(event, PayloadLost):
@@ -207,8 +239,7 @@ class GameServer:
                 if isinstance(event, MessageReceived):
                     self._reply_bad_join(client)
                 return
-            self._handle_message(client, msg, reliable=isinstance(event, MessageReceived),
-                                 now=now)
+            self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
             self._clients[event.peer] = _Client(event.peer, now)
             log.debug("connection from %s", _fmt(event.peer))
@@ -216,8 +247,7 @@ class GameServer:
             reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
             self._remove_client(event.peer, reason)
 
-    def _handle_message(self, client: _Client, msg: Message, *, reliable: bool,
-                        now: float) -> None:
+    def _handle_message(self, client: _Client, msg: Message, *, reliable: bool, now: float) -> None:
         if isinstance(msg, Input):
             if client.player_id is not None:
                 self._apply_input(client, msg, now)
@@ -261,9 +291,11 @@ class GameServer:
             self.counters.dropped["duplicate_join"] += 1
             return
         if msg.version != GAME_VERSION:
-            self._reject(client, "version",
-                         f"version mismatch: server runs game version {GAME_VERSION}, "
-                         f"client {msg.version}")
+            self._reject(
+                client,
+                "version",
+                f"version mismatch: server runs game version {GAME_VERSION}, client {msg.version}",
+            )
             return
         try:
             name = validate_name(msg.name)
@@ -283,9 +315,18 @@ class GameServer:
         client.player_id, client.name = pid, name
         self.counters.joins += 1
         cfg = self.settings.world
-        self._send(client, Accepted(player_id=pid, name=name, width=cfg.width,
-                                    height=cfg.height, wrap=cfg.wrap,
-                                    tick_rate=self.settings.tick_rate, colour=colour))
+        self._send(
+            client,
+            Accepted(
+                player_id=pid,
+                name=name,
+                width=cfg.width,
+                height=cfg.height,
+                wrap=cfg.wrap,
+                tick_rate=self.settings.tick_rate,
+                colour=colour,
+            ),
+        )
         log.info("%s joined from %s as player %d", name, _fmt(client.peer), pid)
         self._broadcast(PlayerJoined(player_id=pid, name=name), exclude=client.peer)
 
@@ -364,12 +405,19 @@ class GameServer:
                 name = self._names.get(ev.player_id, "?")
                 killer = self.name_of(ev.killer_id)
                 log.info("%s died (%s%s)", name, ev.cause, f" by {killer}" if killer else "")
-                self._broadcast(PlayerDied(player_id=ev.player_id, name=name,
-                                           killer_id=ev.killer_id, killer_name=killer,
-                                           cause=ev.cause))
+                self._broadcast(
+                    PlayerDied(
+                        player_id=ev.player_id,
+                        name=name,
+                        killer_id=ev.killer_id,
+                        killer_name=killer,
+                        cause=ev.cause,
+                    )
+                )
             elif isinstance(ev, WorldRespawned):
-                self._broadcast(PlayerRespawned(player_id=ev.player_id,
-                                                name=self._names.get(ev.player_id, "?")))
+                self._broadcast(
+                    PlayerRespawned(player_id=ev.player_id, name=self._names.get(ev.player_id, "?"))
+                )
         snap = self.world.snapshot()
         self._snapshot = snap
         self._hash = snapshot_hash(snap)
@@ -392,8 +440,9 @@ class GameServer:
                 self.counters.full_snapshots += 1
             else:
                 self.counters.delta_snapshots += 1
-            msg = SnapshotMessage(state_hash=self._hash, input_ack=client.last_input_seq,
-                                  payload=payload)
+            msg = SnapshotMessage(
+                state_hash=self._hash, input_ack=client.last_input_seq, payload=payload
+            )
             try:
                 handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
             except LocalProtocolError as exc:

@@ -65,10 +65,22 @@ EXIT_CODES: dict[ConnectionState, int] = {
 }
 
 _STEER_KEYS: dict[str, Direction] = {
-    "up": Direction.UP, "w": Direction.UP, "W": Direction.UP, "k": Direction.UP,
-    "down": Direction.DOWN, "s": Direction.DOWN, "S": Direction.DOWN, "j": Direction.DOWN,
-    "left": Direction.LEFT, "a": Direction.LEFT, "A": Direction.LEFT, "h": Direction.LEFT,
-    "right": Direction.RIGHT, "d": Direction.RIGHT, "D": Direction.RIGHT, "l": Direction.RIGHT,
+    "up": Direction.UP,
+    "w": Direction.UP,
+    "W": Direction.UP,
+    "k": Direction.UP,
+    "down": Direction.DOWN,
+    "s": Direction.DOWN,
+    "S": Direction.DOWN,
+    "j": Direction.DOWN,
+    "left": Direction.LEFT,
+    "a": Direction.LEFT,
+    "A": Direction.LEFT,
+    "h": Direction.LEFT,
+    "right": Direction.RIGHT,
+    "d": Direction.RIGHT,
+    "D": Direction.RIGHT,
+    "l": Direction.RIGHT,
 }
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
 _QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
@@ -115,6 +127,7 @@ class ClientView(Protocol):
 
 def format_event(event: object, my_id: int | None) -> str | None:
     """The message-line text for a game event, or ``None`` if it is not worth showing."""
+
     def who(player_id: int | None, name: str | None) -> str:
         if player_id is not None and player_id == my_id:
             return "you"
@@ -128,8 +141,9 @@ def format_event(event: object, my_id: int | None) -> str | None:
     if isinstance(event, PlayerDied):
         victim = who(event.player_id, event.name)
         mine = event.player_id == my_id
-        if event.cause in ("snake", "head-on") and (event.killer_id is not None
-                                                    or event.killer_name):
+        if event.cause in ("snake", "head-on") and (
+            event.killer_id is not None or event.killer_name
+        ):
             killer = who(event.killer_id, event.killer_name)
             return f"{victim} {'were' if mine else 'was'} eaten by {killer}"
         if event.cause == "wall":
@@ -145,16 +159,19 @@ def format_event(event: object, my_id: int | None) -> str | None:
     return None
 
 
-def build_game_view(board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine,
-                    grid: tuple[int, int]) -> tuple[urwid.Widget, tuple[int, int]]:
+def build_game_view(
+    board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine, grid: tuple[int, int]
+) -> tuple[urwid.Widget, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
     Board on the left, scoreboard on the right, HUD and message line at the bottom.
     """
     board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
     body = urwid.Columns(
-        [(board_cols, urwid.Filler(board, valign="top", height=board_rows)),
-         (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top"))],
+        [
+            (board_cols, urwid.Filler(board, valign="top", height=board_rows)),
+            (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top")),
+        ],
         dividechars=1,
     )
     view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
@@ -298,8 +315,9 @@ class GameApp:
             self._draw_game(now)
         elif state is ConnectionState.CONNECTING:
             tries = core.connect_attempts
-            self.status.show(f"Connecting to {core.server_label}…",
-                             f"attempt {tries}" if tries > 1 else "")
+            self.status.show(
+                f"Connecting to {core.server_label}…", f"attempt {tries}" if tries > 1 else ""
+            )
             self._show(self.status, StatusScreen.MIN_SIZE)
         else:
             self.status.show(f"Joining {core.server_label}…")
@@ -323,10 +341,12 @@ class GameApp:
         if final is None:
             return
         title, detail = final
-        error = state in (ConnectionState.REJECTED, ConnectionState.UNREACHABLE,
-                          ConnectionState.LOST)
-        self.status.show(title, detail + ("\n\n" if detail else "") + "press any key",
-                         error=error)
+        error = state in (
+            ConnectionState.REJECTED,
+            ConnectionState.UNREACHABLE,
+            ConnectionState.LOST,
+        )
+        self.status.show(title, detail + ("\n\n" if detail else "") + "press any key", error=error)
         self._show(self.status, StatusScreen.MIN_SIZE)
         self._exit_code = EXIT_CODES[state]
         self._exit_at = now + self._linger
@@ -366,7 +386,8 @@ class GameApp:
             return
         self._game_dims = dims
         self._game_view, self._game_min = build_game_view(
-            self.board, self.scoreboard, self.hud, self.messages, dims)
+            self.board, self.scoreboard, self.hud, self.messages, dims
+        )
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
         if self._help:
@@ -413,8 +434,7 @@ class GameApp:
         if self._quit_deadline is not None:
             return
         state = self._core.state
-        if state in (ConnectionState.PLAYING, ConnectionState.JOINING,
-                     ConnectionState.CONNECTING):
+        if state in (ConnectionState.PLAYING, ConnectionState.JOINING, ConnectionState.CONNECTING):
             self._core.request_quit()
             self._quit_deadline = now + _QUIT_WAIT
         else:

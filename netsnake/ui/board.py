@@ -109,8 +109,13 @@ class Board(urwid.Widget):
         """Terminal (columns, rows) the whole board takes, border included."""
         return self._dims[0] * 2 + 2, self._dims[1] + 2
 
-    def set_frame(self, frame: RenderFrame | None, *, my_id: int | None = None,
-                  pending_direction: Direction | None = None) -> None:
+    def set_frame(
+        self,
+        frame: RenderFrame | None,
+        *,
+        my_id: int | None = None,
+        pending_direction: Direction | None = None,
+    ) -> None:
         """Show ``frame``; ``my_id`` marks the player's snake, ``pending_direction``
         turns its head before the server has applied the turn."""
         self._frame = frame
@@ -124,11 +129,19 @@ class Board(urwid.Widget):
                 self._edges = None
         self._invalidate()
 
-    def set_snapshot(self, snapshot: Snapshot, *, my_id: int | None = None,
-                     pending_direction: Direction | None = None) -> None:
+    def set_snapshot(
+        self,
+        snapshot: Snapshot,
+        *,
+        my_id: int | None = None,
+        pending_direction: Direction | None = None,
+    ) -> None:
         """Show a single snapshot with no interpolation."""
-        self.set_frame(RenderFrame(snapshot, snapshot, 0.0, float(snapshot.tick)),
-                       my_id=my_id, pending_direction=pending_direction)
+        self.set_frame(
+            RenderFrame(snapshot, snapshot, 0.0, float(snapshot.tick)),
+            my_id=my_id,
+            pending_direction=pending_direction,
+        )
 
     # -- urwid
 
@@ -140,8 +153,9 @@ class Board(urwid.Widget):
         """Rows taken at the natural height."""
         return self.natural_size[1]
 
-    def render(self, size: tuple[()] | tuple[int] | tuple[int, int],
-               focus: bool = False) -> urwid.Canvas:
+    def render(
+        self, size: tuple[()] | tuple[int] | tuple[int, int], focus: bool = False
+    ) -> urwid.Canvas:
         """Draw the board at its natural size (``()``) or cropped/padded to ``(cols, rows)``."""
         canvas = self._render_natural()
         if not size:
@@ -245,14 +259,19 @@ class Board(urwid.Widget):
         """Whether ``q`` is ``p`` one ordinary step later."""
         if not (p.alive and q.alive and p.body and len(q.body) >= 2):
             return False
-        return q.body[1] == p.body[0] and step_direction(
-            p.body[0], q.body[0], snap.width, snap.height, snap.wrap) is not None
+        return (
+            q.body[1] == p.body[0]
+            and step_direction(p.body[0], q.body[0], snap.width, snap.height, snap.wrap) is not None
+        )
 
     def _attrs(self, p: PlayerState) -> tuple[str, str, str]:
         """(body, reverse-video body, head) attribute names for ``p``."""
         if p.id == self._my_id:
-            return (snake_attr(p.colour, "mine.body"), snake_attr(p.colour, "mine.inv"),
-                    snake_attr(p.colour, "mine"))
+            return (
+                snake_attr(p.colour, "mine.body"),
+                snake_attr(p.colour, "mine.inv"),
+                snake_attr(p.colour, "mine"),
+            )
         return snake_attr(p.colour), snake_attr(p.colour, "inv"), snake_attr(p.colour, "head")
 
     def _body_text(self, p: PlayerState) -> str:
@@ -281,13 +300,18 @@ class Board(urwid.Widget):
         head_tok = self._token(head_attr, _head_text(self._heading(p), self._ascii))
         self._put(grid, p.body[:1], head_tok)
 
-    def _paint_moving(self, grid: list[list[Token]], p: PlayerState, q: PlayerState,
-                      snap: Snapshot, alpha: float) -> None:
+    def _paint_moving(
+        self, grid: list[list[Token]], p: PlayerState, q: PlayerState, snap: Snapshot, alpha: float
+    ) -> None:
         body_attr, inv_attr, head_attr = self._attrs(p)
         w, h, wrap = snap.width, snap.height, snap.wrap
         body = p.body
-        vacating = (len(q.body) <= len(body) and len(body) >= 2 and body[-1] != body[-2]
-                    and body[-1] not in q.body)
+        vacating = (
+            len(q.body) <= len(body)
+            and len(body) >= 2
+            and body[-1] != body[-2]
+            and body[-1] not in q.body
+        )
         full = body[1:-1] if vacating else body[1:]
         self._put(grid, full, self._token(body_attr, self._body_text(p)))
         if vacating:
@@ -304,8 +328,9 @@ class Board(urwid.Widget):
         head_tok = self._token(head_attr, _head_text(self._heading(p, moving), self._ascii))
         self._put(grid, body[:1], head_tok)
 
-    def _partial(self, fraction: float, side: Direction, attr: str, inv_attr: str,
-                 p: PlayerState) -> Token | None:
+    def _partial(
+        self, fraction: float, side: Direction, attr: str, inv_attr: str, p: PlayerState
+    ) -> Token | None:
         """A cell ``fraction`` full, filled from its ``side`` edge; ``None`` when empty."""
         if side in (Direction.LEFT, Direction.RIGHT):
             steps = round(fraction * 16)

@@ -78,8 +78,7 @@ class TooSmall(urwid.Widget):
         """The message lines for a ``cols``×``rows`` terminal, most important first."""
         need_c, need_r = self._required
         x = _times()
-        wide = [f"Make the terminal at least {need_c}{x}{need_r}",
-                f"(it is {cols}{x}{rows} now)"]
+        wide = [f"Make the terminal at least {need_c}{x}{need_r}", f"(it is {cols}{x}{rows} now)"]
         if len(wide[0]) <= cols:
             return wide
         medium = [f"Need {need_c}{x}{need_r}", f"now {cols}{x}{rows}"]
@@ -105,8 +104,7 @@ class TooSmall(urwid.Widget):
             if line:
                 lead = len(" " * left)
                 body = len(line.encode("utf-8"))
-                attrs.append([(None, lead), ("status.error", body),
-                              (None, len(raw) - lead - body)])
+                attrs.append([(None, lead), ("status.error", body), (None, len(raw) - lead - body)])
             else:
                 attrs.append([(None, len(raw))])
         return urwid.TextCanvas(text, attrs, maxcol=cols, check_width=False)
@@ -255,8 +253,9 @@ def help_size(ascii_mode: bool = False) -> tuple[int, int]:
     return line + 2, len(keys) + 2  # plus the frame
 
 
-def help_overlay(bottom: urwid.Widget, *,
-                 ascii_mode: bool = False) -> urwid.Overlay[urwid.Widget, urwid.Widget]:
+def help_overlay(
+    bottom: urwid.Widget, *, ascii_mode: bool = False
+) -> urwid.Overlay[urwid.Widget, urwid.Widget]:
     """The help box (the key list) centred over ``bottom``."""
     keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
     key_cols = max(len(k) for k, _ in keys)
@@ -265,8 +264,18 @@ def help_overlay(bottom: urwid.Widget, *,
     ]
     pile = urwid.Pile(lines)
     if ascii_mode:
-        frame = urwid.LineBox(pile, title="Keys", tlcorner="+", tline="-", lline="|",
-                              trcorner="+", blcorner="+", rline="|", bline="-", brcorner="+")
+        frame = urwid.LineBox(
+            pile,
+            title="Keys",
+            tlcorner="+",
+            tline="-",
+            lline="|",
+            trcorner="+",
+            blcorner="+",
+            rline="|",
+            bline="-",
+            brcorner="+",
+        )
     else:
         frame = urwid.LineBox(pile, title="Keys")
     box = urwid.AttrMap(frame, "help")

@@ -48,8 +48,10 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
     def __init__(self, *, ascii_mode: bool = False, max_rows: int | None = None) -> None:
         self._marker = ">" if ascii_mode else "▶"
         self._max_rows = max_rows
-        self._header = urwid.Text(("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}"
-                                                   f"{'Len':>4}{'K':>4}"), wrap="clip")
+        self._header = urwid.Text(
+            ("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}{'Len':>4}{'K':>4}"),
+            wrap="clip",
+        )
         self._lines: list[urwid.Text] = []
         self._markups: list[tuple[Markup, ...]] = []
         self._pile = urwid.Pile([])
@@ -67,8 +69,9 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         ordered = self.ordered(players)
         if self._max_rows is not None:
             ordered = ordered[: self._max_rows]
-        key = tuple((p.id, p.name, p.colour, p.score, p.length, p.kills, p.id == my_id)
-                    for p in ordered)
+        key = tuple(
+            (p.id, p.name, p.colour, p.score, p.length, p.kills, p.id == my_id) for p in ordered
+        )
         if key == self._last:
             return  # nothing changed: keep the cached canvases
         self._last = key
@@ -99,9 +102,11 @@ def format_hud(info: HudInfo, *, ascii_mode: bool = False) -> str:
     ping = "--" if info.ping_ms is None else f"{info.ping_ms:.0f}"
     tick = "--" if info.server_tick is None else str(info.server_tick)
     down, up = ("dn", "up") if ascii_mode else ("↓", "↑")
-    return (f"ping {ping} ms  loss {info.loss_pct:.1f}%  "
-            f"{down}{info.down_kbps:.1f} {up}{info.up_kbps:.1f} KB/s  "
-            f"tick {tick}  delay {info.render_delay_ms:.0f} ms")
+    return (
+        f"ping {ping} ms  loss {info.loss_pct:.1f}%  "
+        f"{down}{info.down_kbps:.1f} {up}{info.up_kbps:.1f} KB/s  "
+        f"tick {tick}  delay {info.render_delay_ms:.0f} ms"
+    )
 
 
 class Hud(urwid.WidgetWrap[urwid.Text]):

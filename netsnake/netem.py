@@ -1,7 +1,7 @@
 """A lossy-link UDP relay: put a bad network between netsnake clients and a server.
 
 Run it as ``python -m netsnake.netem LISTEN_PORT SERVER_HOST:PORT [options]``
-(see ``--help`` and ``docs/netem.rst``), or from Python with
+(see ``--help`` and README.rst, "Playing on a bad network on purpose"), or from Python with
 :func:`start_relay`.
 
 Theory of operation

@@ -253,6 +253,8 @@ def test_parse_host(text: str, expected: tuple[str, int]) -> None:
         "   ",
         ":5050",
         "host:0",
+        "host:",
+        "[::1]:",
         "host:65536",
         "host:-1",
         "host:port",

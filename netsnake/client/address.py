@@ -10,7 +10,7 @@ def parse_host(text: str, default_port: int) -> tuple[str, int]:
     text = text.strip()
     if not text:
         raise ValueError("empty host")
-    host, port_text = text, ""
+    host, port_text = text, None
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -28,7 +28,7 @@ def parse_host(text: str, default_port: int) -> tuple[str, int]:
     if any(c.isspace() for c in host):
         raise ValueError(f"bad host {host!r}")
     port = default_port
-    if port_text:
+    if port_text is not None:
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
             raise ValueError(f"bad port {port_text!r}")
         port = int(port_text)

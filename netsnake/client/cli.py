@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Awaitable
 
+from netsnake.argparsing import OneLineErrorParser
 from netsnake.client.address import parse_host
 from netsnake.client.session import ClientSession
 from netsnake.logsetup import setup_logging
@@ -54,7 +55,7 @@ def _bots(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineErrorParser(
         prog="netsnake-client",
         description="Play netsnake. With no HOST, play at once against bots on a local server.",
     )

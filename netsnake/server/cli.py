@@ -8,6 +8,7 @@ import os
 import sys
 from typing import IO
 
+from netsnake.argparsing import OneLineErrorParser
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
 from netsnake.server.game import ServerSettings
@@ -40,7 +41,7 @@ def _rate(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineErrorParser(
         prog="netsnake-server",
         description="Host a netsnake game. Friends join with: netsnake-client YOUR-IP",
     )

@@ -94,6 +94,8 @@ class _SentPacket:
     size: int
     reliable: tuple[int, ...]
     payloads: tuple[int, ...]
+    counted: bool
+    """Whether it carried frames: only those count towards the loss figure."""
 
 
 class Connection:
@@ -245,12 +247,13 @@ class Connection:
         packet = seal_keyed(header + delay + b"".join(frames), self.session)
         if seq in self._in_flight:  # wrapped onto a record never resolved
             self._resolve_lost(seq)
-        if frames:
-            # Empty packets are never acked (nothing rides on them), so they
-            # leave no delivery record and do not count towards loss.
-            self._in_flight[seq] = _SentPacket(now, len(packet), tuple(mids), tuple(handles))
-            if len(self._in_flight) > _MAX_IN_FLIGHT:
-                self._resolve_lost(next(iter(self._in_flight)))
+        # Empty packets get a record too (a later ack of them is an RTT sample),
+        # but the peer owes them no ack, so they do not count towards loss.
+        self._in_flight[seq] = _SentPacket(
+            now, len(packet), tuple(mids), tuple(handles), counted=bool(frames)
+        )
+        if len(self._in_flight) > _MAX_IN_FLIGHT:
+            self._resolve_lost(next(iter(self._in_flight)))
         self._link.on_sent(now, len(packet))
         self._last_send = now
         self._ack_due = None
@@ -327,14 +330,17 @@ class Connection:
         else:
             d = seq_diff(seq, latest)
             if d > 0:
+                self._link.on_sequence(d - 1, late=False)
                 # Forget the window slots we skipped over so they don't look seen.
                 for i in range(1, min(d, _DEDUP_WINDOW)):
                     self._seen[(latest + i) % _DEDUP_WINDOW] = -1
                 bits = (self._recv_bits << d) | (1 << (d - 1)) if d <= 32 else 0
                 self._recv_bits = bits & 0xFFFFFFFF
                 self._recv_latest, self._recv_latest_time = seq, now
-            elif -d <= 32:
-                self._recv_bits |= 1 << (-d - 1)
+            else:
+                self._link.on_sequence(0, late=True)
+                if -d <= 32:
+                    self._recv_bits |= 1 << (-d - 1)
         self._seen[seq % _DEDUP_WINDOW] = seq
 
     def _process_acks(self, header: DataHeader, ack_delay_ms: int, now: float) -> None:
@@ -360,7 +366,8 @@ class Connection:
         rec = self._in_flight.pop(seq, None)
         if rec is None:
             return
-        self._link.on_acked()
+        if rec.counted:
+            self._link.on_acked()
         for mid in rec.reliable:
             self._reliable_out.ack(mid)
         for handle in rec.payloads:
@@ -376,7 +383,8 @@ class Connection:
 
     def _resolve_lost(self, seq: int) -> None:
         rec = self._in_flight.pop(seq)
-        self._link.on_lost()
+        if rec.counted:
+            self._link.on_lost()
         for handle in rec.payloads:
             if handle in self._fragment_parts_left:
                 del self._fragment_parts_left[handle]

@@ -9,6 +9,7 @@ __all__ = ["ConnectionStats", "LinkEstimator"]
 
 _RATE_WINDOW = 2.0  # seconds of traffic averaged for the byte rates
 _LOSS_WINDOW = 256  # packet outcomes averaged for the loss figure
+_LOSS_IN_GAIN = 1 / 64  # smoothing of the inbound loss estimate (about 64 packets)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +22,8 @@ class ConnectionStats:
     """RTT variation in seconds (RFC 6298 ``rttvar``)."""
     loss: float
     """Fraction of our recent packets that were not acknowledged."""
+    loss_in: float
+    """Fraction of the peer's recent packets that never arrived (sequence gaps)."""
     bytes_in_per_s: float
     bytes_out_per_s: float
     packets_sent: int
@@ -60,6 +63,7 @@ class LinkEstimator:
         self._have_rtt = False
         self._outcomes: deque[bool] = deque(maxlen=_LOSS_WINDOW)
         self._lost_in_window = 0
+        self.loss_in = 0.0
         self._in = _RateMeter()
         self._out = _RateMeter()
         self.packets_sent = 0
@@ -93,6 +97,17 @@ class LinkEstimator:
         self.packets_sent += 1
         self._out.add(now, size)
 
+    def on_sequence(self, skipped: int, late: bool) -> None:
+        """Track inbound loss from sequence numbers: ``skipped`` gaps before a
+        newer packet, or a ``late`` packet filling a gap counted earlier."""
+        gain = _LOSS_IN_GAIN
+        if late:
+            self.loss_in = max(0.0, self.loss_in - gain)
+            return
+        for _ in range(min(skipped, 64)):
+            self.loss_in += gain * (1.0 - self.loss_in)
+        self.loss_in -= gain * self.loss_in
+
     def on_received(self, now: float, size: int) -> None:
         self.packets_received += 1
         self._in.add(now, size)
@@ -107,6 +122,7 @@ class LinkEstimator:
             rtt=self.srtt,
             jitter=self.rttvar,
             loss=self._lost_in_window / n if n else 0.0,
+            loss_in=self.loss_in,
             bytes_in_per_s=self._in.rate(now),
             bytes_out_per_s=self._out.rate(now),
             packets_sent=self.packets_sent,

@@ -147,7 +147,7 @@ class ClientCore:
             self.on_output()
         stats = self.endpoint.stats(now)
         if stats is not None and self._buffer is not None:
-            self._buffer.update_network(stats.jitter, stats.loss)
+            self._buffer.update_network(stats.jitter, stats.loss_in)
 
     def handle_event(self, event: Event, now: float) -> None:
         """Apply one protocol event."""
@@ -416,7 +416,8 @@ class ClientCore:
         buf = self._buffer
         return HudInfo(
             ping_ms=stats.rtt * 1000 if stats else 0.0,
-            loss_pct=stats.loss * 100 if stats else 0.0,
+            # What the player feels: snapshots lost on the way down, or inputs on the way up.
+            loss_pct=max(stats.loss, stats.loss_in) * 100 if stats else 0.0,
             down_kbps=stats.bytes_in_per_s / 1000 if stats else 0.0,
             up_kbps=stats.bytes_out_per_s / 1000 if stats else 0.0,
             server_tick=buf.latest_tick or 0 if buf else 0,

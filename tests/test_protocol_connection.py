@@ -562,7 +562,27 @@ def test_stats_are_plausible(loss: float) -> None:
         assert 2 * latency * 0.85 <= stats.rtt <= 2 * latency * 1.25, stats
         assert stats.jitter < 0.02
         assert abs(stats.loss - loss) < 0.07, stats
+        # Inbound loss is read from sequence gaps; it is smoothed over ~64 packets.
+        assert abs(stats.loss_in - loss) < 0.1, stats
         assert stats.packets_lost > 0
         assert stats.bytes_in_per_s > 0 and stats.bytes_out_per_s > 0
         # ~20 packets/s plus acks: on the order of 1 kB/s each way.
         assert 200 < stats.bytes_out_per_s < 5000
+
+
+def test_rtt_is_measured_for_a_side_that_only_acks() -> None:
+    # A client that never steers sends only ack packets; the server's data
+    # packets ack those, so the client still knows its ping.  Empty packets are
+    # never acked for their own sake, so they must not count as lost either.
+    latency = 0.05
+    pair = Pair(37, LinkConfig(latency=latency, jitter=0.005))
+    pair.connect()
+
+    def on_tick(now: float) -> None:
+        pair.server.send_unreliable(CLIENT, bytes(40))
+
+    pair.run(10.0, on_tick)
+    stats = pair.client.stats(pair.now)
+    assert stats is not None
+    assert 2 * latency * 0.85 <= stats.rtt <= 2 * latency * 1.25, stats
+    assert stats.loss == 0.0 and stats.packets_lost == 0, stats

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 from netsnake._netem_link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
+from netsnake.argparsing import int_range
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -487,16 +488,6 @@ def _number(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
-    return value
-
-
 def _server(text: str) -> tuple[str, int]:
     try:
         return parse_hostport(text)
@@ -551,7 +542,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "SIGUSR1 toggles a blackhole (drop everything); SIGUSR2 prints the counters."
         ),
     )
-    parser.add_argument("listen_port", type=_port, help="UDP port to listen on (0 = any free)")
+    parser.add_argument(
+        "listen_port", type=int_range(0, 65535), help="UDP port to listen on (0 = any free)"
+    )
     parser.add_argument("server", type=_server, help="where to relay to: HOST:PORT or [IPV6]:PORT")
     parser.add_argument(
         "--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

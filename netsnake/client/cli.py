@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Awaitable
 
-from netsnake.argparsing import OneLineErrorParser
+from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.address import parse_host
 from netsnake.client.session import ClientSession
 from netsnake.logsetup import setup_logging
@@ -42,18 +42,6 @@ def _render_delay(text: str) -> float | None:
     return ms / 1000
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return int(text)
-
-
-def _bots(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 15:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a bot count (0-15)")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="netsnake-client",
@@ -62,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "host", nargs="?", metavar="HOST", help="server: name, IPv4, IPv6, host:port or [v6]:port"
     )
-    p.add_argument("--port", type=_port, default=5050, help="server port (default 5050)")
+    p.add_argument(
+        "--port", type=int_range(1, 65535), default=5050, help="server port (default 5050)"
+    )
     p.add_argument("--name", help="your username (asked for in the game if not given)")
     p.add_argument("--ascii", action="store_true", help="plain ASCII, whole cells only")
     p.add_argument(
@@ -74,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--bots",
-        type=_bots,
+        type=int_range(0, 15),
         default=3,
         help="bots in the local game when no HOST is given (default 3)",
     )

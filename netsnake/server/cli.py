@@ -8,26 +8,13 @@ import os
 import sys
 from typing import IO
 
-from netsnake.argparsing import OneLineErrorParser
+from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
 from netsnake.server.game import ServerSettings
 from netsnake.world import WorldConfig
 
 __all__ = ["main", "parse_args"]
-
-
-def _int_range(lo: int, hi: int) -> type[int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is not between {lo} and {hi}")
-        return value
-
-    return parse  # type: ignore[return-value]
 
 
 def _rate(text: str) -> float:
@@ -53,30 +40,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port",
-        type=_int_range(0, 65535),
+        type=int_range(0, 65535),
         default=5050,
         help="UDP port (default 5050; 0 picks a free one)",
     )
     p.add_argument("--tick-rate", type=_rate, default=10.0, help="ticks per second (default 10)")
     p.add_argument(
-        "--width", type=_int_range(8, 255), default=WorldConfig().width, help="board width in cells"
+        "--width", type=int_range(8, 255), default=WorldConfig().width, help="board width in cells"
     )
     p.add_argument(
         "--height",
-        type=_int_range(8, 255),
+        type=int_range(8, 255),
         default=WorldConfig().height,
         help="board height in cells",
     )
     p.add_argument("--wrap", action="store_true", help="snakes wrap around the edges")
     p.add_argument(
         "--max-players",
-        type=_int_range(1, 64),
+        type=int_range(1, 64),
         default=16,
         help="players at once, bots included (default 16)",
     )
-    p.add_argument("--bots", type=_int_range(0, 64), default=0, help="bot players (default 0)")
+    p.add_argument("--bots", type=int_range(0, 64), default=0, help="bot players (default 0)")
     p.add_argument(
-        "--seed", type=_int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
+        "--seed", type=int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
     )
     p.add_argument(
         "--log-level",
@@ -86,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--stats-interval",
-        type=_int_range(1, 3600),
+        type=int_range(1, 3600),
         default=30,
         help="seconds between stats lines (default 30)",
     )

@@ -656,6 +656,18 @@ def _input_summary(ledger: InputLedger, trace: Path, start: float, end: float) -
 # ---------------------------------------------------------------------------- netsnake
 
 
+def _traffic(bot: Any) -> tuple[int, int, int, int, int]:
+    """A bot's byte, snapshot and datagram counters, to difference over a trial."""
+    transport, counters = bot.session.transport, bot.core.counters
+    return (
+        transport.bytes_in,
+        transport.bytes_out,
+        counters.full,
+        counters.delta,
+        transport.datagrams_in,
+    )
+
+
 async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     from netsnake.bots import choose_turn
     from netsnake.client.core import ClientCore
@@ -749,16 +761,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     recording[0] = True
     for tracker in trackers:
         tracker.start(start)
-    before = [
-        (
-            b.session.transport.bytes_in,
-            b.session.transport.bytes_out,
-            b.core.counters.full,
-            b.core.counters.delta,
-            b.session.transport.datagrams_in,
-        )
-        for b in bots
-    ]
+    before = [_traffic(b) for b in bots]
     join_total: list[float | None] = []
     join_msg: list[float | None] = []
     quit_seen: list[float | None] = []
@@ -832,16 +835,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     recording[0] = False
     for tracker in trackers:
         tracker.stop(end)
-    after = [
-        (
-            b.session.transport.bytes_in,
-            b.session.transport.bytes_out,
-            b.core.counters.full,
-            b.core.counters.delta,
-            b.session.transport.datagrams_in,
-        )
-        for b in bots
-    ]
+    after = [_traffic(b) for b in bots]
     attempted = await cycle_task
     await asyncio.sleep(max(0.0, end + _INPUT_GRACE - loop.time()))
     display_task.cancel()

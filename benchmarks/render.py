@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 
 import urwid
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.snapshot import Snapshot
 from netsnake.ui.app import build_game_view
@@ -49,11 +49,7 @@ def frames(width: int, height: int, count: int, seed: int = 1) -> list[RenderFra
     for n in range(count + 60):
         now = n / FPS
         while world.tick <= now * TICK_RATE:
-            view = world.snapshot()
-            for p in view.players:
-                turn = choose_turn(view, p.id, rng)
-                if turn is not None:
-                    world.queue_turn(p.id, turn)
+            steer_bots(world, rng)
             world.step()
             buffer.push(world.snapshot(), world.tick / TICK_RATE)
         frame = buffer.sample(now)

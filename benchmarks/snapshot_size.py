@@ -20,7 +20,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from netsnake.bots import choose_turn
+from netsnake.bots import choose_turn, steer_bots
 from netsnake.snapshot import Snapshot
 from netsnake.snapshot_codec import decode_snapshot, encode_delta, encode_full
 from netsnake.world import PlayerDied, World, WorldConfig
@@ -51,11 +51,7 @@ def bot_game(players: int, seed: int, ticks: int, warmup: int) -> list[Snapshot]
         world.add_player(pid, f"bot-{pid}", pid % 16)
     snapshots = []
     for tick in range(warmup + ticks + 1):
-        view = world.snapshot()
-        for pid in world.player_ids:
-            turn = choose_turn(view, pid, rng)
-            if turn is not None:
-                world.queue_turn(pid, turn)
+        steer_bots(world, rng)
         world.step()
         if tick >= warmup:
             snapshots.append(world.snapshot())

@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from netsnake.direction import Direction
 from netsnake.snapshot import Snapshot
 
-__all__ = ["choose_turn"]
+if TYPE_CHECKING:
+    from netsnake.world import World
+
+__all__ = ["choose_turn", "steer_bots"]
 
 # Flood fills stop after this many cells beyond the snake's length: enough to
 # tell a dead end from open space without exploring the whole board each time.
@@ -158,3 +163,15 @@ def choose_turn(
         calm = [(d, n) for d, n in moves if n not in contested] or moves
         choice = max(calm, key=lambda move: room[move[0]])[0]
     return None if choice == straight else Direction(choice)
+
+
+def steer_bots(world: World, rng: random.Random, player_ids: Iterable[int] | None = None) -> None:
+    """Queue the bots' turns for the next tick (all players by default).
+
+    Turns go through :meth:`World.queue_turn`, the same path as a human's.
+    """
+    view = world.snapshot()
+    for pid in world.player_ids if player_ids is None else player_ids:
+        turn = choose_turn(view, pid, rng)
+        if turn is not None:
+            world.queue_turn(pid, turn)

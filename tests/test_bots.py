@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from netsnake.bots import choose_turn
+from netsnake.bots import choose_turn, steer_bots
 from netsnake.direction import Direction
 from netsnake.snapshot import Cell, PlayerState, Snapshot
 from netsnake.world import PlayerDied, PlayerRespawned, World, WorldConfig
@@ -153,11 +153,7 @@ def test_eight_bots_mostly_survive(seed: int) -> None:
     lifetimes: list[int] = []
     causes: list[str] = []
     for _ in range(1000):
-        s = world.snapshot()
-        for pid in world.player_ids:
-            turn = choose_turn(s, pid, rng)
-            if turn is not None:
-                world.queue_turn(pid, turn)
+        steer_bots(world, rng)
         for event in world.step():
             if isinstance(event, PlayerDied):
                 lifetimes.append(world.tick - born[event.player_id])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer, fill_gap, step_direction
 from netsnake.direction import Direction
 from netsnake.snapshot import PlayerState, Snapshot
@@ -42,11 +42,7 @@ def simulate(
     rng = random.Random(seed)
     snaps = [world.snapshot()]
     for _ in range(ticks):
-        view = snaps[-1]
-        for p in view.players:
-            turn = choose_turn(view, p.id, rng)
-            if turn is not None:
-                world.queue_turn(p.id, turn)
+        steer_bots(world, rng)
         world.step()
         snaps.append(world.snapshot())
     return snaps

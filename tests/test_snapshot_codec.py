@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_bots
 from netsnake.direction import Direction
 from netsnake.snapshot import PlayerState, Snapshot
 from netsnake.snapshot_codec import (
@@ -60,11 +60,7 @@ def bot_game(players: int, seed: int, ticks: int, warmup: int = 100) -> list[Sna
         world.add_player(pid, f"bot {pid}", pid)
     snapshots = []
     for tick in range(warmup + ticks):
-        view = world.snapshot()
-        for pid in world.player_ids:
-            turn = choose_turn(view, pid, rng)
-            if turn is not None:
-                world.queue_turn(pid, turn)
+        steer_bots(world, rng)
         world.step()
         if tick >= warmup:
             snapshots.append(world.snapshot())

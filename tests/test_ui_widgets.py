@@ -18,7 +18,7 @@ import pytest
 import urwid
 import urwid.testing as ut
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.state import ConnectionState
 from netsnake.direction import Direction
@@ -430,12 +430,7 @@ class FakeCore:
     def _advance(self, now: float) -> None:
         due = int((now - self.start) * self.tick_rate)
         while self.world.tick < due:
-            view = self.world.snapshot()
-            for p in view.players:
-                if p.id != 1:
-                    turn = choose_turn(view, p.id, self.rng)
-                    if turn is not None:
-                        self.world.queue_turn(p.id, turn)
+            steer_bots(self.world, self.rng, [p for p in self.world.player_ids if p != 1])
             self.world.step()
             self.pending_direction = None
             self.buffer.push(self.world.snapshot(), now)

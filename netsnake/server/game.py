@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from netsnake import GAME_VERSION
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_bots
 from netsnake.events import (
     GameEvent,
     PlayerDied,
@@ -396,10 +396,7 @@ class GameServer:
 
     def tick(self, now: float) -> None:
         """Advance the game one tick and queue every client's snapshot."""
-        for pid in self._bots:
-            turn = choose_turn(self._snapshot, pid, self._bot_rng)
-            if turn is not None:
-                self.world.queue_turn(pid, turn)
+        steer_bots(self.world, self._bot_rng, self._bots)
         for ev in self.world.step():
             if isinstance(ev, WorldDied):
                 name = self._names.get(ev.player_id, "?")

@@ -50,7 +50,7 @@ if __package__ in (None, ""):
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.messages import encode_message
 from netsnake.server.game import ServerSettings
-from netsnake.sim import GameSimulation, SimClient, default_client_config
+from netsnake.sim import GameSimulation, SimClient, patient_client_config
 from netsnake.snapshot import Snapshot
 from protocol import ClientState
 from protocol.simulator import LinkConfig
@@ -169,7 +169,7 @@ class _Soak:
     def add_client(self) -> None:
         n = self.result.clients_started
         self.result.clients_started += 1
-        sc = self.sim.add_client(f"soak{n}", config=default_client_config())
+        sc = self.sim.add_client(f"soak{n}", config=patient_client_config())
         core = sc.core
 
         # Draw a frame per snapshot, as the UI does (at least): the render buffer

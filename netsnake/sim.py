@@ -149,6 +149,6 @@ class GameSimulation:
         return [c for c in self.clients if c.core.state is ConnectionState.PLAYING]
 
 
-def default_client_config() -> ClientConfig:
+def patient_client_config() -> ClientConfig:
     """Generous connect timeout for very lossy simulated links."""
     return ClientConfig(connect_timeout=30.0)

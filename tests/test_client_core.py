@@ -9,12 +9,13 @@ from __future__ import annotations
 import pytest
 
 from netsnake.client.address import parse_host
+from netsnake.client.core import CLIENT_TIMEOUT
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.direction import Direction
 from netsnake.events import PlayerLeft, ServerShuttingDown
 from netsnake.names import NameError_
 from netsnake.server.game import ServerSettings
-from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, default_client_config
+from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, patient_client_config
 from netsnake.snapshot import PlayerState
 from netsnake.world import WorldConfig
 from protocol import ClientConfig, DisconnectCode
@@ -102,10 +103,10 @@ def test_server_silence_ends_lost() -> None:
     sim = game()
     c = joined(sim)
     sim.network.blackholed.add(SERVER_ADDR)
-    sim.run(4.0)
-    assert state(c) is S.PLAYING  # the 5 s timeout has not expired yet
-    sim.run(2.0)
-    assert state(c) is S.LOST
+    sim.run(CLIENT_TIMEOUT - 0.5)
+    assert state(c) is S.PLAYING  # the client's 4 s timeout has not expired yet
+    sim.run(1.0)
+    assert state(c) is S.LOST  # so a player hears of it within 5 s
     assert c.core.status_reason == "the server stopped answering"
 
 
@@ -195,7 +196,7 @@ def test_turns_are_repeated_until_acknowledged_at_50_percent_loss(seed: int) -> 
         world=WorldConfig(wrap=True),
         link=LinkConfig(loss=0.5, latency=0.04, jitter=0.02),
     )
-    c = sim.add_client("p", steer=False, config=default_client_config())
+    c = sim.add_client("p", steer=False, config=patient_client_config())
     sim.run(4.0)
     core = c.core
     assert state(c) is S.PLAYING, f"seed {seed}: {core.state}"

@@ -229,8 +229,11 @@ def test_server_killed_shows_connection_lost(tmux: Tmux, server: Server, tmp_pat
     killed = time.monotonic()
     tmux.wait_for("Connection lost", timeout=12, what="'Connection lost'")
     lost_after = time.monotonic() - killed
-    assert tmux.wait_exit(timeout=8) == 4
     print(f"'Connection lost' {lost_after:.1f} s after SIGKILL")
+    # The client's silence timeout is 4 s, so players hear of it within 5 s;
+    # the bound has slack for a loaded machine.
+    assert lost_after < 6.0, lost_after
+    assert tmux.wait_exit(timeout=8) == 4
     assert_shell_restored(tmux, tmp_path)
 
 

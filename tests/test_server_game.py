@@ -24,7 +24,7 @@ from netsnake.messages import (
     encode_message,
 )
 from netsnake.server.game import BOT_NAMES, ServerSettings
-from netsnake.sim import GameSimulation, SimClient, default_client_config
+from netsnake.sim import GameSimulation, SimClient, patient_client_config
 from netsnake.snapshot import snapshot_hash
 from netsnake.snapshot_codec import encode_delta
 from netsnake.world import WorldConfig
@@ -117,7 +117,7 @@ def test_deltas_survive_loss_without_falling_back_to_full() -> None:
         seed=seed,
         link=LinkConfig(loss=0.2, latency=0.03, jitter=0.01),
     )
-    clients = [sim.add_client(f"p{i}", config=default_client_config()) for i in range(4)]
+    clients = [sim.add_client(f"p{i}", config=patient_client_config()) for i in range(4)]
     sim.run(20.0)
     counters = sim.server.counters
     assert all(map(playing, clients))
@@ -179,7 +179,7 @@ def test_inputs_are_applied_once_and_in_order_despite_duplicates_and_reordering(
         seed=seed,
         link=LinkConfig(loss=0.2, latency=0.03, jitter=0.03, duplicate=0.3, reorder=0.3),
     )
-    a = sim.add_client("a", steer=False, config=default_client_config())
+    a = sim.add_client("a", steer=False, config=patient_client_config())
     sim.run(3.0)
     assert a.core.state.value == PLAYING, f"seed {seed}"
     pid = a.core.player_id
@@ -342,7 +342,7 @@ def test_no_mismatches_on_a_lossy_link(loss: float) -> None:
     seed = 21
     link = LinkConfig(loss=loss, latency=0.05, jitter=0.02, duplicate=0.05, reorder=0.05)
     sim = GameSimulation(ServerSettings(tick_rate=10, bots=2, seed=seed), seed=seed, link=link)
-    clients = [sim.add_client(f"p{i}", config=default_client_config()) for i in range(4)]
+    clients = [sim.add_client(f"p{i}", config=patient_client_config()) for i in range(4)]
     sim.run(30.0)
     where = f"seed {seed}, loss {loss}"
     for c in clients:

@@ -202,9 +202,28 @@ class Tmux:
             ).split(":")
             if dead == "1" and (status or sig):
                 return int(status) if status else -int(sig)
+            if dead == "1":
+                # tmux 3.3a can leave an exited program unreaped (a zombie) for a
+                # long time; Linux still tells its exit status in /proc.
+                zombie = _zombie_status(int(self.display("#{pane_pid}", target)))
+                if zombie is not None:
+                    return zombie
             if time.monotonic() >= deadline:
                 raise WaitTimeout(
                     f"{target} still running after {timeout:g} s; screen:\n"
                     f"{self.capture(target, join=True)}"
                 )
             time.sleep(_POLL)
+
+
+def _zombie_status(pid: int) -> int | None:
+    """The exit status of ``pid`` if it is a zombie (-N: killed by signal N), else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] != "Z":
+        return None
+    code = int(fields[-1])  # field 52, exit_code, in waitpid(2) form
+    return -(code & 0x7F) if code & 0x7F else (code >> 8) & 0xFF

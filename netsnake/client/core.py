@@ -47,6 +47,7 @@ from netsnake.ui.panels import HudInfo
 from protocol import (
     ClientConfig,
     ClientEndpoint,
+    ConnectionConfig,
     ConnectionEstablished,
     ConnectionTerminated,
     DecodeError,
@@ -57,11 +58,20 @@ from protocol import (
     PayloadReceived,
 )
 
-__all__ = ["ClientCore", "ClientCounters"]
+__all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_config"]
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
+#: A player should hear "Connection lost" within 5 s of the server going quiet;
+#: the server sends at its tick rate and keep-alives every 0.25 s, so 4 s of
+#: silence is unmistakable.
+CLIENT_TIMEOUT = 4.0
+
+
+def default_client_config() -> ClientConfig:
+    """The client's protocol settings: a 4 s silence timeout, otherwise the defaults."""
+    return ClientConfig(connection=ConnectionConfig(timeout=CLIENT_TIMEOUT))
 
 
 @dataclass(slots=True)
@@ -98,7 +108,7 @@ class ClientCore:
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
     ) -> None:
-        self.endpoint = ClientEndpoint(server, config, nonce)
+        self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
         self.server_label = server_label
         self.state = ConnectionState.CONNECTING
         self.status_reason = ""

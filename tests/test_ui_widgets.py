@@ -288,7 +288,7 @@ def test_event_formatting() -> None:
     died = PlayerDied(player_id=2, name="bob", killer_id=3, killer_name="alice", cause="snake")
     assert format_event(died, 1) == "bob was eaten by alice"
     head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice", cause="head-on")
-    assert format_event(head_on, 1) == "you were eaten by alice"
+    assert format_event(head_on, 1) == "you crashed head-on into alice"
     wall = PlayerDied(player_id=2, name="bob", killer_id=None, killer_name=None, cause="wall")
     assert format_event(wall, 1) == "bob hit a wall"
     assert (

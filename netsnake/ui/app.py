@@ -141,9 +141,12 @@ def format_event(event: object, my_id: int | None) -> str | None:
     if isinstance(event, PlayerDied):
         victim = who(event.player_id, event.name)
         mine = event.player_id == my_id
-        if event.cause in ("snake", "head-on") and (
-            event.killer_id is not None or event.killer_name
-        ):
+        has_killer = event.killer_id is not None or bool(event.killer_name)
+        if event.cause == "head-on" and has_killer:
+            # Both heads died; each gets its own event, so name the other one.
+            other = who(event.killer_id, event.killer_name)
+            return f"{victim} crashed head-on into {other}"
+        if event.cause == "snake" and has_killer:
             killer = who(event.killer_id, event.killer_name)
             return f"{victim} {'were' if mine else 'was'} eaten by {killer}"
         if event.cause == "wall":

@@ -141,7 +141,7 @@ class Connection:
         self._ack_due: float | None = None
         self._reliable_in = ReliableReceiver()
         self._reassembler = Reassembler(
-            self.config.reassembly_groups, self.config.reassembly_expiry
+            self.config.reassembly_groups, self.config.reassembly_expiry, counters
         )
 
     # ----------------------------------------------------------------- sending
@@ -295,6 +295,7 @@ class Connection:
         self._process_acks(header, ack_delay_ms, now)
         has_reliable = False
         duplicates_before = self._reliable_in.duplicates
+        out_of_window_before = self._reliable_in.out_of_window
         for frame in frames:
             if frame.type == FrameType.RELIABLE:
                 has_reliable = True
@@ -309,6 +310,9 @@ class Connection:
                 if whole is not None:
                     self._events.append(PayloadReceived(peer=self.peer, data=whole))
         self._counters["reliable_duplicate"] += self._reliable_in.duplicates - duplicates_before
+        window_drops = self._reliable_in.out_of_window - out_of_window_before
+        if window_drops:
+            self._counters["reliable_out_of_window"] += window_drops
         if all(f.type == FrameType.ACK_DELAY for f in frames):
             return  # an ack-only or keep-alive packet needs no ack of its own
         due = now if has_reliable else now + self.config.ack_delay

@@ -7,6 +7,7 @@ when a new one starts, and partial groups expire after ``expiry`` seconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from protocol._sequence import seq_diff
@@ -30,8 +31,12 @@ class _Partial:
 class Reassembler:
     """Collects fragments by group id; yields whole payloads."""
 
-    def __init__(self, max_groups: int = 4, expiry: float = 1.0) -> None:
+    def __init__(
+        self, max_groups: int = 4, expiry: float = 1.0, counters: Counter[str] | None = None
+    ) -> None:
         self.max_groups = max_groups
+        # Drops are also counted here, under fragment_<name>, for the endpoint's stats.
+        self._counters: Counter[str] = counters if counters is not None else Counter()
         self.expiry = expiry
         self._groups: dict[int, _Partial] = {}
         self._newest: int | None = None
@@ -49,16 +54,19 @@ class Reassembler:
             # A group far behind the newest one is a replay or garbage, not news.
             if self._newest is not None and seq_diff(group, self._newest) < -64:
                 self.stale += 1
+                self._counters["fragment_stale"] += 1
                 return None
             if len(self._groups) >= self.max_groups:
                 oldest = min(self._groups, key=lambda g: self._groups[g].started)
                 del self._groups[oldest]
                 self.evicted += 1
+                self._counters["fragment_evicted"] += 1
             partial = self._groups[group] = _Partial(count, now)
             if self._newest is None or seq_diff(group, self._newest) > 0:
                 self._newest = group
         elif partial.count != count:
             self.inconsistent += 1
+            self._counters["fragment_inconsistent"] += 1
             return None
         partial.parts[index] = data
         if len(partial.parts) < count:
@@ -70,6 +78,7 @@ class Reassembler:
         for g in [g for g, p in self._groups.items() if now >= p.started + self.expiry]:
             del self._groups[g]
             self.expired += 1
+            self._counters["fragment_expired"] += 1
 
     def next_expiry(self) -> float | None:
         if not self._groups:

@@ -416,10 +416,16 @@ def test_forged_fragments_cannot_grow_memory() -> None:
     assert most_groups == conn.config.reassembly_groups
     assert conn.debug_sizes["fragment_bytes"] >= MAX_FRAGMENT_DATA
     assert pair.server.counters["bad_check"] == 0
-    # After the expiry time nothing is left.
+    # The evictions show in the endpoint's named counters (the stats line).
+    assert pair.server.counters["fragment_evicted"] > 1000
+    # After the expiry time nothing is left, and that is counted too.
+    expired_before = pair.server.counters["fragment_expired"]
     pair.server.handle_timer(now + conn.config.reassembly_expiry + 0.01)
     assert conn.debug_sizes["fragment_groups"] == 0
     assert conn.debug_sizes["fragment_bytes"] == 0
+    assert (
+        pair.server.counters["fragment_expired"] == expired_before + conn.config.reassembly_groups
+    )
 
 
 def test_forged_acks_with_a_guessed_session_resolve_nothing() -> None:

@@ -107,8 +107,8 @@ class WorldConfig:
     """Board size and rules; validated on construction.
 
     The default 26x20 board, drawn two terminal columns per cell with a
-    border, leaves room for a 26-column scoreboard, a HUD and a message line
-    on an 80x24 terminal.
+    border (54x22), leaves room for a gap and a 25-column scoreboard beside
+    it, and a HUD and a message line below, on an 80x24 terminal.
     """
 
     width: int = 26

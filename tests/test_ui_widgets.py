@@ -24,11 +24,18 @@ from netsnake.client.state import ConnectionState
 from netsnake.direction import Direction
 from netsnake.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
 from netsnake.snapshot import PlayerState, Snapshot
-from netsnake.ui.app import ClientView, GameApp, format_event
+from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import Hud, HudInfo, MessageLine, Scoreboard, format_hud
+from netsnake.ui.panels import (
+    SCOREBOARD_WIDTH,
+    Hud,
+    HudInfo,
+    MessageLine,
+    Scoreboard,
+    format_hud,
+)
 from netsnake.ui.text import display_width, safe_name
 from netsnake.world import World, WorldConfig
 
@@ -238,13 +245,13 @@ def test_scoreboard_sorted_by_score_with_marker_and_truncation() -> None:
         ],
         my_id=3,
     )
-    text = ut.render_text(board, (26,))
+    text = ut.render_text(board, (SCOREBOARD_WIDTH,))
     assert text[0].split() == ["Player", "Score", "Len", "K"]
-    assert text[1] == " bob the ver…    9   2   2"
-    assert text[2] == "▶日本語の名…     5   1   0"  # wide chars cut by width
-    assert text[3] == " alice           3   1   0"
-    assert all(display_width(line) == 26 for line in text)
-    assert ("panel.mine", "▶") in ut.render_runs(board, (26,))[2]
+    assert text[1] == " bob the ve…    9   2   2"
+    assert text[2] == "▶日本語の名…    5   1   0"  # wide chars cut by width
+    assert text[3] == " alice          3   1   0"
+    assert all(display_width(line) == SCOREBOARD_WIDTH for line in text)
+    assert ("panel.mine", "▶") in ut.render_runs(board, (SCOREBOARD_WIDTH,))[2]
 
 
 def test_hud_line() -> None:
@@ -623,13 +630,22 @@ def test_app_too_small_terminal_shows_the_needed_size() -> None:
 
     async def script(app: GameApp, screen: RecordingScreen) -> None:
         await asyncio.sleep(0.2)
-        assert "at least 69×14" in _text(screen)
-        for size in ((1, 1), (3, 0), (0, 3), (20, 5), (68, 14), (69, 13)):
+        assert "at least 68×14" in _text(screen)
+        for size in ((1, 1), (3, 0), (0, 3), (20, 5), (67, 14), (68, 13)):
             canvas = app.top.render(size)
             assert (canvas.cols(), canvas.rows()) == size
-        canvas = app.top.render((69, 14))
+        canvas = app.top.render((68, 14))
         assert "at least" not in "".join(canvas.decoded_text)
         _keys(app, "q")
 
     code, _ = asyncio.run(_run_app_with_clock(core, script, size=(40, 10)))
     assert code == 0
+
+
+def test_default_game_fits_a_standard_terminal() -> None:
+    # The promise: board, scoreboard, HUD and message line fit 80x24.
+    cfg = WorldConfig()
+    _, (cols, rows) = build_game_view(
+        Board(), Scoreboard(), Hud(), MessageLine(), (cfg.width, cfg.height)
+    )
+    assert cols <= 80 and rows <= 24, (cols, rows)

@@ -19,8 +19,10 @@ from netsnake.ui.text import display_width, safe_name
 __all__ = ["SCOREBOARD_WIDTH", "Hud", "HudInfo", "MessageLine", "Scoreboard", "format_hud"]
 
 #: Columns the scoreboard needs; the side panel is this wide.
-SCOREBOARD_WIDTH = 26
-_NAME_COLS = 12  # marker(1) + name(12) + score(5) + length(4) + kills(4) = 26
+# The default 26x20 board is 54 columns with its border; 54 + 1 + 25 = 80, so
+# the whole game fits a standard 80x24 terminal.
+SCOREBOARD_WIDTH = 25
+_NAME_COLS = 11  # marker(1) + name(11) + score(5) + length(4) + kills(4) = 25
 
 Markup = str | tuple[str, str]
 

@@ -324,13 +324,7 @@ class ServerEndpoint:
             # The same address started a new session: the old one is over.
             self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
         if len(self._connections) >= self.config.max_connections:
-            if self._allow_reply(addr, now):
-                packet = seal_crc(
-                    prefix(PacketKind.DENIED)
-                    + nonce
-                    + encode_reason(DisconnectCode.SERVER_FULL, "server full")
-                )
-                self._reply_unverified(packet, addr, len(data))
+            self._deny(data, addr, DisconnectCode.SERVER_FULL, "server full")
             return
         session = self._new_session()
         conn = Connection(addr, session, now, self._events, self.counters, self.config.connection)

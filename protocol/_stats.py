@@ -112,10 +112,6 @@ class LinkEstimator:
         self.packets_received += 1
         self._in.add(now, size)
 
-    @property
-    def has_rtt(self) -> bool:
-        return self._have_rtt
-
     def snapshot(self, now: float) -> ConnectionStats:
         n = len(self._outcomes)
         return ConnectionStats(

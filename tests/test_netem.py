@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from netcheck import ipv6_loopback_works
 
 from netsnake._netem_link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment
 from netsnake.netem import Relay, parse_hostport, start_relay
@@ -443,18 +444,7 @@ def test_max_clients_refuses_extra_sources() -> None:
     run_async(body)
 
 
-def _ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+@pytest.mark.skipif(not ipv6_loopback_works(), reason="no IPv6 loopback (::1) on this machine")
 def test_ipv6_loopback() -> None:
     async def body() -> None:
         server = await open_endpoint(local=("::1", 0), echo=True)

@@ -239,25 +239,32 @@ def test_sequence_numbers_wrap_and_acks_stay_right() -> None:
 # ------------------------------------------------------------- reliable channel
 
 
+def _reliable_traffic(pair: Pair, n: int) -> Callable[[float], None]:
+    """A tick that sends ``n`` numbered reliable messages each way (a few a tick,
+    never more than 200 unacknowledged) over game-like unreliable traffic."""
+    sent = {"up": 0, "down": 0}
+
+    def on_tick(now: float) -> None:
+        for _ in range(4):
+            if sent["up"] < n and pair.client.pending_reliable < 200:
+                pair.client.send_reliable(b"up %d" % sent["up"])
+                sent["up"] += 1
+            if sent["down"] < n and pair.server.pending_reliable(CLIENT) < 200:
+                pair.server.send_reliable(CLIENT, b"down %d" % sent["down"])
+                sent["down"] += 1
+        pair.client.send_unreliable(b"input")
+        pair.server.send_unreliable(CLIENT, b"snapshot" * 5)
+
+    return on_tick
+
+
 @pytest.mark.parametrize("loss", [0.0, 0.1, 0.3, 0.5])
 def test_reliable_delivers_exactly_once_in_order(loss: float) -> None:
     link = LinkConfig(loss=loss, latency=0.05, jitter=0.02, duplicate=0.1, reorder=0.1)
     pair = Pair(int(loss * 100) + 1, link)
     pair.connect()
     n = 1000
-    up = down = 0
-
-    def on_tick(now: float) -> None:
-        nonlocal up, down
-        for _ in range(4):
-            if up < n and pair.client.pending_reliable < 200:
-                pair.client.send_reliable(b"up %d" % up)
-                up += 1
-            if down < n and pair.server.pending_reliable(CLIENT) < 200:
-                pair.server.send_reliable(CLIENT, b"down %d" % down)
-                down += 1
-        pair.client.send_unreliable(b"input")
-        pair.server.send_unreliable(CLIENT, b"snapshot" * 5)
+    on_tick = _reliable_traffic(pair, n)
 
     pair.run(150.0, on_tick)
     got_up = [e.data for e in pair.server_events if isinstance(e, MessageReceived)]
@@ -286,19 +293,7 @@ def test_corruption_no_longer_loses_reliable_messages() -> None:
     corrupted_before = pair.net.counters.corrupted
     dropped_before = pair.server.counters + pair.client.counters
     n = 1000
-    up = down = 0
-
-    def on_tick(now: float) -> None:
-        nonlocal up, down
-        for _ in range(4):
-            if up < n and pair.client.pending_reliable < 200:
-                pair.client.send_reliable(b"up %d" % up)
-                up += 1
-            if down < n and pair.server.pending_reliable(CLIENT) < 200:
-                pair.server.send_reliable(CLIENT, b"down %d" % down)
-                down += 1
-        pair.client.send_unreliable(b"input")
-        pair.server.send_unreliable(CLIENT, b"snapshot" * 5)
+    on_tick = _reliable_traffic(pair, n)
 
     pair.run(120.0, on_tick)
     # Stop sending and let what is in flight arrive (well within the silence timeout).

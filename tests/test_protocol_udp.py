@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 
 import pytest
+from netcheck import ipv6_loopback_works
 
 from netsnake.transport import bind_udp_socket, open_udp
 from protocol import (
@@ -26,23 +27,12 @@ from protocol import (
 STEP_TIMEOUT = 5.0
 
 
-def _ipv6_loopback_works() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 HOSTS = [
     pytest.param("127.0.0.1", id="ipv4"),
     pytest.param(
         "::1",
         id="ipv6",
-        marks=pytest.mark.skipif(not _ipv6_loopback_works(), reason="no IPv6 loopback"),
+        marks=pytest.mark.skipif(not ipv6_loopback_works(), reason="no IPv6 loopback"),
     ),
 ]
 

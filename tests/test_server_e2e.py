@@ -27,7 +27,6 @@ from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
 from netsnake.direction import Direction
 from netsnake.events import GameEvent, PlayerJoined, PlayerLeft
-from netsnake.snapshot import PlayerState
 from protocol import HANDSHAKE_SIZE, PROTOCOL_VERSION
 from protocol._wire import PacketKind, prefix
 
@@ -87,11 +86,6 @@ async def join_session(host: str, port: int, name: str) -> ClientSession:
     return session
 
 
-def own_player(core: ClientCore) -> PlayerState | None:
-    snap = core.latest_snapshot
-    return None if snap is None or core.player_id is None else snap.player(core.player_id)
-
-
 async def steer_and_confirm(core: ClientCore, turns: int) -> None:
     """Steer ``turns`` times, each time waiting for the server's input ack and checking
     that the acknowledged snapshot shows the snake heading the new way."""
@@ -100,15 +94,15 @@ async def steer_and_confirm(core: ClientCore, turns: int) -> None:
     while confirmed < turns:
         attempt += 1
         assert attempt < 4 * turns, "the snake kept dying; could not confirm turns"
-        await until(lambda: (p := own_player(core)) is not None and p.alive, 5, "alive")
-        me = own_player(core)
+        await until(lambda: (p := core.own_player) is not None and p.alive, 5, "alive")
+        me = core.own_player
         assert me is not None
         # Alternate right and left turns: a zigzag never runs into itself.
         new = Direction((me.direction + (1 if attempt % 2 else 3)) % 4)
         seq = core.steer(new)
         assert seq is not None, f"steer({new.name}) ignored while heading {me.direction.name}"
         await until(lambda: core.unacked_inputs == 0, 3, f"ack of input {seq}")
-        after = own_player(core)
+        after = core.own_player
         if after is not None and after.alive:
             assert after.direction is new, (after.direction, new)
             confirmed += 1

@@ -41,7 +41,7 @@ from netsnake.messages import (
     encode_message,
 )
 from netsnake.names import NameError_, validate_name
-from netsnake.snapshot import Snapshot, snapshot_hash
+from netsnake.snapshot import PlayerState, Snapshot, snapshot_hash
 from netsnake.snapshot_codec import decode_snapshot, peek_header
 from netsnake.ui.panels import HudInfo
 from protocol import (
@@ -343,7 +343,8 @@ class ClientCore:
         self.on_output()
 
     @property
-    def own_player(self) -> object | None:
+    def own_player(self) -> PlayerState | None:
+        """This player's state in the newest snapshot, if any."""
         snap = self.latest_snapshot
         return None if snap is None or self.player_id is None else snap.player(self.player_id)
 
@@ -368,10 +369,7 @@ class ClientCore:
         return seq
 
     def _current_direction(self) -> Direction | None:
-        snap = self.latest_snapshot
-        if snap is None or self.player_id is None:
-            return None
-        me = snap.player(self.player_id)
+        me = self.own_player
         return me.direction if me is not None and me.alive else None
 
     @property

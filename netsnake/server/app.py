@@ -77,7 +77,6 @@ class RunningServer:
         self._stop = asyncio.Event()
         self._stats_interval = stats_interval
         self._ticks = _TickStats([])
-        self._task: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         """Ask the tick loop to shut down (safe from signal handlers)."""

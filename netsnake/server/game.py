@@ -20,7 +20,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
 from netsnake.bots import steer_bots
@@ -155,20 +155,7 @@ class GameServer:
         self.endpoint = endpoint
         cfg = settings.world
         # The world's own cap must leave room for bots that leave for humans.
-        self.world = World(
-            WorldConfig(
-                width=cfg.width,
-                height=cfg.height,
-                wrap=cfg.wrap,
-                respawn_ticks=cfg.respawn_ticks,
-                start_length=cfg.start_length,
-                food_base=cfg.food_base,
-                food_per_player=cfg.food_per_player,
-                max_players=max(cfg.max_players, 64),
-                score_per_food=cfg.score_per_food,
-            ),
-            settings.seed,
-        )
+        self.world = World(replace(cfg, max_players=max(cfg.max_players, 64)), settings.seed)
         self.history = SnapshotHistory(64)
         self.counters = GameCounters()
         self._clients: dict[Hashable, _Client] = {}

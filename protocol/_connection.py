@@ -139,7 +139,7 @@ class Connection:
         self._recv_bits = 0
         self._seen: list[int] = [-1] * _DEDUP_WINDOW
         self._ack_due: float | None = None
-        self._reliable_in = ReliableReceiver()
+        self._reliable_in = ReliableReceiver(counters)
         self._reassembler = Reassembler(
             self.config.reassembly_groups, self.config.reassembly_expiry, counters
         )
@@ -294,8 +294,6 @@ class Connection:
         ack_delay_ms = next((f.ack_delay_ms for f in frames if f.type == FrameType.ACK_DELAY), 0)
         self._process_acks(header, ack_delay_ms, now)
         has_reliable = False
-        duplicates_before = self._reliable_in.duplicates
-        out_of_window_before = self._reliable_in.out_of_window
         for frame in frames:
             if frame.type == FrameType.RELIABLE:
                 has_reliable = True
@@ -309,10 +307,6 @@ class Connection:
                 )
                 if whole is not None:
                     self._events.append(PayloadReceived(peer=self.peer, data=whole))
-        self._counters["reliable_duplicate"] += self._reliable_in.duplicates - duplicates_before
-        window_drops = self._reliable_in.out_of_window - out_of_window_before
-        if window_drops:
-            self._counters["reliable_out_of_window"] += window_drops
         if all(f.type == FrameType.ACK_DELAY for f in frames):
             return  # an ack-only or keep-alive packet needs no ack of its own
         due = now if has_reliable else now + self.config.ack_delay

@@ -14,7 +14,7 @@ ahead cannot be honest and are dropped.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from protocol._errors import MessageTooLarge, QueueFull
@@ -89,9 +89,11 @@ class ReliableSender:
 class ReliableReceiver:
     """Reorders incoming reliable messages and drops duplicates."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: Counter[str] | None = None) -> None:
         self._next_id = 0
         self._parked: dict[int, bytes] = {}
+        # Drops are also counted here, under reliable_<name>, for the endpoint's stats.
+        self._counters: Counter[str] = counters if counters is not None else Counter()
         self.duplicates = 0
         self.out_of_window = 0
 
@@ -100,9 +102,11 @@ class ReliableReceiver:
         ahead = seq_diff(mid, self._next_id)
         if ahead < 0 or mid in self._parked:
             self.duplicates += 1
+            self._counters["reliable_duplicate"] += 1
             return []
         if ahead >= RELIABLE_WINDOW:
             self.out_of_window += 1
+            self._counters["reliable_out_of_window"] += 1
             return []
         self._parked[mid] = data
         ready: list[bytes] = []

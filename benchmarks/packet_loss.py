@@ -659,6 +659,7 @@ def _input_summary(ledger: InputLedger, trace: Path, start: float, end: float) -
 def _traffic(bot: Any) -> tuple[int, int, int, int, int]:
     """A bot's byte, snapshot and datagram counters, to difference over a trial."""
     transport, counters = bot.session.transport, bot.core.counters
+    assert transport is not None  # a joined bot has a socket
     return (
         transport.bytes_in,
         transport.bytes_out,
@@ -700,6 +701,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     def record_sizes(bot: HeadlessBot) -> None:
         transport = bot.session.transport
+        assert transport is not None  # a joined bot has a socket
         original = transport.datagram_received
 
         def datagram_received(data: bytes, addr: Any) -> None:

@@ -33,7 +33,9 @@ async def resolve(host: str, port: int) -> tuple[str, int]:
 class ClientSession:
     """A ClientCore on a real UDP socket, with its poll task."""
 
-    def __init__(self, core: ClientCore, transport: UdpTransport) -> None:
+    def __init__(self, core: ClientCore, transport: UdpTransport | None) -> None:
+        """``transport`` is None only for a session that ended before it began
+        (the host did not resolve), which never needs a socket."""
         self.core = core
         self.transport = transport
         self._poller: asyncio.Task[None] | None = None
@@ -66,9 +68,7 @@ class ClientSession:
             )
             core.state = ConnectionState.UNREACHABLE
             core.status_reason = f"Could not reach {label}: unknown host"
-            server = ("127.0.0.1", 9)  # never contacted: the session is already over
-            transport = await open_udp(core.endpoint, lambda e: None, remote=server)
-            return cls(core, transport)
+            return cls(core, None)
         core = ClientCore(
             server, server_label=label, name=name, render_delay=render_delay, config=config
         )
@@ -115,4 +115,5 @@ class ClientSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
-        self.transport.close()
+        if self.transport is not None:
+            self.transport.close()

@@ -44,7 +44,7 @@ from netsnake.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.names import NameError_, unique_name, validate_name
+from netsnake.names import MAX_NAME, NameError_, unique_name, validate_name
 from netsnake.snapshot import Snapshot, snapshot_hash
 from netsnake.snapshot_codec import SnapshotHistory
 from netsnake.world import PlayerDied as WorldDied
@@ -266,7 +266,7 @@ class GameServer:
 
     def _reply_bad_join(self, client: _Client) -> None:
         if client.player_id is None:
-            self._reject(client, "bad-name", "the name must be 1-16 printable characters")
+            self._reject(client, "bad-name", f"the name must be 1-{MAX_NAME} printable characters")
 
     def _reject(self, client: _Client, code: str, reason: str) -> None:
         self.counters.rejections += 1

@@ -670,7 +670,7 @@ def _traffic(bot: Any) -> tuple[int, int, int, int, int]:
 
 
 async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
-    from netsnake.bots import choose_turn
+    from netsnake.bots import steer_client
     from netsnake.client.core import ClientCore
     from netsnake.client.headless import HeadlessBot
     from netsnake.client.session import ClientSession
@@ -688,14 +688,9 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     def steer_and_record(core: ClientCore, rng: Any) -> Callable[[Snapshot, float], None]:
         # HeadlessBot's own steering, plus a note of when each turn left.
         def on_snapshot(snapshot: Snapshot, now: float) -> None:
-            pid = core.player_id
-            if pid is None or snapshot is not core.latest_snapshot:
-                return
-            turn = choose_turn(snapshot, pid, rng)
-            if turn is not None:
-                seq = core.steer(turn)
-                if seq is not None and core.name is not None:
-                    ledger.record(core.name, seq, now)
+            seq = steer_client(core, snapshot, rng)
+            if isinstance(seq, int) and core.name is not None:
+                ledger.record(core.name, seq, now)
 
         return on_snapshot
 

@@ -25,7 +25,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from netsnake.direction import Direction
 from netsnake.snapshot import Snapshot
@@ -33,7 +33,7 @@ from netsnake.snapshot import Snapshot
 if TYPE_CHECKING:
     from netsnake.world import World
 
-__all__ = ["choose_turn", "steer_bots"]
+__all__ = ["Steerable", "choose_turn", "steer_bots", "steer_client"]
 
 # Flood fills stop after this many cells beyond the snake's length: enough to
 # tell a dead end from open space without exploring the whole board each time.
@@ -175,3 +175,26 @@ def steer_bots(world: World, rng: random.Random, player_ids: Iterable[int] | Non
         turn = choose_turn(view, pid, rng)
         if turn is not None:
             world.queue_turn(pid, turn)
+
+
+class Steerable(Protocol):
+    """A client a bot can drive: its id, its newest snapshot and a steering wheel."""
+
+    @property
+    def player_id(self) -> int | None: ...
+    @property
+    def latest_snapshot(self) -> Snapshot | None: ...
+    def steer(self, direction: Direction) -> object: ...
+
+
+def steer_client(client: Steerable, snapshot: Snapshot, rng: random.Random) -> object:
+    """Steer ``client`` with :func:`choose_turn` when ``snapshot`` is its newest one,
+    through the client's own input path (as a person pressing keys would).
+
+    Returns what ``client.steer`` returned, or None when no turn was made.
+    """
+    pid = client.player_id
+    if pid is None or snapshot is not client.latest_snapshot:
+        return None
+    turn = choose_turn(snapshot, pid, rng)
+    return None if turn is None else client.steer(turn)

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_client
 from netsnake.client.core import ClientCore
 from netsnake.client.state import ConnectionState
 from netsnake.server.game import GameServer, ServerSettings
@@ -119,11 +119,8 @@ class GameSimulation:
         expected = self._server_hashes.get(snapshot.tick)
         if expected is None or expected != snapshot_hash(snapshot):
             client.hash_mismatches += 1
-        pid = client.core.player_id
-        if client.steer and pid is not None and snapshot is client.core.latest_snapshot:
-            turn = choose_turn(snapshot, pid, self._rng)
-            if turn is not None:
-                client.core.steer(turn)
+        if client.steer:
+            steer_client(client.core, snapshot, self._rng)
 
     def _on_tick(self, now: float) -> None:
         self.server.tick(now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from netsnake.bots import choose_turn
+from netsnake.bots import steer_client
 from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
 from netsnake.snapshot import Snapshot
@@ -57,12 +57,8 @@ class HeadlessBot:
         return cls(session, seed, steer)
 
     def _on_snapshot(self, snapshot: Snapshot, now: float) -> None:
-        pid = self.core.player_id
-        if not self._steer or pid is None or snapshot is not self.core.latest_snapshot:
-            return
-        turn = choose_turn(snapshot, pid, self._rng)
-        if turn is not None:
-            self.core.steer(turn)
+        if self._steer:
+            steer_client(self.core, snapshot, self._rng)
 
     async def quit(self) -> None:
         await self.session.quit()

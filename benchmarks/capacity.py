@@ -59,8 +59,8 @@ import psutil
 from netsnake import GAME_VERSION
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.state import ConnectionState
-from netsnake.direction import Direction
-from netsnake.messages import Accepted, Input, Join, decode_message, encode_message
+from netsnake.game.direction import Direction
+from netsnake.game.messages import Accepted, Input, Join, decode_message, encode_message
 from netsnake.transport import UdpTransport, open_udp
 from protocol import (
     ClientEndpoint,

@@ -3,7 +3,7 @@
 The packet-loss benchmark compares how fast netsnake's reliable channel
 delivers control messages with ENet, the reliable-UDP library many games use.
 Both carry the *same bytes*: netsnake's JOIN, ACCEPTED, QUIT and PLAYER_LEFT
-messages (``netsnake.messages``).  There is no game here, only the control
+messages (``netsnake.game.messages``).  There is no game here, only the control
 exchange:
 
 * a client connects (ENet's own handshake), sends JOIN reliably on channel 0;
@@ -37,8 +37,8 @@ if str(REPO) not in sys.path:  # run as a script: make `netsnake` importable fro
     sys.path.insert(0, str(REPO))
 
 from netsnake import GAME_VERSION  # noqa: E402
-from netsnake.events import PlayerLeft  # noqa: E402
-from netsnake.messages import Accepted, Join, Quit, decode_message, encode_message  # noqa: E402
+from netsnake.game.events import PlayerLeft  # noqa: E402
+from netsnake.game.messages import Accepted, Join, Quit, decode_message, encode_message  # noqa: E402
 from protocol import DecodeError  # noqa: E402
 
 __all__ = ["CycleResult", "enet_available", "join_quit_cycles", "serve"]

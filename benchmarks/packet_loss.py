@@ -670,13 +670,13 @@ def _traffic(bot: Any) -> tuple[int, int, int, int, int]:
 
 
 async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
-    from netsnake.bots import steer_client
     from netsnake.client.core import ClientCore
     from netsnake.client.headless import HeadlessBot
     from netsnake.client.session import ClientSession
     from netsnake.client.state import ConnectionState
-    from netsnake.events import PlayerLeft
-    from netsnake.snapshot import Snapshot
+    from netsnake.game.bots import steer_client
+    from netsnake.game.events import PlayerLeft
+    from netsnake.game.snapshot import Snapshot
     from protocol import ClientConfig
 
     loop = asyncio.get_running_loop()
@@ -878,7 +878,7 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _tcp_worker(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.tcp_json import TcpJsonClient
-    from netsnake.snapshot import Snapshot
+    from netsnake.game.snapshot import Snapshot
 
     host, port = "127.0.0.1", args.worker_port
     ledger = InputLedger()

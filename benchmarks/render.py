@@ -23,9 +23,9 @@ from collections.abc import Callable, Hashable
 
 import urwid
 
-from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
-from netsnake.snapshot import Snapshot
+from netsnake.game.bots import steer_bots
+from netsnake.game.snapshot import Snapshot
 from netsnake.ui.app import build_game_view
 from netsnake.ui.board import Board
 from netsnake.ui.palette import snake_attr
@@ -38,7 +38,7 @@ PLAYERS = 16
 
 def frames(width: int, height: int, count: int, seed: int = 1) -> list[RenderFrame]:
     """``count`` frames at 30 fps of a 16-bot game on a ``width``×``height`` board."""
-    from netsnake.world import World, WorldConfig
+    from netsnake.game.world import World, WorldConfig
 
     world = World(WorldConfig(width=width, height=height), seed)
     for pid in range(1, PLAYERS + 1):

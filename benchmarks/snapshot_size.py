@@ -20,10 +20,10 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from netsnake.bots import choose_turn, steer_bots
-from netsnake.snapshot import Snapshot
-from netsnake.snapshot_codec import decode_snapshot, encode_delta, encode_full
-from netsnake.world import PlayerDied, World, WorldConfig
+from netsnake.game.bots import choose_turn, steer_bots
+from netsnake.game.snapshot import Snapshot
+from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
+from netsnake.game.world import PlayerDied, World, WorldConfig
 
 TARGET_DELTA_8 = 40
 TARGET_RATIO = 40

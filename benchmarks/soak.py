@@ -48,10 +48,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
-from netsnake.messages import encode_message
+from netsnake.game.messages import encode_message
+from netsnake.game.snapshot import Snapshot
 from netsnake.server.game import ServerSettings
 from netsnake.sim import GameSimulation, SimClient, patient_client_config
-from netsnake.snapshot import Snapshot
 from protocol import ClientState
 from protocol.simulator import LinkConfig
 

@@ -10,7 +10,7 @@ beyond what the measurements need):
 * the first message is the username, ``{"type": "username", "username": ...}``;
   then ``{"type": "move", "direction": "up"}`` (plus a ``seq``, used only by
   the benchmark's input trace) and ``{"type": "quit"}``;
-* a game thread polls the queue, steps the *same* :class:`netsnake.world.World`
+* a game thread polls the queue, steps the *same* :class:`netsnake.game.world.World`
   at the same tick rate and sends the whole state to every client as one JSON
   line per tick (``{"tick", "width", "height", "snakes": [...], "food": [...]}``);
 * clients read lines and show the newest state.
@@ -21,7 +21,7 @@ namespace)::
     python benchmarks/tcp_json.py server --port 5050 [--tick-rate 10] [--input-trace PATH]
     python benchmarks/tcp_json.py client 127.0.0.1 --port 5050 --name Alice [--duration 30]
 
-The client steers with :func:`netsnake.bots.choose_turn`, like netsnake's
+The client steers with :func:`netsnake.game.bots.choose_turn`, like netsnake's
 headless bots.
 """
 
@@ -45,10 +45,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make `netsnake` importable from a checkout
     sys.path.insert(0, str(REPO))
 
-from netsnake.bots import choose_turn  # noqa: E402
-from netsnake.direction import Direction  # noqa: E402
-from netsnake.snapshot import PlayerState, Snapshot  # noqa: E402
-from netsnake.world import World, WorldConfig  # noqa: E402
+from netsnake.game.bots import choose_turn  # noqa: E402
+from netsnake.game.direction import Direction  # noqa: E402
+from netsnake.game.snapshot import PlayerState, Snapshot  # noqa: E402
+from netsnake.game.world import World, WorldConfig  # noqa: E402
 
 __all__ = ["TcpJsonClient", "TcpJsonServer", "snapshot_from_state", "state_to_json"]
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports():
-    from netsnake.messages import decode_message
-    from netsnake.snapshot import Snapshot
-    from netsnake.snapshot_codec import decode_snapshot, peek_header
-    from netsnake.world import World, WorldConfig
+    from netsnake.game.messages import decode_message
+    from netsnake.game.snapshot import Snapshot
+    from netsnake.game.snapshot_codec import decode_snapshot, peek_header
+    from netsnake.game.world import World, WorldConfig
     from protocol import ClientEndpoint, ClientState, DecodeError, ServerEndpoint, unpack_untrusted
     from protocol._wire import WireError, decode_data_header, decode_frames
 

@@ -13,11 +13,11 @@ import random
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from netsnake.bots import steer_client
 from netsnake.client.core import ClientCore
 from netsnake.client.state import ConnectionState
+from netsnake.game.bots import steer_client
+from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.server.game import GameServer, ServerSettings
-from netsnake.snapshot import Snapshot, snapshot_hash
 from protocol import ClientConfig, Event, ServerConfig, ServerEndpoint
 from protocol.simulator import Endpoint, LinkConfig, SimulatedNetwork, run_network
 

@@ -7,10 +7,10 @@ import statistics
 
 import pytest
 
-from netsnake.bots import choose_turn, steer_bots
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot
-from netsnake.world import PlayerDied, PlayerRespawned, World, WorldConfig
+from netsnake.game.bots import choose_turn, steer_bots
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
+from netsnake.game.world import PlayerDied, PlayerRespawned, World, WorldConfig
 
 
 def snake(pid: int, *body: Cell) -> PlayerState:

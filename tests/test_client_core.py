@@ -11,13 +11,13 @@ import pytest
 from netsnake.client.address import parse_host
 from netsnake.client.core import CLIENT_TIMEOUT
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
-from netsnake.direction import Direction
-from netsnake.events import PlayerLeft, ServerShuttingDown
-from netsnake.names import NameError_
+from netsnake.game.direction import Direction
+from netsnake.game.events import PlayerLeft, ServerShuttingDown
+from netsnake.game.names import NameError_
+from netsnake.game.snapshot import PlayerState
+from netsnake.game.world import WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, patient_client_config
-from netsnake.snapshot import PlayerState
-from netsnake.world import WorldConfig
 from protocol import ClientConfig, DisconnectCode
 from protocol.simulator import LinkConfig
 

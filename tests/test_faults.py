@@ -24,9 +24,9 @@ from netsnake.client.core import CLIENT_TIMEOUT
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
-from netsnake.events import PlayerJoined, PlayerLeft
-from netsnake.messages import Join, decode_message, encode_message
-from netsnake.names import NameError_, validate_name
+from netsnake.game.events import PlayerJoined, PlayerLeft
+from netsnake.game.messages import Join, decode_message, encode_message
+from netsnake.game.names import NameError_, validate_name
 from netsnake.netem import start_relay
 from netsnake.ui.text import safe_name
 from protocol import DecodeError
@@ -270,7 +270,7 @@ def test_render_buffer_survives_a_lost_snapshot_at_one_frame_per_tick() -> None:
     # Found by the soak: a lost snapshot, then frames a whole tick apart (a UI at
     # 30 fps under a 30+ Hz server) stepped playback into the gap -> KeyError.
     from netsnake.client.interpolation import SnapshotBuffer
-    from netsnake.world import World, WorldConfig
+    from netsnake.game.world import World, WorldConfig
 
     world = World(WorldConfig(), 1)
     world.add_player(1, "a", 0)

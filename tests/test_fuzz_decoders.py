@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netsnake.direction import Direction
-from netsnake.events import PlayerDied, PlayerJoined
-from netsnake.messages import (
+from netsnake.game.direction import Direction
+from netsnake.game.events import PlayerDied, PlayerJoined
+from netsnake.game.messages import (
     Accepted,
     Input,
     Join,
@@ -29,9 +29,9 @@ from netsnake.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.snapshot import Snapshot
-from netsnake.snapshot_codec import decode_snapshot, encode_delta, encode_full, peek_header
-from netsnake.world import World, WorldConfig
+from netsnake.game.snapshot import Snapshot
+from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full, peek_header
+from netsnake.game.world import World, WorldConfig
 from protocol import (
     ClientEndpoint,
     ClientState,

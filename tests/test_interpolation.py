@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer, fill_gap, step_direction
-from netsnake.direction import Direction
-from netsnake.snapshot import PlayerState, Snapshot
-from netsnake.world import World, WorldConfig
+from netsnake.game.bots import steer_bots
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import PlayerState, Snapshot
+from netsnake.game.world import World, WorldConfig
 
 TICK_RATE = 20.0
 FPS = 30.0

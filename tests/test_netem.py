@@ -19,8 +19,8 @@ from typing import Any, cast
 import pytest
 from netcheck import ipv6_loopback_works
 
-from netsnake._netem_link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment
 from netsnake.netem import Relay, parse_hostport, start_relay
+from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,8 +25,8 @@ from netsnake.client.core import ClientCore
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
-from netsnake.direction import Direction
-from netsnake.events import GameEvent, PlayerJoined, PlayerLeft
+from netsnake.game.direction import Direction
+from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft
 from protocol import HANDSHAKE_SIZE, PROTOCOL_VERSION
 from protocol._wire import PacketKind, prefix
 

@@ -13,9 +13,9 @@ import dataclasses
 import msgpack
 import pytest
 
-from netsnake.direction import Direction
-from netsnake.events import GameEvent, PlayerJoined, PlayerLeft
-from netsnake.messages import (
+from netsnake.game.direction import Direction
+from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft
+from netsnake.game.messages import (
     Accepted,
     Input,
     Join,
@@ -23,11 +23,11 @@ from netsnake.messages import (
     SnapshotMessage,
     encode_message,
 )
+from netsnake.game.snapshot import snapshot_hash
+from netsnake.game.snapshot_codec import encode_delta
+from netsnake.game.world import WorldConfig
 from netsnake.server.game import BOT_NAMES, ServerSettings
 from netsnake.sim import GameSimulation, SimClient, patient_client_config
-from netsnake.snapshot import snapshot_hash
-from netsnake.snapshot_codec import encode_delta
-from netsnake.world import WorldConfig
 from protocol import PayloadReceived
 from protocol.simulator import LinkConfig
 

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsnake.bots import steer_bots
-from netsnake.direction import Direction
-from netsnake.snapshot import PlayerState, Snapshot
-from netsnake.snapshot_codec import (
+from netsnake.game.bots import steer_bots
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import PlayerState, Snapshot
+from netsnake.game.snapshot_codec import (
     SnapshotHistory,
     decode_snapshot,
     encode_delta,
     encode_full,
     peek_header,
 )
-from netsnake.world import World, WorldConfig
+from netsnake.game.world import World, WorldConfig
 from protocol import DecodeError
 
 # -- games to encode ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 """UI widgets rendered without a terminal (urwid.testing), and the app driven end to end.
 
 The app tests use ``FakeCore``: test-only scaffolding implementing the
-``ClientView`` protocol on top of a real :class:`~netsnake.world.World` and a
+``ClientView`` protocol on top of a real :class:`~netsnake.game.world.World` and a
 real :class:`SnapshotBuffer`, so everything the UI draws comes from the game.
 """
 
@@ -18,12 +18,13 @@ import pytest
 import urwid
 import urwid.testing as ut
 
-from netsnake.bots import steer_bots
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.state import ConnectionState
-from netsnake.direction import Direction
-from netsnake.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
-from netsnake.snapshot import PlayerState, Snapshot
+from netsnake.game.bots import steer_bots
+from netsnake.game.direction import Direction
+from netsnake.game.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
+from netsnake.game.snapshot import PlayerState, Snapshot
+from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall
@@ -37,7 +38,6 @@ from netsnake.ui.panels import (
     format_hud,
 )
 from netsnake.ui.text import display_width, safe_name
-from netsnake.world import World, WorldConfig
 
 
 def player(

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
-from netsnake.world import (
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
+from netsnake.game.world import (
     FoodEaten,
     PlayerDied,
     PlayerRespawned,

@@ -20,8 +20,8 @@ from collections.abc import Awaitable
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.address import parse_host
 from netsnake.client.session import ClientSession
+from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
-from netsnake.names import NameError_, validate_name
 from netsnake.server.app import RunningServer, start_server
 from netsnake.server.game import ServerSettings
 

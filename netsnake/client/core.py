@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from netsnake import GAME_VERSION
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.state import ConnectionState
-from netsnake.direction import Direction
-from netsnake.events import GameEvent, ServerShuttingDown
-from netsnake.messages import (
+from netsnake.game.direction import Direction
+from netsnake.game.events import GameEvent, ServerShuttingDown
+from netsnake.game.messages import (
     MAX_INPUT_TURNS,
     Accepted,
     Input,
@@ -40,9 +40,9 @@ from netsnake.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.names import NameError_, validate_name
-from netsnake.snapshot import PlayerState, Snapshot, snapshot_hash
-from netsnake.snapshot_codec import decode_snapshot, peek_header
+from netsnake.game.names import NameError_, validate_name
+from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
+from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.ui.panels import HudInfo
 from protocol import (
     ClientConfig,

@@ -1,7 +1,7 @@
 """Bot-driven clients without a UI: the same ClientCore the terminal UI uses.
 
 Tests and benchmarks use them as stand-ins for people: each one connects over
-real UDP, joins with a name and steers with :func:`netsnake.bots.choose_turn`
+real UDP, joins with a name and steers with :func:`netsnake.game.bots.choose_turn`
 from the snapshots it receives (so it plays through the same input path as a
 human pressing keys).
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 
-from netsnake.bots import steer_client
 from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
-from netsnake.snapshot import Snapshot
+from netsnake.game.bots import steer_client
+from netsnake.game.snapshot import Snapshot
 from protocol import ClientConfig
 
 __all__ = ["HeadlessBot"]

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The server sends one :class:`~netsnake.snapshot.Snapshot` per tick.  Drawing
+The server sends one :class:`~netsnake.game.snapshot.Snapshot` per tick.  Drawing
 each one the moment it arrives would make the game stutter with every bit of
 network jitter, so the client plays snapshots back a little in the past — at
 ``server_time - render_delay`` — and interpolates between the two snapshots
@@ -46,8 +46,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 
 __all__ = ["RenderFrame", "SnapshotBuffer", "fill_gap", "step_direction"]
 

@@ -9,10 +9,10 @@ import sys
 from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
 from netsnake.server.game import ServerSettings
-from netsnake.world import WorldConfig
 
 __all__ = ["main", "parse_args"]
 

@@ -1,6 +1,6 @@
 """The authoritative game server's logic, with no sockets and no clock.
 
-:class:`GameServer` owns the :class:`~netsnake.world.World` and a
+:class:`GameServer` owns the :class:`~netsnake.game.world.World` and a
 :class:`protocol.ServerEndpoint`.  The asyncio shell (``netsnake.server.app``)
 feeds it protocol events and calls :meth:`GameServer.tick` at the tick rate;
 everything the server decides happens here, so tests can drive it on the
@@ -23,8 +23,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
-from netsnake.bots import steer_bots
-from netsnake.events import (
+from netsnake.game.bots import steer_bots
+from netsnake.game.events import (
     GameEvent,
     PlayerDied,
     PlayerJoined,
@@ -32,7 +32,7 @@ from netsnake.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.messages import (
+from netsnake.game.messages import (
     Accepted,
     Input,
     Join,
@@ -44,12 +44,12 @@ from netsnake.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.names import MAX_NAME, NameError_, unique_name, validate_name
-from netsnake.snapshot import Snapshot, snapshot_hash
-from netsnake.snapshot_codec import SnapshotHistory
-from netsnake.world import PlayerDied as WorldDied
-from netsnake.world import PlayerRespawned as WorldRespawned
-from netsnake.world import World, WorldConfig
+from netsnake.game.names import MAX_NAME, NameError_, unique_name, validate_name
+from netsnake.game.snapshot import Snapshot, snapshot_hash
+from netsnake.game.snapshot_codec import SnapshotHistory
+from netsnake.game.world import PlayerDied as WorldDied
+from netsnake.game.world import PlayerRespawned as WorldRespawned
+from netsnake.game.world import World, WorldConfig
 from protocol import (
     ConnectionEstablished,
     ConnectionTerminated,

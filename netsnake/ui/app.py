@@ -27,16 +27,16 @@ from urwid.str_util import get_byte_encoding
 
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.state import ConnectionState
-from netsnake.direction import Direction
-from netsnake.events import (
+from netsnake.game.direction import Direction
+from netsnake.game.events import (
     PlayerDied,
     PlayerJoined,
     PlayerLeft,
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.names import NameError_
-from netsnake.snapshot import Snapshot
+from netsnake.game.names import NameError_
+from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors

@@ -23,8 +23,8 @@ import urwid
 from urwid.widget.constants import Sizing
 
 from netsnake.client.interpolation import RenderFrame, step_direction
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.ui.palette import snake_attr
 
 __all__ = ["Board"]

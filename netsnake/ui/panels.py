@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import urwid
 
-from netsnake.snapshot import PlayerState
+from netsnake.game.snapshot import PlayerState
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 

@@ -1,6 +1,6 @@
 """What a client needs to draw one tick of the game: plain, immutable data.
 
-A :class:`Snapshot` is produced by :meth:`netsnake.world.World.snapshot` on the
+A :class:`Snapshot` is produced by :meth:`netsnake.game.world.World.snapshot` on the
 server and rebuilt exactly by the snapshot decoder on the client.  Two
 snapshots of the same tick compare equal and hash to the same
 :func:`snapshot_hash`, which is how clients are checked against the server.
@@ -12,7 +12,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from netsnake.direction import Direction
+from netsnake.game.direction import Direction
 
 __all__ = ["Cell", "PlayerState", "Snapshot", "snapshot_hash"]
 

@@ -13,7 +13,7 @@ back on the socket that knows which client they belong to.  A mapping that has
 heard nothing from its client for ``idle_timeout`` seconds is closed.
 
 Every datagram, either way, is handed to that direction's
-:class:`~netsnake._netem_link.LinkImpairment`, which answers with the times at
+:class:`~netsnake.netem.link.LinkImpairment`, which answers with the times at
 which copies of it arrive (none = lost).  Those copies wait in one heap ordered
 by arrival time, served by a single re-armed ``loop.call_at`` timer.  All the
 randomness and bookkeeping lives in the pure link model; this module only moves
@@ -40,8 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
-from netsnake._netem_link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 from netsnake.argparsing import int_range
+from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -668,7 +668,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl+C before our SIGINT handler is installed, or on loops without signal support.
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netsnake.direction import Direction
-from netsnake.events import (
+from netsnake.game.direction import Direction
+from netsnake.game.events import (
     GameEvent,
     PlayerDied,
     PlayerJoined,
@@ -106,11 +106,11 @@ class Input:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotMessage:
     state_hash: int
-    """:func:`netsnake.snapshot.snapshot_hash` of the world this payload rebuilds."""
+    """:func:`netsnake.game.snapshot.snapshot_hash` of the world this payload rebuilds."""
     input_ack: int
     """The newest input sequence received from this client (-1 before any)."""
     payload: bytes
-    """A full or delta snapshot from :mod:`netsnake.snapshot_codec`."""
+    """A full or delta snapshot from :mod:`netsnake.game.snapshot_codec`."""
 
 
 Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent

@@ -68,8 +68,8 @@ from bisect import insort
 from collections import deque
 from dataclasses import dataclass
 
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 
 __all__ = [
     "MAX_NAME_LENGTH",

@@ -27,11 +27,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from netsnake.direction import Direction
-from netsnake.snapshot import Snapshot
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from netsnake.world import World
+    from netsnake.game.world import World
 
 __all__ = ["Steerable", "choose_turn", "steer_bots", "steer_client"]
 

@@ -1,4 +1,4 @@
-"""Full and delta encodings of :class:`~netsnake.snapshot.Snapshot` (msgpack outside).
+"""Full and delta encodings of :class:`~netsnake.game.snapshot.Snapshot` (msgpack outside).
 
 Theory of operation
 -------------------
@@ -56,8 +56,8 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any, Final
 
-from netsnake.direction import Direction
-from netsnake.snapshot import Cell, PlayerState, Snapshot
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from protocol import (
     CodecLimits,
     DecodeError,

@@ -7,12 +7,14 @@ import itertools
 import random
 import statistics
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
+from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.snapshot_codec import (
     SnapshotHistory,
@@ -46,7 +48,7 @@ def random_game(
         elif roll < churn:
             pid = rng.randrange(players + 4)
             if not world.has_player(pid):
-                world.add_player(pid, "é" * rng.randrange(33), rng.randrange(256))
+                world.add_player(pid, "é" * rng.randrange(MAX_NAME_LENGTH + 1), rng.randrange(256))
         world.step()
         snapshots.append(world.snapshot())
     return snapshots
@@ -333,6 +335,19 @@ def test_plausible_headers_with_junk_raise_only_decode_errors(prefix: bytes, tai
 def test_specific_malformations(hex_bytes: str, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
         decode_snapshot(bytes.fromhex(hex_bytes), GOLDEN_BASE)
+
+
+def test_ids_and_names_beyond_the_shared_limits_are_refused_both_ways() -> None:
+    longest = player(MAX_PLAYER_ID, name="é" * MAX_NAME_LENGTH)
+    assert decode_snapshot(encode_full(frame(0, longest)), None).players == (longest,)
+    for bad in (player(MAX_PLAYER_ID + 1), player(1, name="x" * (MAX_NAME_LENGTH + 1))):
+        with pytest.raises(ValueError):
+            encode_full(frame(0, bad))
+        # The same record, forced onto the wire, is refused by the decoder.
+        items = msgpack.unpackb(encode_full(frame(0, longest)))
+        items[5][0][:2] = [bad.id, bad.name]
+        with pytest.raises(DecodeError):
+            decode_snapshot(msgpack.packb(items), None)
 
 
 # -- history --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.game.limits import MAX_PLAYER_ID, MAX_TEXT_LENGTH
 from protocol import (
     CodecLimits,
     DecodeError,
@@ -50,12 +51,11 @@ __all__ = [
 
 MAX_INPUT_TURNS = 32
 _MAX_SEQ = 2**31 - 1
-_MAX_NAME = 1024  # refused later with a reason if longer than the name rules allow
 _LIMITS = CodecLimits(
     max_size=20_000,
     max_array_len=64,
     max_map_len=0,
-    max_str_len=_MAX_NAME,
+    max_str_len=MAX_TEXT_LENGTH,
     max_bin_len=19_000,
     max_depth=3,
 )
@@ -176,11 +176,11 @@ def encode_message(msg: Message) -> bytes:
 
 
 def _pid(v: Any) -> int:
-    return expect_int(v, 0, 255)
+    return expect_int(v, 0, MAX_PLAYER_ID)
 
 
 def _text(v: Any) -> str:
-    return expect_str(v, _MAX_NAME)
+    return expect_str(v, MAX_TEXT_LENGTH)
 
 
 def decode_message(data: bytes) -> Message:
@@ -241,7 +241,7 @@ def decode_message(data: bytes) -> Message:
         return PlayerLeft(player_id=_pid(items[1]), name=_text(items[2]), reason=_text(items[3]))
     if kind == _DIED:
         need(6)
-        killer = expect_int(items[3], -1, 255)
+        killer = expect_int(items[3], -1, MAX_PLAYER_ID)
         return PlayerDied(
             player_id=_pid(items[1]),
             name=_text(items[2]),

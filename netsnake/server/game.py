@@ -32,6 +32,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.game.limits import MAX_NAME_LENGTH
 from netsnake.game.messages import (
     Accepted,
     Input,
@@ -44,7 +45,7 @@ from netsnake.game.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.game.names import MAX_NAME, NameError_, unique_name, validate_name
+from netsnake.game.names import NameError_, unique_name, validate_name
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import SnapshotHistory
 from netsnake.game.world import PlayerDied as WorldDied
@@ -266,7 +267,9 @@ class GameServer:
 
     def _reply_bad_join(self, client: _Client) -> None:
         if client.player_id is None:
-            self._reject(client, "bad-name", f"the name must be 1-{MAX_NAME} printable characters")
+            self._reject(
+                client, "bad-name", f"the name must be 1-{MAX_NAME_LENGTH} printable characters"
+            )
 
     def _reject(self, client: _Client, code: str, reason: str) -> None:
         self.counters.rejections += 1

@@ -47,6 +47,7 @@ class Direction(IntEnum):
 #: ``(dx, dy)`` of a one-cell step, indexed by direction (0 up, 1 right, 2 down, 3 left).
 STEPS: Final[tuple[tuple[int, int], ...]] = ((0, -1), (1, 0), (0, 1), (-1, 0))
 _BY_STEP: Final[dict[tuple[int, int], Direction]] = {v: Direction(k) for k, v in enumerate(STEPS)}
+_UP, _RIGHT, _DOWN, _LEFT = Direction
 
 
 def step(cell: Cell, direction: int, width: int, height: int, wrap: bool) -> Cell | None:
@@ -100,4 +101,16 @@ def step_direction(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> Dir
             dy = 1
         elif dy == height - 1 and height > 1:
             dy = -1
-    return _BY_STEP.get((dx, dy))
+    # An if-chain, not a dict lookup: the snapshot encoder calls this for every
+    # body cell of a full snapshot.
+    if dx == 0:
+        if dy == -1:
+            return _UP
+        if dy == 1:
+            return _DOWN
+    elif dy == 0:
+        if dx == 1:
+            return _RIGHT
+        if dx == -1:
+            return _LEFT
+    return None

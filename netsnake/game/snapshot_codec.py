@@ -57,7 +57,7 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import Any, Final
 
-from netsnake.game.direction import Direction, step_direction, walk
+from netsnake.game.direction import Direction, step, step_direction, walk
 from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from protocol import (
@@ -129,9 +129,13 @@ def _pack_chain(cells: Sequence[Cell], width: int, height: int, wrap: bool) -> i
 
 def _walk(start: Cell, bits: int, count: int, width: int, height: int, wrap: bool) -> list[Cell]:
     """The ``count`` cells reached from ``start`` by the chain ``bits`` (start excluded)."""
-    cells = walk(
-        start, [(bits >> shift) & 3 for shift in range(0, 2 * count, 2)], width, height, wrap
-    )
+    if count == 1:  # a plain mover in a delta against the previous tick: the usual case
+        cell = step(start, bits & 3, width, height, wrap)
+        cells = None if cell is None else [cell]
+    else:
+        cells = walk(
+            start, [(bits >> shift) & 3 for shift in range(0, 2 * count, 2)], width, height, wrap
+        )
     if cells is None:
         raise DecodeError("direction chain leaves the board")
     return cells

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
 from netsnake.client.state import TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, ServerShuttingDown
@@ -123,6 +124,8 @@ class ClientCore:
         self.latest_snapshot: Snapshot | None = None
         self.counters = ClientCounters()
         self.snapshot_listeners: list[SnapshotListener] = []
+        #: What happened to each snapshot tick, for the net graph.
+        self.netstats = NetStats()
         #: Called after the core queued datagrams (the session flushes the socket).
         self.on_output: Callable[[], None] = lambda: None
         self._render_delay = render_delay
@@ -350,7 +353,20 @@ class ClientCore:
             self._resync_pending = False
         else:
             self.counters.delta += 1
+        self._note_arrival(tick, len(msg.payload), baseline_tick is None)
         return snapshot
+
+    def _note_arrival(self, tick: int, size: int, full: bool) -> None:
+        stats = self.endpoint.stats(self._now)
+        buf = self._buffer
+        self.netstats.on_snapshot(
+            tick,
+            self._now,
+            size=size,
+            full=full,
+            ping_ms=stats.rtt * 1000 if stats is not None and stats.rtt > 0 else None,
+            render_delay_ms=buf.render_delay * 1000 if buf is not None else None,
+        )
 
     def _request_resync(self) -> None:
         # One request is enough (it is reliable), but ask again if the full
@@ -468,7 +484,7 @@ class ClientCore:
 
     def frame(self, now: float) -> RenderFrame | None:
         """The interpolated frame to draw at ``now``."""
-        return self._buffer.sample(now) if self._buffer is not None else None
+        return self.netstats.sample(self._buffer, now) if self._buffer is not None else None
 
     @property
     def buffer(self) -> SnapshotBuffer | None:
@@ -485,6 +501,7 @@ class ClientCore:
             up_kbps=stats.bytes_out_per_s / 1000 if stats else 0.0,
             server_tick=buf.latest_tick or 0 if buf else 0,
             render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[GameEvent]:

@@ -143,6 +143,17 @@ def build_palette(colors: int) -> list[PaletteEntry]:
         ("prompt.edit", "white,bold", "dark blue", "standout", "", ""),
         ("help", "white", "dark blue", "standout", "", ""),
         ("help.key", "yellow,bold", "dark blue", "bold,standout", "", ""),
+        # The net graph (ui/netgraph.py): one colour per snapshot fate.
+        ("net.title", "light gray,underline", "default", "underline", "", ""),
+        ("net.label", "dark gray", "default", "default", "", ""),
+        ("net.text", "light gray", "default", "default", "", ""),
+        ("net.dim", "dark gray", "default", "default", "", ""),
+        ("net.spark", "light cyan", "default", "default", "", ""),
+        ("net.ok", "dark green", "default", "default", "", ""),
+        ("net.late", "yellow", "default", "bold", "", ""),
+        ("net.held", "light magenta", "default", "underline", "", ""),
+        ("net.lost", "light red,bold", "default", "bold,standout", "", ""),
+        ("net.fix", "yellow,bold", "default", "bold", "", ""),
     ]
     for i, (name16, rgb) in enumerate(SNAKE_COLOURS):
         fg_hi = hi(rgb)

@@ -23,6 +23,7 @@ import urwid.testing as ut
 from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
 from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
@@ -426,6 +427,7 @@ class FakeCore:
         for pid in range(1, 5):
             self.world.add_player(pid, "me" if pid == 1 else f"bot{pid}", pid)
         self.buffer = SnapshotBuffer(tick_rate)
+        self.netstats = NetStats()
         self.start = clock()
         self.steered: list[Direction] = []
         self.names: list[str] = []
@@ -444,13 +446,20 @@ class FakeCore:
             steer_bots(self.world, self.rng, [p for p in self.world.player_ids if p != 1])
             self.world.step()
             self.pending_direction = None
-            self.buffer.push(self.world.snapshot(), now)
+            self._push(now)
+
+    def _push(self, now: float) -> None:
+        snapshot = self.world.snapshot()
+        self.netstats.on_snapshot(
+            snapshot.tick, now, size=64, full=False, ping_ms=12.0, render_delay_ms=100.0
+        )
+        self.buffer.push(snapshot, now)
 
     def frame(self, now: float) -> RenderFrame | None:
         self._advance(now)
         if self.buffer.latest_tick is None:
-            self.buffer.push(self.world.snapshot(), now)
-        return self.buffer.sample(now)
+            self._push(now)
+        return self.netstats.sample(self.buffer, now)
 
     def hud(self, now: float) -> HudInfo:
         return HudInfo(
@@ -460,6 +469,7 @@ class FakeCore:
             up_kbps=0.2,
             server_tick=self.buffer.latest_tick,
             render_delay_ms=self.buffer.render_delay * 1000,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[object]:

@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 from netcheck import ipv6_loopback_works
 
-from netsnake.netem import Relay, parse_hostport, start_relay
+from netsnake.netem import Relay, start_relay
 from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,27 +163,6 @@ def test_oversize_datagrams_are_refused() -> None:
     assert model.stats.oversize == 1
     with pytest.raises(ValueError):
         model.decide(0.0, -1)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("127.0.0.1:5000", ("127.0.0.1", 5000)),
-        ("localhost:1", ("localhost", 1)),
-        ("[::1]:5050", ("::1", 5050)),
-        ("[fe80::1%lo]:65535", ("fe80::1%lo", 65535)),
-    ],
-)
-def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
-    assert parse_hostport(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["5000", "host", "::1:5000", "host:0", "host:70000", "[::1]", ":5"]
-)
-def test_parse_hostport_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_hostport(text)
 
 
 # -- real loopback sockets --------------------------------------------------------------------

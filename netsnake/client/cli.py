@@ -17,8 +17,8 @@ import signal
 import sys
 from collections.abc import Awaitable
 
+from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.client.address import parse_host
 from netsnake.client.session import ClientSession
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging

@@ -32,15 +32,15 @@ import heapq
 import itertools
 import logging
 import random
-import re
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
-from netsnake.argparsing import int_range
+from netsnake.addresses import format_peer, parse_hostport
+from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
@@ -234,7 +234,7 @@ class Relay:
         task = self._loop.create_task(self._connect(upstream))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
-        log.info("new client %s (%d open)", _format_addr(client), len(self._clients))
+        log.info("new client %s (%d open)", format_peer(client), len(self._clients))
         return upstream
 
     async def _connect(self, upstream: _Upstream) -> None:
@@ -263,7 +263,7 @@ class Relay:
         now = self._loop.time()
         for upstream in list(self._clients.values()):
             if now - upstream.last_heard > self._idle_timeout:
-                log.info("client %s idle, mapping closed", _format_addr(upstream.client))
+                log.info("client %s idle, mapping closed", format_peer(upstream.client))
                 self._forget(upstream)
                 upstream.close()
         self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep_idle)
@@ -438,30 +438,11 @@ async def start_relay(
         relay.close()
         raise
     relay._attach(listener, sock)
-    log.info("listening on %s, relaying to %s", _format_addr(relay.address), _format_addr(server))
+    log.info("listening on %s, relaying to %s", format_peer(relay.address), format_peer(server))
     return relay
 
 
 # -- command line ---------------------------------------------------------------------------
-
-
-_HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)$")
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` or ``[IPV6]:PORT`` into ``(host, port)``.  Raises ``ValueError``."""
-    match = _HOSTPORT.match(text.strip())
-    if match is None:
-        raise ValueError(f"expected HOST:PORT or [IPV6]:PORT, got {text!r}")
-    port = int(match["port"])
-    if not 0 < port <= 65535:
-        raise ValueError(f"port must be 1-65535, got {port}")
-    return match["v6"] or match["host"], port
-
-
-def _format_addr(addr: Address | tuple[str, int]) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def _percent(text: str) -> float:
@@ -528,14 +509,8 @@ _LINK_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not usage + error: the cause is what a user needs to see.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m netsnake.netem",
         description=(
             "Relay UDP between clients and a server through a simulated bad network. "
@@ -655,8 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"netem: error: cannot start relay: {exc}", file=sys.stderr)
             return 1
         out(
-            f"netem: listening on {_format_addr(relay.address)}, relaying to "
-            f"{_format_addr(args.server)} (seed {seed})"
+            f"netem: listening on {format_peer(relay.address)}, relaying to "
+            f"{format_peer(args.server)} (seed {seed})"
         )
         out(f"netem: up   {up.summary()}")
         out(f"netem: down {down.summary()}")

@@ -13,11 +13,11 @@ back on the socket that knows which client they belong to.  A mapping that has
 heard nothing from its client for ``idle_timeout`` seconds is closed.
 
 Every datagram, either way, is handed to that direction's
-:class:`~netsnake.netem.link.LinkImpairment`, which answers with the times at
-which copies of it arrive (none = lost).  Those copies wait in one heap ordered
-by arrival time, served by a single re-armed ``loop.call_at`` timer.  All the
-randomness and bookkeeping lives in the pure link model; this module only moves
-bytes and keeps time.
+:class:`~protocol.simulator.LinkImpairment` (the same link model the in-memory
+simulator uses), which answers with the copies that arrive and when (none =
+lost).  Those copies wait in one heap ordered by arrival time, served by a
+single re-armed ``loop.call_at`` timer.  All the randomness and bookkeeping
+lives in the pure link model; this module only moves bytes and keeps time.
 
 The payload is never parsed, so malformed traffic is relayed like any other.
 """
@@ -41,7 +41,7 @@ from typing import Any, cast
 
 from netsnake.addresses import format_peer, parse_hostport
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
+from protocol.simulator import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -52,6 +52,7 @@ __all__ = [
     "RelayStats",
     "main",
     "parse_hostport",
+    "relay_link",
     "start_relay",
 ]
 
@@ -198,8 +199,8 @@ class Relay:
             if upstream is None:
                 return
         upstream.last_heard = now
-        for arrival in self._up.decide(now, len(data)):
-            self._schedule(arrival, upstream.send, data)
+        for arrival, payload in self._up.transmit(now, data):
+            self._schedule(arrival, upstream.send, payload)
 
     def _send_to_client(self, client: Address, data: bytes) -> None:
         listener, sock = self._listener, self._listener_sock
@@ -249,8 +250,8 @@ class Relay:
         if self._closed:
             return
         now = self._loop.time()
-        for arrival in self._down.decide(now, len(data)):
-            self._schedule(arrival, functools.partial(self._send_to_client, client), data)
+        for arrival, payload in self._down.transmit(now, data):
+            self._schedule(arrival, functools.partial(self._send_to_client, client), payload)
 
     def _forget(self, upstream: _Upstream) -> None:
         if self._clients.get(upstream.client) is upstream:
@@ -394,10 +395,12 @@ async def start_relay(
     idle_timeout: float = 30.0,
     max_clients: int = 1024,
 ) -> Relay:
-    """Start relaying datagrams sent to ``listen`` to ``server`` and back.
+    r"""Start relaying datagrams sent to ``listen`` to ``server`` and back.
 
     ``up`` impairs client → server traffic, ``down`` server → client; ``None``
-    means a perfect link.  ``listen`` may use port 0: read the real one from
+    means a perfect link; the command line's links are :func:`relay_link`\ s
+    (jitter keeps order, reordering holds back by a fixed delay).  ``listen``
+    may use port 0: read the real one from
     :attr:`Relay.address`.  Hosts are plain (``"::1"``, not ``"[::1]"``); a
     server name that resolves to both IPv4 and IPv6 uses its IPv4 address.
     Equal seeds give equal impairment decisions for equal traffic.
@@ -442,21 +445,38 @@ async def start_relay(
     return relay
 
 
+#: How long the command line's reordering holds a datagram back unless told otherwise.
+DEFAULT_REORDER_DELAY = 0.030
+
+
+def relay_link(**impairments: Any) -> LinkConfig:
+    """A link as the relay's command line builds it: ``keep_order`` (jitter alone
+    never reorders, as through a queue on a real link) and a fixed
+    ``reorder_delay`` of :data:`DEFAULT_REORDER_DELAY`; ``impairments`` override."""
+    settings: dict[str, Any] = {"keep_order": True, "reorder_delay": DEFAULT_REORDER_DELAY}
+    settings.update(impairments)
+    return LinkConfig(**settings)
+
+
 # -- command line ---------------------------------------------------------------------------
+# The link model counts in fractions and seconds; the command line takes percent and
+# milliseconds, converted here, at the edge.
 
 
 def _percent(text: str) -> float:
+    """PCT (0-100) as a fraction."""
     value = _number(text)
     if not 0.0 <= value <= 100.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text!r}")
-    return value
+    return value / 100.0
 
 
 def _millis(text: str) -> float:
+    """MS (>= 0) as seconds."""
     value = _number(text)
     if value < 0.0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+    return value / 1000.0
 
 
 def _number(text: str) -> float:
@@ -493,19 +513,25 @@ def _positive(text: str) -> float:
 
 # (option stem, LinkConfig field, argparse type, metavar, help)
 _LINK_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
-    ("loss", "loss_pct", _percent, "PCT", "drop this share of datagrams"),
-    ("latency", "latency_ms", _millis, "MS", "one-way delay"),
-    ("jitter", "jitter_ms", _millis, "MS", "random delay spread around --latency"),
+    ("loss", "loss", _percent, "PCT", "drop this share of datagrams"),
+    ("latency", "latency", _millis, "MS", "one-way delay"),
+    ("jitter", "jitter", _millis, "MS", "random delay spread around --latency"),
     (
         "jitter-dist",
-        "jitter",
+        "jitter_dist",
         _jitter,
         "{uniform,normal}",
         "uniform: ±jitter; normal: standard deviation jitter (default uniform)",
     ),
-    ("duplicate", "duplicate_pct", _percent, "PCT", "send this share of datagrams twice"),
-    ("reorder", "reorder_pct", _percent, "PCT", "hold back this share so later ones overtake"),
-    ("reorder-delay", "reorder_delay_ms", _millis, "MS", "how long to hold back (default 30)"),
+    ("duplicate", "duplicate", _percent, "PCT", "send this share of datagrams twice"),
+    ("reorder", "reorder", _percent, "PCT", "hold back this share so later ones overtake"),
+    (
+        "reorder-delay",
+        "reorder_delay",
+        _millis,
+        "MS",
+        f"how long to hold back (default {DEFAULT_REORDER_DELAY * 1000:g})",
+    ),
 )
 
 
@@ -562,7 +588,7 @@ def _link_config(args: argparse.Namespace, prefix: str) -> LinkConfig:
             value = getattr(args, field_name)
         if value is not None:
             values[field_name] = value
-    return LinkConfig(**values)
+    return relay_link(**values)
 
 
 async def _serve(relay: Relay, out: Callable[[str], None]) -> None:

@@ -99,7 +99,7 @@ def test_the_graph_draws_one_column_per_tick_newest_right() -> None:
     assert text[5][5:].count("•") == 1 and text[5][5:].rstrip().endswith("•")
     assert text[6].strip() == "ping 48 ms  delay 210 ms"
     assert "fix 2" in text[7] and "B/snap" in text[7]
-    assert text[8].strip() == "10s: late 1 held 1 lost 1"
+    assert text[8].strip() == "last 10 s: ▓1 ▒1 ░1"
     assert text[9].strip() == "█ok ▓late ▒held ░lost"
     runs = [a for row in ut.render_runs(graph, (25,)) for a, _ in row]
     assert {"net.ok", "net.late", "net.held", "net.lost", "net.spark", "net.fix"} <= set(runs)
@@ -235,3 +235,18 @@ def test_n_toggles_the_graph_in_the_app() -> None:
     assert title > max(i for i, line in enumerate(on[:22]) if "bot" in line[43:])
     assert len(on[title].rstrip()) <= 43 + SCOREBOARD_WIDTH
     assert "Net graph" not in seen["off"]
+
+
+def test_the_counts_cover_the_last_ten_seconds_and_fit() -> None:
+    arrivals = steady(250)
+    for t in range(1, 251, 2):
+        arrivals[t] = None  # every other snapshot lost
+    stats, _ = play(arrivals, until=25.0)
+    data = stats.data()
+    counts = data.counts(last=100)
+    assert counts[TickFate.LOST] >= 45
+    graph = NetGraph()
+    graph.update(_hud(stats), 10.0)
+    row = ut.render_text(graph, (25,))[8]
+    want = f"last 10 s: ▓{counts[TickFate.LATE]} ▒{counts[TickFate.HELD]} ░{counts[TickFate.LOST]}"
+    assert row.rstrip() == want

@@ -16,7 +16,7 @@ of it, the render delay, its size and the prediction corrections it brought.
     fix  ·······•···········
     ping 48 ms  delay 210 ms
     94 B/snap max 812  fix 3
-    10 s: late 1 held 1 lost 2
+    last 10 s: ▓1 ▒1 ░2
     █ok ▓late ▒held ░lost
 
 The ``snap`` row's glyphs (and the legend) are described in the module
@@ -226,10 +226,14 @@ class NetGraph(urwid.WidgetWrap[urwid.Pile]):
 
         window = max(1, round(_SUMMARY_SECONDS * self._tick_rate))
         counts = net.counts(last=window) if net is not None else dict.fromkeys(TickFate, 0)
-        summary: list[Markup] = [("net.text", f"{_SUMMARY_SECONDS}s:")]
+        # Glyph and count, so that it stays inside 25 columns with 3-digit counts.
+        summary: list[Markup] = [("net.text", f"last {_SUMMARY_SECONDS} s:")]
         for fate in (TickFate.LATE, TickFate.HELD, TickFate.LOST):
-            attr = _FATE_ATTRS[fate] if counts[fate] else "net.text"
-            summary.append((attr, f" {fate.value} {counts[fate]}"))
+            summary += [
+                " ",
+                (_FATE_ATTRS[fate], self._glyphs[fate]),
+                ("net.text", str(counts[fate])),
+            ]
         lines.append(summary)
 
         key_line: list[Markup] = []

@@ -421,7 +421,7 @@ def test_net_graph_toggles_and_shows_lost_snapshots(
 
     def graph_with_losses(screen: str) -> bool:
         snap = re.search(r"snap (.*)$", screen, re.MULTILINE)
-        lost = re.search(r"lost (\d+)", screen)
+        lost = re.search(r"last 10 s: ▓\d+ ▒\d+ ░(\d+)", screen)
         return bool(snap and "░" in snap[1] and "█" in snap[1] and lost and int(lost[1]) > 0)
 
     screen = tmux.wait_for(graph_with_losses, timeout=15, what="the net graph with lost ticks")

@@ -143,6 +143,8 @@ class GameCounters:
     """Stamped turns handed to the world at their stamp's step."""
     turns_late: int = 0
     """Stamped turns that arrived after their step had run: applied at once."""
+    turns_unstamped: int = 0
+    """Turns stamped 0 (a client that does not predict): applied on arrival."""
     turns_refused: int = 0
     """Turns stamped more than MAX_INPUT_LEAD ticks ahead, or beyond the hold buffer."""
     bad_messages: int = 0
@@ -299,7 +301,9 @@ class GameServer:
         held = client.held
         while held and held[0][2] <= coming:
             seq, turn, stamp = held.popleft()
-            if stamp < coming:
+            if stamp == 0:
+                self.counters.turns_unstamped += 1
+            elif stamp < coming:
                 self.counters.turns_late += 1
             else:
                 self.counters.turns_on_time += 1

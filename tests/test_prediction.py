@@ -7,6 +7,7 @@ then takes when those turns are released at their stamps, as the server does.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -181,7 +182,7 @@ def test_a_correction_is_counted_and_walked_at_most_one_cell_per_frame() -> None
         own = p.sample(now, 104.0 + now * rate)
         assert own is not None and own.head is not None
         heads.append(own.head)
-    steps = [_grid_distance(a, b, 20, 20, False) for a, b in zip(heads, heads[1:], strict=False)]
+    steps = [_grid_distance(a, b, 20, 20, False) for a, b in itertools.pairwise(heads)]
     assert max(steps) <= 1, heads
     assert heads[-1][0] == 10  # going down from the cell where the server turned it
 

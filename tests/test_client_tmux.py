@@ -427,8 +427,10 @@ def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path:
     )
     m = join.search(screen)
     assert m is not None
-    client(tmux, f"127.0.0.1 --port {m[1]} --name ann --ascii --predict on")
+    log = tmp_path / "client.log"
+    client(tmux, f"127.0.0.1 --port {m[1]} --name ann --ascii --predict on --log-file {log}")
     wait_game(tmux, "ann")
+    time.sleep(1.0)  # as a person would take in the board before the first turn
     width, height = 26, 20  # the server's default board
 
     def applied() -> dict[int, tuple[int, int]]:
@@ -463,7 +465,8 @@ def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path:
         if second is None or second[0] != first[0]:
             continue  # the head moved between the captures: not sure what was drawn at the key
         assert cell == first[0], (
-            f"turn {seq - 1} pressed with the head drawn at {first[0]} took effect at {cell}"
+            f"turn {seq - 1} pressed with the head drawn at {first[0]} took effect at {cell}\n"
+            f"{log.read_text()[-3000:]}\n{trace.read_text()[-2000:]}"
         )
         checked += 1
         time.sleep(0.3)  # a few cells along the new heading before the next turn

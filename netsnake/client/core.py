@@ -23,6 +23,7 @@ on arrival") and the own snake is interpolated like everyone else's.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,8 @@ __all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_con
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+log = logging.getLogger("client")
+
 _FRAME_STALE = 0.1  # s without a frame before a turn's stamp reads the clock itself
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 #: A player should hear "Connection lost" within 5 s of the server going quiet;
@@ -454,6 +457,15 @@ class ClientCore:
         self._unacked.append(turn)
         if predictor is not None:
             predictor.add_turn(turn)
+            shown = predictor.shown
+            log.debug(
+                "turn %d %s stamped %d; drawn tick %s head %s",
+                seq,
+                direction.name,
+                turn.stamp,
+                shown.tick if shown else None,
+                shown.head if shown else None,
+            )
         self.counters.turns_sent += 1
         self._send_inputs()
         return seq

@@ -20,7 +20,8 @@ snapshot buffer's ``server_tick`` is the server's tick as last seen arriving
 the server will be at when an input sent now arrives.  The margin covers
 jitter, upstream loss (a lost INPUT is repeated with the next snapshot, one
 tick later) and grows by half a tick each time the client sees one of its
-turns arrive late, decaying again afterwards.  ``P`` moves at nominal speed
+turns arrive late, decaying again afterwards; for the first snapshots, whose
+clock offset is still rough and RTT unknown, it holds one more tick.  ``P`` moves at nominal speed
 nudged by up to 10 % towards the target and never backwards, so the snake
 glides; it jumps only at the start and when it falls behind the newest
 snapshot.
@@ -43,6 +44,7 @@ frame.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -51,6 +53,8 @@ from dataclasses import dataclass, replace
 from netsnake.game.direction import Direction
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.game.world import WorldConfig, accepts_turn, advance_body, next_head, plan_move
+
+log = logging.getLogger("client")
 
 __all__ = [
     "LeadClock",
@@ -70,6 +74,9 @@ _MAX_LATE_MARGIN = 3.0  # ticks
 _NUDGE_PER_TICK = 0.05
 _MAX_NUDGE = 0.10
 _JUMP_ABOVE = 4.0  # ticks off target before the clock jumps instead of gliding
+# The first snapshots give a poor clock offset and no RTT yet: one tick of extra
+# lead at the start, fading out over this many snapshots.
+_WARMUP_SNAPSHOTS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +216,12 @@ class LeadClock:
         self.late_margin = 0.0
         """Extra lead in ticks, raised by late turns."""
         self.jumps = 0
+        self._warmup = _WARMUP_SNAPSHOTS
 
     def target(self, server_tick: float, rtt: float, jitter: float, loss_out: float) -> float:
         """The tick an input sent now reaches the server in, plus the safety margin."""
         margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter)
-        ticks = (rtt + margin) * self._rate + self.late_margin
+        ticks = (rtt + margin) * self._rate + self.late_margin + self._warmup / _WARMUP_SNAPSHOTS
         if loss_out > 0.01:
             ticks += min(1.0, loss_out * 10)  # room for one repeat of a lost INPUT
         return server_tick + ticks
@@ -223,6 +231,7 @@ class LeadClock:
 
     def saw_snapshot(self) -> None:
         self.late_margin *= _LATE_DECAY
+        self._warmup = max(0, self._warmup - 1)
 
     @property
     def position(self) -> float | None:
@@ -310,6 +319,9 @@ class OwnSnakePredictor:
                 self._late_seen.add(t.seq)
                 self.late_turns += 1
                 self.clock.saw_late_turn()
+                log.debug(
+                    "turn %d stamped %d still unapplied at tick %d", t.seq, t.stamp, snapshot.tick
+                )
         self._late_seen = {s for s in self._late_seen if s > input_applied}
         self.clock.saw_snapshot()
         shown = self._shown
@@ -324,6 +336,13 @@ class OwnSnakePredictor:
             now_state = self._states(shown.tick + 1)[shown.tick - snapshot.tick]
             if now_state.alive and now_state.body != shown.state.body:
                 self.corrections += 1
+                log.debug(
+                    "correction at tick %d (base %d): drawn %s, now %s",
+                    shown.tick,
+                    snapshot.tick,
+                    shown.state.body[:3],
+                    now_state.body[:3],
+                )
 
     # -- output
 

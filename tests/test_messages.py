@@ -61,8 +61,10 @@ GOLDEN: list[tuple[Message, str]] = [
         "94 1e 07 c4 02 00 03 c4 08 00 00 01 2c 00 00 01 2d",
     ),
     (
-        SnapshotMessage(state_hash=0xDEADBEEF, input_ack=5, input_applied=-1, payload=b"\x01\x02"),
-        "95 28 ce de ad be ef 05 ff c4 02 01 02",
+        SnapshotMessage(
+            state_hash=0xDEADBEEF, input_ack=300, inputs_pending=2, payload=b"\x01\x02"
+        ),
+        "95 28 ce de ad be ef cd 01 2c 02 c4 02 01 02",
     ),
 ]
 
@@ -96,7 +98,8 @@ def test_rejection_codes_are_their_wire_strings() -> None:
         [2, 0],  # too many
         [30, 0, b"\x00\x01", b"\x00\x00\x00\x05"],  # two turns, one stamp
         [30, 0, b"\x00", b"\x00\x00\x05"],  # a stamp of three bytes
-        [40, 1, 3, 4, b""],  # input_applied beyond input_ack
+        [40, 1, 3, 5, b""],  # more inputs pending than received
+        [40, 1, 3, -1, b""],  # a negative count
     ],
 )
 def test_decoder_refuses_what_the_table_does_not_describe(items: list[object]) -> None:

@@ -145,15 +145,22 @@ class SnapshotMessage:
     """:func:`netsnake.game.snapshot.snapshot_hash` of the world this payload rebuilds."""
     input_ack: int
     """The newest input sequence received from this client (-1 before any)."""
-    input_applied: int
-    """Every input up to this sequence has been consumed by the world as of this
-    snapshot's tick: it turned the snake or was refused (-1 before any)."""
+    inputs_pending: int
+    """How many of the inputs up to ``input_ack`` the world had not yet consumed
+    as of this snapshot's tick (held for their stamp or queued); see
+    :attr:`input_applied`.  Sent as a count, so it stays one byte."""
     payload: bytes
     """A full or delta snapshot from :mod:`netsnake.game.snapshot_codec`."""
 
     def __post_init__(self) -> None:
-        if not self.input_applied <= self.input_ack:
-            raise ValueError("input_applied cannot pass input_ack")
+        if not 0 <= self.inputs_pending <= self.input_ack + 1:
+            raise ValueError("more inputs pending than received")
+
+    @property
+    def input_applied(self) -> int:
+        """Every input up to this sequence has been consumed by the world as of this
+        snapshot's tick: it turned the snake or was refused (-1 before any)."""
+        return self.input_ack - self.inputs_pending
 
 
 Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent
@@ -308,7 +315,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         (
             _int_field("state_hash", 0, 0xFFFFFFFF),
             _int_field("input_ack", -1, _MAX_SEQ),
-            _int_field("input_applied", -1, _MAX_SEQ),
+            _int_field("inputs_pending", 0, _MAX_SEQ),
             Field("payload", lambda v: expect_bytes(v, _MAX_PAYLOAD)),
         ),
     ),

@@ -520,7 +520,7 @@ class GameServer:
             msg = SnapshotMessage(
                 state_hash=self._hash,
                 input_ack=client.last_input_seq,
-                input_applied=self.input_applied(client),
+                inputs_pending=client.last_input_seq - self.input_applied(client),
                 payload=payload,
             )
             try:

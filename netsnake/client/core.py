@@ -513,17 +513,17 @@ class ClientCore:
     def steering_view(self, snapshot: Snapshot) -> Snapshot:
         """``snapshot`` as the player sees their own snake: bots steer from this.
 
-        With prediction the own snake is replaced by its predicted state at the
-        tick a turn made now would be applied from; otherwise ``snapshot`` itself.
+        With prediction: the own snake at the tick a turn made now would be
+        applied from, and the others extrapolated straight on to that tick, as
+        the faint "now" heads show them; otherwise ``snapshot`` itself.
         """
         if self._predictor is None or self.player_id is None:
             return snapshot
         self._stamp(self._now)  # keeps the lead clock current without frames
         own = self._predictor.shown
-        if own is None or not own.state.alive:
+        if own is None or not own.state.alive or snapshot is not self._predictor.base:
             return snapshot
-        players = tuple(own.state if p.id == self.player_id else p for p in snapshot.players)
-        return replace(snapshot, players=players)
+        return self._predictor.view(own.tick) or snapshot
 
     @property
     def unacked_inputs(self) -> int:

@@ -62,6 +62,7 @@ __all__ = [
     "OwnSnakePredictor",
     "StampedTurn",
     "extrapolate_heads",
+    "extrapolate_others",
     "predict_own",
 ]
 
@@ -172,28 +173,36 @@ def _hits_itself(head: Cell, body: Sequence[Cell], grows: bool) -> bool:
     return head in body and (grows or head != body[-1])
 
 
-def extrapolate_heads(
+def extrapolate_others(
     snapshot: Snapshot, ticks: int, exclude: int | None = None
-) -> dict[int, Cell]:
-    """Where each live snake's head probably is ``ticks`` after ``snapshot``.
+) -> dict[int, PlayerState]:
+    """Where each live snake probably is ``ticks`` after ``snapshot``.
 
-    Straight on along its heading (nobody can know its turns), stopping
-    before a wall or a body.  ``exclude`` leaves one player out.
+    Straight on along its heading (nobody can know its turns), its tail
+    following, stopping before a wall or a body.  ``exclude`` leaves one
+    player out.
     """
     cfg = board_config(snapshot)
     occupied = {c for p in snapshot.players for c in p.body}
-    out: dict[int, Cell] = {}
+    out: dict[int, PlayerState] = {}
     for p in snapshot.players:
         if p.id == exclude or not p.alive or not p.body:
             continue
-        head = p.body[0]
+        body = deque(p.body)
         for _ in range(max(0, ticks)):
-            nxt = next_head(head, p.direction, cfg)
+            nxt = next_head(body[0], p.direction, cfg)
             if nxt is None or nxt in occupied:
                 break
-            head = nxt
-        out[p.id] = head
+            advance_body(body, nxt, grows=False)
+        out[p.id] = replace(p, body=tuple(body))
     return out
+
+
+def extrapolate_heads(
+    snapshot: Snapshot, ticks: int, exclude: int | None = None
+) -> dict[int, Cell]:
+    """The heads of :func:`extrapolate_others`: where the others' heads probably are now."""
+    return {pid: p.body[0] for pid, p in extrapolate_others(snapshot, ticks, exclude).items()}
 
 
 def _grid_delta(a: Cell, b: Cell, snapshot: Snapshot) -> tuple[int, int]:
@@ -393,6 +402,19 @@ class OwnSnakePredictor:
         body = (head, *shown.state.body[: max(0, len(own.state.body) - 1)])
         state = replace(own.state, body=body, direction=step)
         return OwnSnake(tick=own.tick, state=state, next_state=state, progress=0.0, correcting=True)
+
+    def view(self, tick: int) -> Snapshot | None:
+        """The newest snapshot as a player sees it at ``tick``: the own snake predicted,
+        the others extrapolated straight on (what bots steer from)."""
+        base, shown = self._base, self._shown
+        if base is None:
+            return None
+        others = extrapolate_others(base, tick - base.tick, exclude=self.player_id)
+        players = tuple(
+            shown.state if p.id == self.player_id and shown is not None else others.get(p.id, p)
+            for p in base.players
+        )
+        return replace(base, tick=tick, players=players)
 
     def others_now(self, tick: int) -> Mapping[int, Cell]:
         """Other snakes' heads extrapolated from the newest snapshot to ``tick``."""

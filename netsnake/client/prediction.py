@@ -50,9 +50,15 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
-from netsnake.game.world import WorldConfig, accepts_turn, advance_body, next_head, plan_move
+from netsnake.game.world import (
+    MAX_QUEUED_TURNS,
+    WorldConfig,
+    accepts_turn,
+    advance_body,
+    plan_move,
+)
 
 log = logging.getLogger("client")
 
@@ -154,7 +160,7 @@ def predict_own(
         if not held:
             while pending and pending[0].stamp <= tick:
                 turn = pending.popleft().direction
-                if accepts_turn(queue, direction, turn):
+                if accepts_turn(queue, direction, turn, MAX_QUEUED_TURNS):
                     queue.append(turn)
             direction, head, grows = plan_move(body, direction, queue, cfg, food)
             if head is None or head in others or _hits_itself(head, body, grows):
@@ -190,7 +196,7 @@ def extrapolate_others(
             continue
         body = deque(p.body)
         for _ in range(max(0, ticks)):
-            nxt = next_head(body[0], p.direction, cfg)
+            nxt = step(body[0], p.direction, cfg.width, cfg.height, cfg.wrap)
             if nxt is None or nxt in occupied:
                 break
             advance_body(body, nxt, grows=False)
@@ -392,15 +398,15 @@ class OwnSnakePredictor:
         if abs(dx) + abs(dy) <= 1:
             return own
         if abs(dx) >= abs(dy):
-            step = Direction.RIGHT if dx > 0 else Direction.LEFT
+            toward = Direction.RIGHT if dx > 0 else Direction.LEFT
         else:
-            step = Direction.DOWN if dy > 0 else Direction.UP
+            toward = Direction.DOWN if dy > 0 else Direction.UP
         cfg = self._config or board_config(board)
-        head = next_head(shown.head, step, cfg)
+        head = step(shown.head, toward, cfg.width, cfg.height, cfg.wrap)
         if head is None:
             return own
         body = (head, *shown.state.body[: max(0, len(own.state.body) - 1)])
-        state = replace(own.state, body=body, direction=step)
+        state = replace(own.state, body=body, direction=toward)
         return OwnSnake(tick=own.tick, state=state, next_state=state, progress=0.0, correcting=True)
 
     def view(self, tick: int) -> Snapshot | None:

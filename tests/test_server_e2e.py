@@ -103,8 +103,9 @@ async def steer_and_confirm(core: ClientCore, turns: int) -> None:
         seq = core.steer(new)
         assert seq is not None, f"steer({new.name}) ignored while heading {me.direction.name}"
         await until(lambda: core.unacked_inputs == 0, 3, f"ack of input {seq}")
-        predictor = core.predictor
-        await until(lambda: predictor is None or not predictor.turns, 3, f"input {seq} applied")
+        await until(
+            lambda: (pr := core.predictor) is None or not pr.turns, 3, f"input {seq} applied"
+        )
         after = core.own_player
         if after is not None and after.alive:
             assert after.direction is new, (after.direction, new)

@@ -93,14 +93,25 @@ class GameSimulation:
             )
         }
         self._server_hashes: dict[int, int] = {}
+        self._next_tick = 0.0  # ticks keep one schedule however run() is sliced
 
     def add_client(
-        self, name: str, *, steer: bool = True, config: ClientConfig | None = None
+        self,
+        name: str,
+        *,
+        steer: bool = True,
+        config: ClientConfig | None = None,
+        predict: bool = True,
     ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
         addr = (f"10.0.1.{len(self.clients) + 1}", 40000 + len(self.clients))
         core = ClientCore(
-            SERVER_ADDR, server_label="sim", name=name, config=config, nonce=self._rng.randbytes(8)
+            SERVER_ADDR,
+            server_label="sim",
+            name=name,
+            config=config,
+            nonce=self._rng.randbytes(8),
+            predict=predict,
         )
         client = SimClient(addr, core, steer)
         core.snapshot_listeners.append(lambda s, now: self._check(client, s))
@@ -123,6 +134,7 @@ class GameSimulation:
             steer_client(client.core, snapshot, self._rng)
 
     def _on_tick(self, now: float) -> None:
+        self._next_tick = now + 1.0 / self.settings.tick_rate
         self.server.tick(now)
         snap = self.server.snapshot
         self._server_hashes[snap.tick] = snapshot_hash(snap)
@@ -140,6 +152,7 @@ class GameSimulation:
             until,
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
+            first_step=self._next_tick,
         )
 
     def playing(self) -> list[SimClient]:

@@ -23,5 +23,7 @@ class HudInfo:
     up_kbps: float
     server_tick: int | None
     render_delay_ms: float
+    corrections: int | None = None
+    """Own-snake prediction corrections so far; None with prediction off."""
     net: NetGraphData | None = None
     """Per-tick history for the net graph; None when the source keeps none."""

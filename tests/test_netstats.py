@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 
 from netsnake.client.interpolation import SnapshotBuffer
 from netsnake.client.netstats import FINAL_FATES, NetStats, TickFate
+from netsnake.client.state import ConnectionState
 from netsnake.game.snapshot import Snapshot
+from netsnake.server.game import ServerSettings
+from netsnake.sim import GameSimulation, patient_client_config
+from protocol.simulator import LinkConfig
 
 RATE = 10.0
 LATENCY = 0.05
@@ -251,3 +255,74 @@ def test_hostile_ticks_never_break_the_ring(ops: list[tuple[bool, int]]) -> None
         else:
             stats.on_snapshot(tick, 0.0, size=1, full=False, ping_ms=None, render_delay_ms=None)
         _check_invariants(stats, 16)
+
+
+# --------------------------------------------------------------------------- a real client
+
+
+@pytest.mark.timeout(60)
+def test_fates_on_a_lossy_simulated_link_match_what_the_client_received() -> None:
+    # A real server and client core over a seeded link losing a fifth of the
+    # datagrams, drawn once per tick; the graph's fates must agree with the
+    # ticks the core actually accepted.
+    seed = 2026
+    print(f"seed {seed}")
+    rate = 10
+    sim = GameSimulation(
+        ServerSettings(tick_rate=rate, seed=seed, bots=2),
+        seed=seed,
+        link=LinkConfig(loss=0.2, latency=0.05, jitter=0.01),
+    )
+    client = sim.add_client("viewer", steer=False, config=patient_client_config())
+    for _ in range(25 * rate * 3):  # 30 frames a second
+        sim.run(1 / (3 * rate))
+        client.core.frame(sim.now)
+    assert client.core.state is ConnectionState.PLAYING
+    received = set(client.ticks_seen)
+    stats = client.core.netstats
+    settled = [r for r in stats.records() if r.fate in FINAL_FATES]
+    assert len(settled) > 150
+    for r in settled:
+        if r.tick not in received:
+            assert r.fate is TickFate.LOST and r.arrived_at is None, r
+        elif r.fate is TickFate.LOST:
+            assert r.arrived_at is not None  # a straggler: came after it was drawn
+        else:
+            assert r.arrived_at is not None and r.size is not None and r.size > 0, r
+            assert r.ping_ms is not None and 50 < r.ping_ms < 400, r
+    lost = sum(r.fate is TickFate.LOST for r in settled) / len(settled)
+    on_time = sum(r.fate is TickFate.ON_TIME for r in settled) / len(settled)
+    print(f"lost {lost:.1%}, on time {on_time:.1%}, counts {stats.data().counts()}")
+    assert 0.1 < lost < 0.45, lost
+    assert on_time > 0.5, on_time
+    assert stats.stragglers == sum(
+        r.fate is TickFate.LOST and r.arrived_at is not None for r in stats.records()
+    )
+    # the HUD hands the same records to the view
+    info = client.core.hud(sim.now)
+    assert info.net is not None and info.net.records == stats.records()
+
+
+@pytest.mark.parametrize("predict", [True, False])
+def test_prediction_corrections_reach_the_graph(predict: bool) -> None:
+    seed = 7
+    rate = 10
+    sim = GameSimulation(
+        ServerSettings(tick_rate=rate, seed=seed, bots=3),
+        seed=seed,
+        link=LinkConfig(loss=0.1, latency=0.06, jitter=0.03),
+    )
+    client = sim.add_client("me", predict=predict, config=patient_client_config())
+    for _ in range(15 * rate * 3):
+        sim.run(1 / (3 * rate))
+        client.core.frame(sim.now)
+    data = client.core.hud(sim.now).net
+    assert data is not None
+    if not predict:
+        assert data.corrections is None
+        return
+    total = client.core.counters.corrections
+    print(f"corrections {total}")
+    assert data.corrections == total
+    # each one is put on the tick that brought it (all 150 ticks are in the ring)
+    assert sum(r.corrections for r in data.records) == total

@@ -154,12 +154,11 @@ class NetStats:
             self._ring.clear()
             newest = tick - 1
         for t in range(newest + 1, tick + 1):
-            self._ring.append(TickRecord(tick=t, fate=self._pending(t, arrived=False)))
-
-    def _pending(self, tick: int, *, arrived: bool) -> TickFate:
-        if self._shown is not None and tick <= self._shown:
-            return TickFate.LOST  # playback is already past it
-        return TickFate.BUFFERED if arrived else TickFate.MISSING
+            # (a tick playback is already past, after a restart, counts as lost)
+            passed = self._shown is not None and t <= self._shown
+            self._ring.append(
+                TickRecord(tick=t, fate=TickFate.LOST if passed else TickFate.MISSING)
+            )
 
     # -- inputs
 

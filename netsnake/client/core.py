@@ -72,6 +72,7 @@ _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
 log = logging.getLogger("client")
 
+_LOSSY_UPLINK = 0.02  # lost share of our packets above which a new turn is sent twice
 _FRAME_STALE = 0.1  # s without a frame before a turn's stamp reads the clock itself
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 #: A player should hear "Connection lost" within 5 s of the server going quiet;
@@ -147,6 +148,7 @@ class ClientCore:
         self.show_others_now = others_now
         self._predictor: OwnSnakePredictor | None = None
         self._frame_at: float | None = None
+        self._frame_gap = 0.0  # smoothed time between frames (s)
         self._buffer: SnapshotBuffer | None = None
         self._history: OrderedDict[int, Snapshot] = OrderedDict()
         self._events: list[GameEvent] = []
@@ -408,7 +410,7 @@ class ClientCore:
         if self._unacked and self._unacked[0].seq <= input_ack:
             self._unacked = [t for t in self._unacked if t.seq > input_ack]
 
-    def _send_inputs(self) -> None:
+    def _send_inputs(self, copies: int = 1) -> None:
         if self._state is not ConnectionState.PLAYING or not self._unacked:
             return
         msg = Input(
@@ -416,12 +418,14 @@ class ClientCore:
             turns=tuple(t.direction for t in self._unacked),
             stamps=tuple(t.stamp for t in self._unacked),
         )
-        try:
-            self.endpoint.send_unreliable(encode_message(msg))
-        except LocalProtocolError:
-            return
-        self.counters.input_datagrams += 1
-        self.on_output()
+        data = encode_message(msg)
+        for _ in range(copies):
+            try:
+                self.endpoint.send_unreliable(data)
+            except LocalProtocolError:
+                return
+            self.counters.input_datagrams += 1
+            self.on_output()  # one datagram each (the session flushes here)
 
     @property
     def own_player(self) -> PlayerState | None:
@@ -477,7 +481,10 @@ class ClientCore:
                 shown.head if shown else None,
             )
         self.counters.turns_sent += 1
-        self._send_inputs()
+        # On a lossy uplink a stamped turn gets a second datagram at once: a
+        # repeat only rides on the next snapshot's reply, which may come too late.
+        stats = self.endpoint.stats(now) if predictor is not None else None
+        self._send_inputs(2 if stats is not None and stats.loss > _LOSSY_UPLINK else 1)
         return seq
 
     def _stamp(self, now: float) -> int:
@@ -579,6 +586,9 @@ class ClientCore:
         if frame is None or self._predictor is None:
             return frame
         own = self._sample_own(now)
+        if self._frame_at is not None:
+            gap = min(_FRAME_STALE, max(0.0, now - self._frame_at))
+            self._frame_gap += 0.1 * (gap - self._frame_gap)
         self._frame_at = now
         if own is None:
             return frame
@@ -598,6 +608,7 @@ class ClientCore:
             stats.rtt if stats else 0.0,
             stats.jitter if stats else 0.0,
             stats.loss if stats else 0.0,
+            self._frame_gap,
         )
         return predictor.sample(now, target)
 

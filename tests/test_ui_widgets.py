@@ -23,6 +23,7 @@ import urwid.testing as ut
 from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.prediction import OwnSnake
 from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
@@ -160,6 +161,32 @@ def test_board_ascii_mode_is_pure_ascii_whole_cells() -> None:
     ]
     board.set_frame(RenderFrame(snap(1, (a,)), snap(2, (b,)), 0.7, 1.7), my_id=1)
     assert ut.render_text(board, ())[2] == "|    ####@>      |"
+
+
+def test_board_draws_the_own_snake_predicted_and_the_others_now() -> None:
+    # Interpolated frame: the own snake two cells back, another snake heading left.
+    old_me = player(1, ((2, 1), (1, 1)))
+    other = player(2, ((6, 3), (7, 3)), direction=Direction.LEFT, colour=1)
+    base = snap(1, (old_me, other))
+    ahead = player(1, ((4, 1), (3, 1)))
+    further = player(1, ((5, 1), (4, 1)))
+    own = OwnSnake(tick=3, state=ahead, next_state=further, progress=0.25)
+    frame = RenderFrame(base, base, 0.0, 1.0, own=own, others_now={2: (4, 3)})
+    board = Board(ascii_mode=True)
+    board.set_frame(frame, my_id=1)
+    text = ut.render_text(board, ())
+    assert text[2] == "|      ##@>      |"  # the prediction, not the interpolated snake
+    assert text[4] == "|        ::  <@oo|"  # where the other's head probably is now
+    board = Board()
+    board.set_frame(frame, my_id=1)
+    rows = ut.render_runs(board, ())
+    assert ("snake.0.mine.body", "▌ ") in rows[2]  # growing into the next predicted cell
+    assert ("ghost", "··") in rows[4]
+    # A dead own snake (predicted) draws nothing, not the interpolated one.
+    dead = player(1, (), alive=False)
+    frame = RenderFrame(base, base, 0.0, 1.0, own=OwnSnake(3, dead, dead, 0.0))
+    board.set_frame(frame, my_id=1)
+    assert "████" not in "".join(ut.render_text(board, ()))
 
 
 def test_board_pending_direction_turns_own_head_at_once() -> None:

@@ -28,8 +28,6 @@ __all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
 log = logging.getLogger("server")
 stats_log = logging.getLogger("stats")
 
-_EXTRA_SLOTS = 4  # connections beyond max_players, so late joiners hear "server full"
-
 
 def lan_addresses() -> list[str]:
     """Addresses of this machine that other players could use (best effort)."""
@@ -166,7 +164,7 @@ async def start_server(
     """Bind and start serving; raises OSError if the address cannot be used."""
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
-        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS), secret=os.urandom(32)
+        ServerConfig(max_connections=settings.max_connections), secret=os.urandom(32)
     )
     tracer: Callable[[str, int, float], None] | None = None
     if input_trace is not None:

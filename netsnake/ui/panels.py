@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import urwid
 
 from netsnake.client.hud import HudInfo
-from netsnake.game.snapshot import PlayerState
+from netsnake.game.snapshot import PlayerState, ranked
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 
@@ -52,7 +52,7 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
     @staticmethod
     def ordered(players: Iterable[PlayerState]) -> list[PlayerState]:
         """Players in scoreboard order: score, then kills, then length, then id."""
-        return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
+        return ranked(players)
 
     def update(self, players: Iterable[PlayerState], my_id: int | None) -> None:
         """Show ``players``; ``my_id`` is the player's own id, if known."""

@@ -4,7 +4,7 @@ Real :class:`GameServer` and :class:`ClientCore` objects on the seeded
 simulated network (:class:`netsnake.sim.GameSimulation`), in virtual time.
 Spectators must get every snapshot a player gets (checked against the
 server's hashes), never count against ``max_players``, and be limited by
-``max_spectators``; SWITCH_SEAT moves a connection both ways.
+``max_spectators``; SWITCH moves a connection both ways.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The game's messages on top of the protocol: msgpack arrays ``[type, fields...]``.
 
-Reliable (control): JOIN, QUIT, RESYNC and SWITCH_SEAT from clients;
+Reliable (control): JOIN, QUIT, RESYNC and SWITCH from clients;
 ACCEPTED, REJECTED, SEATED, SPECTATORS and the game events from the
 server.  Unreliable: INPUT from clients every time they steer or receive a
 snapshot, SNAPSHOT from the server every tick.  The message table, with
@@ -146,7 +146,7 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Seated:
-    """The answer to SWITCH_SEAT: the connection's seat from now on.
+    """The answer to SWITCH: the connection's seat from now on.
 
     A refused switch leaves the seat as it was and says why in ``refusal``
     (empty when the switch was made).

@@ -16,7 +16,7 @@ Seats.  Being admitted and having a snake are separate.  A connection is
 admitted (ACCEPTED) with a seat: a PLAYER seat has a snake in the world and
 counts against ``max_players`` (bots included, a bot gives way to a human);
 a SPECTATOR seat has none and counts against ``max_spectators``.  Both get
-the snapshots and the game events; SWITCH_SEAT moves an admitted connection
+the snapshots and the game events; SWITCH moves an admitted connection
 between them, answered by SEATED.  Every seat hears SPECTATORS whenever the
 number watching changes.
 """

@@ -111,9 +111,11 @@ class ClientCounters:
 
 SnapshotListener = Callable[[Snapshot, float], None]
 
-#: What :meth:`ClientCore.drain_events` hands out: the server's game events,
-#: and SEATED answers that refused a switch (their ``refusal`` says why).
-ClientEvent = GameEvent | Seated
+#: What :meth:`ClientCore.drain_events` hands out: every reliable message from
+#: the server but the answer to JOIN (which shows as the state), in order:
+#: the game events, SEATED (a refused one says why in ``refusal``) and
+#: SPECTATORS (also kept in :attr:`ClientCore.spectators`).
+ClientEvent = GameEvent | Seated | Spectators
 
 
 class ClientCore:
@@ -276,6 +278,7 @@ class ClientCore:
             self._on_seated(msg)
         elif isinstance(msg, Spectators):
             self.spectators = msg.count
+            self._events.append(msg)
         elif isinstance(msg, Rejected):
             self.rejection_code = msg.code
             self._enter(ConnectionState.REJECTED, msg.reason)
@@ -294,8 +297,7 @@ class ClientCore:
         if self._state not in ADMITTED_STATES:
             self.counters.bad_messages += 1  # no seat to change before ACCEPTED
             return
-        if msg.refusal:
-            self._events.append(msg)
+        self._events.append(msg)
         self.player_id, self.colour = msg.player_id, msg.colour
         if msg.player_id is None:
             self._unacked.clear()  # turns for a snake given up: nobody will apply them

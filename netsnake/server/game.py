@@ -369,7 +369,8 @@ class GameServer:
         if pid is not None:
             log.info("%s joined from %s as player %d", client.name, _fmt(client.peer), pid)
             self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
-            self._send(client, Spectators(count=self.spectators))
+            if self.spectators:  # a client starts from 0 watching
+                self._send(client, Spectators(count=self.spectators))
         else:
             log.info("%s is spectating, from %s", name, _fmt(client.peer))
             self._announce_spectators()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from netsnake.addresses import format_host
 from netsnake.server.game import GameServer, ServerSettings
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
 from protocol import ServerConfig, ServerEndpoint
@@ -215,10 +216,9 @@ async def serve(
                 "" if bound_port == 5050 else f" --port {bound_port}",
             )
     else:
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         log.info(
             "players can join with: netsnake-client %s%s",
-            shown,
+            format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
     log.info("press Ctrl+C to stop")

@@ -31,6 +31,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
+from netsnake.addresses import format_peer
 from netsnake.game.bots import steer_bots
 from netsnake.game.events import (
     GameEvent,
@@ -102,8 +103,12 @@ BOT_NAMES = (
     "Medusa",
     "Ouroboros",
 )
-_EXTRA_CONNECTIONS = 4
 _COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
+
+#: Protocol connections accepted beyond the seats.  A client arriving at a
+#: full server must still complete the handshake to be told "server full"; with
+#: no spare connection it would hear nothing and time out instead.
+SPARE_CONNECTIONS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,9 +137,9 @@ class ServerSettings:
 
     @property
     def max_connections(self) -> int:
-        """Protocol connections to allow: every seat, and a few more so that
-        late joiners are answered "full" by the game rather than by the protocol."""
-        return self.max_players + self.max_spectators + _EXTRA_CONNECTIONS
+        """How many protocol connections the server endpoint accepts: every seat,
+        players and spectators, plus SPARE_CONNECTIONS."""
+        return self.max_players + self.max_spectators + SPARE_CONNECTIONS
 
 
 @dataclass(slots=True)
@@ -266,7 +271,7 @@ class GameServer:
             self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
             self._clients[event.peer] = _Client(event.peer, now)
-            log.debug("connection from %s", _fmt(event.peer))
+            log.debug("connection from %s", format_peer(event.peer))
         elif isinstance(event, ConnectionTerminated):
             reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
             self._remove_client(event.peer, reason)
@@ -320,7 +325,7 @@ class GameServer:
 
     def _reject(self, client: _Client, code: RejectionCode, reason: str) -> None:
         self.counters.rejections += 1
-        log.info("rejected %s: %s", _fmt(client.peer), reason)
+        log.info("rejected %s: %s", format_peer(client.peer), reason)
         self._send(client, Rejected(code=code, reason=reason))
 
     def _reject_version(self, client: _Client, version: int) -> None:
@@ -367,12 +372,12 @@ class GameServer:
             ),
         )
         if pid is not None:
-            log.info("%s joined from %s as player %d", client.name, _fmt(client.peer), pid)
+            log.info("%s joined from %s as player %d", client.name, format_peer(client.peer), pid)
             self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
             if self.spectators:  # a client starts from 0 watching
                 self._send(client, Spectators(count=self.spectators))
         else:
-            log.info("%s is spectating, from %s", name, _fmt(client.peer))
+            log.info("%s is spectating, from %s", name, format_peer(client.peer))
             self._announce_spectators()
 
     # -------------------------------------------------------------------- seats
@@ -485,7 +490,7 @@ class GameServer:
             self._clients.pop(client.peer, None)  # already gone; its leave is being handled
         except LocalProtocolError as exc:
             # A full queue means the peer stopped acknowledging: it is gone.
-            log.warning("dropping %s: %s", _fmt(client.peer), exc)
+            log.warning("dropping %s: %s", format_peer(client.peer), exc)
             self._drop_client(client.peer, "not acknowledging")
 
     def _broadcast(self, event: GameEvent | Spectators, exclude: Hashable | None = None) -> None:
@@ -546,7 +551,7 @@ class GameServer:
             try:
                 handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
             except LocalProtocolError as exc:
-                log.warning("cannot send snapshot to %s: %s", _fmt(client.peer), exc)
+                log.warning("cannot send snapshot to %s: %s", format_peer(client.peer), exc)
                 continue
             client.in_flight[handle] = tick
             if len(client.in_flight) > 2 * self.history.window:
@@ -571,10 +576,3 @@ class GameServer:
             with contextlib.suppress(LocalProtocolError):
                 total += self.endpoint.pending_reliable(peer)
         return total
-
-
-def _fmt(peer: Hashable) -> str:
-    if isinstance(peer, tuple) and len(peer) == 2:
-        host, port = peer
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(peer)

@@ -67,6 +67,7 @@ def test_spectators_do_not_count_against_max_players() -> None:
     late = sim.add_client("late")
     sim.run(1.0)
     assert state(late) is S.REJECTED and late.core.rejection_code is RejectionCode.FULL
+    assert late.core.status_reason == "server full (2 players); you can watch with --spectate"
 
 
 def test_a_full_spectator_list_gets_a_clear_rejection() -> None:
@@ -154,7 +155,7 @@ def test_switching_to_play_on_a_full_server_is_refused_with_a_reason() -> None:
     sim.run(1.0)
     assert state(eve) is S.SPECTATING and eve.core.player_id is None
     refusals = [e for e in eve.core.drain_events() if isinstance(e, Seated)]
-    assert [e.refusal for e in refusals] == ["server full (1 players)"]
+    assert [e.refusal for e in refusals] == ["server full (1 player)"]
     assert state(ann) is S.PLAYING and sim.server.players == 1
     # When the seat frees up, the same request succeeds.
     ann.core.request_quit()

@@ -350,6 +350,8 @@ class GameServer:
         refusal = self._seat_refusal(msg.seat)
         if refusal is not None:
             code = RejectionCode.FULL if msg.seat is Seat.PLAYER else RejectionCode.SPECTATORS_FULL
+            if code is RejectionCode.FULL and self._seat_refusal(Seat.SPECTATOR) is None:
+                refusal += "; you can watch with --spectate"
             self._reject(client, code, refusal)
             return
         client.name = name
@@ -386,7 +388,8 @@ class GameServer:
         """Why a new ``seat`` cannot be had now, or None if it can."""
         if seat is Seat.PLAYER:
             if self.players >= self.settings.max_players and not self._bots:
-                return f"server full ({self.settings.max_players} players)"
+                n = self.settings.max_players
+                return f"server full ({n} player{'' if n == 1 else 's'})"
         elif self.spectators >= self.settings.max_spectators:
             return f"no spectator seat left ({self.settings.max_spectators} watching)"
         return None

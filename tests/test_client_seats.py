@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from netsnake.client.cli import build_parser
 from netsnake.client.state import ConnectionState as S
 from netsnake.game.messages import (
     Accepted,
@@ -151,3 +152,8 @@ def test_a_spectator_can_quit() -> None:
     assert eve.core.quitting
     sim.run(1.5)
     assert eve.core.state is S.CLOSED
+
+
+def test_the_command_line_asks_to_spectate() -> None:
+    assert build_parser().parse_args(["example.org", "--spectate"]).spectate
+    assert not build_parser().parse_args(["example.org"]).spectate

@@ -25,7 +25,8 @@ from netsnake.game.messages import (
     SwitchSeat,
     encode_message,
 )
-from netsnake.server.game import ServerSettings
+from netsnake.server.cli import parse_args
+from netsnake.server.game import SPARE_CONNECTIONS, ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient
 from protocol.simulator import LinkConfig
 
@@ -247,3 +248,12 @@ def test_a_join_from_an_older_game_version_is_told_so() -> None:
     sim.run(0.5)
     assert state(old) is S.REJECTED and old.core.rejection_code is RejectionCode.VERSION
     assert "client 1" in old.core.status_reason
+
+
+def test_the_command_line_sets_the_spectator_limit() -> None:
+    _, settings = parse_args(["--max-spectators", "3"])
+    assert settings.max_spectators == 3
+    _, default = parse_args([])
+    assert default.max_spectators == 16
+    # Every seat has a protocol connection, and a few spare to be told "full".
+    assert default.max_connections == 16 + 16 + SPARE_CONNECTIONS

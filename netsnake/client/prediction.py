@@ -18,6 +18,7 @@ Its target is ``server_tick(now) + (rtt + margin) * tick_rate``: the
 snapshot buffer's ``server_tick`` is the server's tick as last seen arriving
 (one downlink behind the server), so adding the round trip gives the tick
 the server will be at when an input sent now arrives.  The margin covers
+the time a frame stays on screen (a key is stamped from the frame seen),
 jitter, upstream loss (a lost INPUT is repeated with the next snapshot, one
 tick later) and grows by half a tick each time the client sees one of its
 turns arrive late, decaying again afterwards; for the first snapshots, whose
@@ -239,9 +240,20 @@ class LeadClock:
         self.jumps = 0
         self._warmup = _WARMUP_SNAPSHOTS
 
-    def target(self, server_tick: float, rtt: float, jitter: float, loss_out: float) -> float:
-        """The tick an input sent now reaches the server in, plus the safety margin."""
-        margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter)
+    def target(
+        self,
+        server_tick: float,
+        rtt: float,
+        jitter: float,
+        loss_out: float,
+        frame_gap: float = 0.0,
+    ) -> float:
+        """The tick an input sent now reaches the server in, plus the safety margin.
+
+        ``frame_gap`` (s) is how long a drawn frame stays on screen: a key is
+        stamped from the frame the player saw, which may be that much older.
+        """
+        margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter) + frame_gap
         ticks = (rtt + margin) * self._rate + self.late_margin + self._warmup / _WARMUP_SNAPSHOTS
         if loss_out > 0.01:
             ticks += min(1.0, loss_out * 10)  # room for one repeat of a lost INPUT
@@ -314,7 +326,12 @@ class OwnSnakePredictor:
         return self._shown
 
     def add_turn(self, turn: StampedTurn) -> None:
+        """A turn just sent; stamped for a step already seen, it is late from the start."""
         self._turns.append(turn)
+        if self._base is not None and turn.stamp <= self._base.tick:
+            self._late_seen.add(turn.seq)
+            self.late_turns += 1
+            self.clock.saw_late_turn()
 
     def next_stamp(self, now: float) -> int:
         """The stamp for a turn made at ``now``: one past the tick drawn as the head."""

@@ -30,6 +30,8 @@ __all__ = [
 #: (keys, what they do) shown by the help overlay.
 HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("←↑→↓  WASD  hjkl", "steer"),
+    ("p", "play / watch (spectate)"),
+    ("Tab", "watching: follow the next player"),
     ("?", "show / hide this help"),
     ("n", "show / hide the net graph"),
     ("q  Esc", "quit"),

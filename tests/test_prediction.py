@@ -326,3 +326,24 @@ def test_turns_land_on_the_cell_drawn_when_they_were_made(latency: float, seed: 
     assert landed >= 8, f"seed {seed}: only {landed} of {len(made)} turns checked"
     assert sim.server.counters.turns_late == 0, f"seed {seed}"
     assert c.hash_mismatches == 0
+
+
+def test_predict_off_draws_the_own_snake_interpolated_and_sends_unstamped_turns() -> None:
+    sim = GameSimulation(
+        ServerSettings(tick_rate=10, bots=2, seed=61), seed=61, link=LinkConfig(latency=0.05)
+    )
+    c = sim.add_client("p", steer=False, predict=False)
+    sim.run(2.0)
+    core = c.core
+    assert core.predictor is None
+    frame = core.frame(sim.now)
+    assert frame is not None and frame.own is None and not frame.others_now
+    assert core.hud(sim.now).corrections is None
+    me = core.own_player
+    assert me is not None and me.alive
+    seq = core.steer(Direction((me.direction + 1) % 4), sim.now)
+    assert seq is not None and core.stamp_of(seq) == 0
+    sim.run(1.0)
+    counters = sim.server.counters
+    assert counters.turns_unstamped == 1
+    assert counters.turns_on_time == counters.turns_late == 0

@@ -347,3 +347,27 @@ def test_predict_off_draws_the_own_snake_interpolated_and_sends_unstamped_turns(
     counters = sim.server.counters
     assert counters.turns_unstamped == 1
     assert counters.turns_on_time == counters.turns_late == 0
+
+
+def test_a_board_no_world_can_have_is_not_predicted_and_stamps_stay_u32() -> None:
+    me = PlayerState(
+        id=1,
+        name="me",
+        colour=0,
+        alive=True,
+        direction=Direction.RIGHT,
+        body=((1, 1), (0, 1)),
+        score=0,
+        best=0,
+        kills=0,
+        respawn_ticks=0,
+    )
+    tiny = Snapshot(tick=0xFFFF_FFFF, width=4, height=3, wrap=False, players=(me,), food=())
+    p = OwnSnakePredictor(1, 10.0)
+    p.on_snapshot(tiny, -1)
+    own = p.sample(0.0, float(tiny.tick) + 3)
+    assert own is not None and own.head == (1, 1)  # held where the server has it
+    assert p.others_now(own.tick) == {}
+    stamp = p.next_stamp(0.0)
+    assert stamp == 0xFFFF_FFFF
+    encode_message(Input(first_seq=0, turns=(Direction.UP,), stamps=(stamp,)))

@@ -85,6 +85,7 @@ _JUMP_ABOVE = 4.0  # ticks off target before the clock jumps instead of gliding
 # The first snapshots give a poor clock offset and no RTT yet: one tick of extra
 # lead at the start, fading out over this many snapshots.
 _WARMUP_SNAPSHOTS = 30
+_MAX_STAMP = 0xFFFF_FFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +120,18 @@ class OwnSnake:
         return self.state.body[0] if self.state.body else None
 
 
-def board_config(snapshot: Snapshot) -> WorldConfig:
-    """A :class:`WorldConfig` with the snapshot's board (only the geometry matters here)."""
-    return WorldConfig(
-        width=snapshot.width, height=snapshot.height, wrap=snapshot.wrap, start_length=2
-    )
+def board_config(snapshot: Snapshot) -> WorldConfig | None:
+    """A :class:`WorldConfig` with the snapshot's board (only the geometry matters here).
+
+    None for a board no netsnake world can have (a hostile or broken server):
+    nothing is predicted on it.
+    """
+    try:
+        return WorldConfig(
+            width=snapshot.width, height=snapshot.height, wrap=snapshot.wrap, start_length=2
+        )
+    except ValueError:
+        return None
 
 
 def predict_own(
@@ -149,6 +157,8 @@ def predict_own(
     if not me.alive or not me.body or until <= base.tick:
         return states + [me] * max(0, until - base.tick)
     cfg = config or board_config(base)
+    if cfg is None:
+        return states + [me] * (until - base.tick)
     # Another snake's cell is in the way until its tail has left it, ``len - j``
     # steps on for the ``j``-th cell, as long as that snake keeps moving
     # without growing (the only thing known of it); its new heads are not guessed.
@@ -196,6 +206,8 @@ def extrapolate_others(
     player out.
     """
     cfg = board_config(snapshot)
+    if cfg is None:
+        return {}
     occupied = {c for p in snapshot.players for c in p.body}
     out: dict[int, PlayerState] = {}
     for p in snapshot.players:
@@ -338,7 +350,8 @@ class OwnSnakePredictor:
         pos = self.clock.position
         drawn = math.floor(pos) if pos is not None else (self._base.tick if self._base else 0)
         last = self._turns[-1].stamp if self._turns else -1
-        return max(drawn + 1, last + 1)
+        # A stamp is a u32 on the wire, however far a (hostile) server's ticks go.
+        return min(max(drawn + 1, last + 1), _MAX_STAMP)
 
     def on_snapshot(self, snapshot: Snapshot, input_applied: int) -> None:
         """A new authoritative snapshot (older ones are ignored) and its ``input_applied``."""
@@ -425,6 +438,8 @@ class OwnSnakePredictor:
         else:
             toward = Direction.DOWN if dy > 0 else Direction.UP
         cfg = self._config or board_config(board)
+        if cfg is None:
+            return own
         head = step(shown.head, toward, cfg.width, cfg.height, cfg.wrap)
         if head is None:
             return own

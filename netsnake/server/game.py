@@ -496,6 +496,9 @@ class GameServer:
                 assert client.player_id is not None
                 self._remove_player(client.player_id, "spectating")
                 client.seat, client.player_id = Seat.SPECTATOR, None
+                # Its held and queued turns went with the snake: consumed.
+                client.held.clear()
+                client.queued.clear()
                 log.info("%s is spectating", client.name)
                 self._fill_bots()
             self._announce_spectators()

@@ -46,7 +46,7 @@ from netsnake.ui.board import Board
 from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard, ScoreRow
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -129,6 +129,8 @@ class ClientView(Protocol):
     def view_id(self) -> int | None: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
+    # Every player, also those outside the area of interest (SCORES).
+    def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[ScoreRow]: ...
     def hud(self, now: float) -> HudInfo: ...
     def drain_events(self) -> Sequence[object]: ...
     # Results, if any, are ignored: `object` lets an implementation return one.
@@ -403,7 +405,7 @@ class GameApp:
         view_id = core.view_id
         self._ensure_layout(frame.prev)
         self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
-        self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
+        self.scoreboard.update(core.scoreboard(frame.prev), view_id, watching=core.spectators)
         info = core.hud(now)
         self.hud.update(info)
         if self._netgraph_on:

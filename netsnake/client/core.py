@@ -342,7 +342,7 @@ class ClientCore:
             self._on_seated(msg)
             self._send_view(force=True)
         elif isinstance(msg, Roster):
-            self.names = dict(zip(msg.ids, msg.names, strict=True))
+            self.names.update(zip(msg.ids, msg.names, strict=True))
             self._events.append(msg)
         elif isinstance(msg, Spectators):
             self.spectators = msg.count

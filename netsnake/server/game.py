@@ -159,6 +159,10 @@ class ServerSettings:
         return self.max_players + self.max_spectators + SPARE_CONNECTIONS
 
 
+#: Bytes of names (plus id and msgpack header) per ROSTER message: far enough
+#: under the protocol's 1024-byte reliable message with the array headers.
+_ROSTER_BUDGET = 900
+
 #: (area, focus player) of an area snapshot; None for the whole world.
 _AreaKey = tuple[Area, int | None] | None
 
@@ -486,8 +490,7 @@ class GameServer:
                 seat=msg.seat,
             ),
         )
-        names = sorted(self._names.items())
-        self._send(client, Roster(ids=tuple(i for i, _ in names), names=tuple(n for _, n in names)))
+        self._send_roster(client)
         if pid is not None:
             log.info("%s joined from %s as player %d", client.name, format_peer(client.peer), pid)
             self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
@@ -496,6 +499,23 @@ class GameServer:
         else:
             log.info("%s is spectating, from %s", name, format_peer(client.peer))
             self._announce_spectators()
+
+    def _send_roster(self, client: _Client) -> None:
+        """Every player's name, in ROSTER messages small enough for the reliable
+        channel (a reliable message is at most 1024 bytes)."""
+        ids: list[int] = []
+        names: list[str] = []
+        size = 0
+        for pid, name in sorted(self._names.items()):
+            cost = 2 + len(name.encode("utf-8", "surrogatepass"))
+            if ids and size + cost > _ROSTER_BUDGET:
+                self._send(client, Roster(ids=tuple(ids), names=tuple(names)))
+                ids, names, size = [], [], 0
+            ids.append(pid)
+            names.append(name)
+            size += cost
+        if ids:
+            self._send(client, Roster(ids=tuple(ids), names=tuple(names)))
 
     # -------------------------------------------------------------------- seats
 

@@ -43,9 +43,11 @@ from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
+from netsnake.ui.layout import MIN_GAME_SIZE, GameLayout
+from netsnake.ui.minimap import Minimap
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -90,6 +92,7 @@ _STEER_KEYS: dict[str, Direction] = {
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
 _FOLLOW_KEYS = frozenset({"tab"})
 _SEAT_KEYS = frozenset({"p", "P"})
+_MINIMAP_KEYS = frozenset({"m", "M"})
 _QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
 _NAME_COLS = 20  # width of names in messages
 
@@ -178,22 +181,23 @@ def format_event(event: object, my_id: int | None) -> str | None:
 
 
 def build_game_view(
-    board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine, grid: tuple[int, int]
-) -> tuple[urwid.Widget, tuple[int, int]]:
+    board: Board,
+    scoreboard: Scoreboard,
+    hud: Hud,
+    messages: MessageLine,
+    grid: tuple[int, int],
+    minimap: Minimap | None = None,
+) -> tuple[GameLayout, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
-    Board on the left, scoreboard on the right, HUD and message line at the bottom.
+    Board on the left, scoreboard (and minimap) on the right, HUD and message
+    line at the bottom; a board bigger than the terminal is seen through a
+    camera (``layout.py``), so any board fits :data:`MIN_GAME_SIZE`.
     """
-    board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
-    body = urwid.Columns(
-        [
-            (board_cols, urwid.Filler(board, valign="top", height=board_rows)),
-            (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top")),
-        ],
-        dividechars=1,
-    )
-    view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
-    return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+    if minimap is None:
+        minimap = Minimap(ascii_mode=board.ascii_mode, board_view=lambda: board.viewport)
+    view = GameLayout(board, scoreboard, hud, messages, minimap, grid)
+    return view, MIN_GAME_SIZE
 
 
 class GameApp:
@@ -229,9 +233,13 @@ class GameApp:
         self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.hud = Hud(ascii_mode=self._ascii)
         self.messages = MessageLine()
+        # Reads self.board when drawn: run() replaces the board.
+        self.minimap = Minimap(ascii_mode=self._ascii, board_view=lambda: self.board.viewport)
+        self._minimap_on = True
         self.status = StatusScreen()
         self.prompt = NamePrompt(self._submit_name, self._default_name)
         self._game_view: urwid.Widget = urwid.SolidFill(" ")
+        self._layout: GameLayout | None = None
         self._game_min = (1, 1)
         self._game_dims: tuple[int, int] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
@@ -387,7 +395,10 @@ class GameApp:
             return
         view_id = core.view_id
         self._ensure_layout(frame.prev)
-        self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
+        self.board.set_frame(
+            frame, my_id=view_id, pending_direction=core.pending_direction, now=now
+        )
+        self.minimap.update(frame.prev, view_id)
         self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
         self.hud.update(core.hud(now))
         latest = core.latest_snapshot or frame.next
@@ -416,9 +427,11 @@ class GameApp:
         if dims == self._game_dims:
             return
         self._game_dims = dims
-        self._game_view, self._game_min = build_game_view(
-            self.board, self.scoreboard, self.hud, self.messages, dims
+        self._layout, self._game_min = build_game_view(
+            self.board, self.scoreboard, self.hud, self.messages, dims, self.minimap
         )
+        self._layout.minimap_enabled = self._minimap_on
+        self._game_view = self._layout
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
         if self._help:
@@ -458,6 +471,11 @@ class GameApp:
             return True
         if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
             self._core.follow_next()
+            return True
+        if key in _MINIMAP_KEYS:
+            self._minimap_on = not self._minimap_on
+            if self._layout is not None:
+                self._layout.minimap_enabled = self._minimap_on
             return True
         if key in _SEAT_KEYS and self._core.state in ADMITTED_STATES:
             self._core.switch_seat()

@@ -29,6 +29,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("←↑→↓  WASD  hjkl", "steer"),
     ("p", "play / watch (spectate)"),
     ("Tab", "watching: follow the next player"),
+    ("m", "minimap on / off (big boards)"),
     ("?", "show / hide this help"),
     ("q  Esc", "quit"),
     ("Ctrl+C", "quit at once"),

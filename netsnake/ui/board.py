@@ -129,8 +129,9 @@ class Board(urwid.Widget):
     """Draws a :class:`RenderFrame`: border, food and every snake in its colour.
 
     It is a fixed widget (``pack()`` gives its natural size, two columns per
-    cell plus the border) that also renders at any box size, cropping or
-    padding, so a layout can never make it raise.
+    cell plus the border) that also renders at any box size, so a layout can
+    never make it raise: a box the whole board fits is padded; a smaller one
+    shows the camera's viewport, following ``my_id``'s snake.
     """
 
     _sizing = frozenset([Sizing.FIXED, Sizing.BOX])

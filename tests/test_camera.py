@@ -379,3 +379,25 @@ def test_minimap_shape_keeps_the_board_shape_within_its_box() -> None:
     assert cols == 23 and rows == 1
     cols, rows = minimap_shape((8, 255), 23)
     assert rows == 8 and 1 <= cols <= 2
+
+
+def test_a_spectator_camera_follows_the_chosen_player_and_pans_to_the_next() -> None:
+    near = _player(((20, 20), (19, 20)), 2)
+    far = _player(((170, 120), (169, 120)), 3)
+    snapshot = _snap(1, (near, far))
+    board = Board()
+    still = RenderFrame(snapshot, snapshot, 0.0, 1.0)
+    board.set_frame(still, my_id=2, now=0.0)  # watching player 2 (the app passes core.view_id)
+    board.render((54, 22))
+    assert board.viewport is not None and board.viewport.to_view(20, 20) is not None
+    assert board.viewport.to_view(170, 120) is None
+    now = 0.0
+    views = []
+    for _ in range(int(0.6 * FPS)):  # Tab: now following player 3
+        now += 1 / FPS
+        board.set_frame(still, my_id=3, now=now)
+        board.render((54, 22))
+        assert board.viewport is not None
+        views.append(board.viewport)
+    assert views[0].to_view(170, 120) is None  # a pan, not a cut
+    assert views[-1].to_view(170, 120) is not None

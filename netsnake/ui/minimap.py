@@ -131,6 +131,8 @@ class Minimap(urwid.Widget):
         self._my_id: int | None = None
         self._view: Viewport | None = None
         self._key: object = None
+        self._inputs: object = None
+        self._inputs_snapshot: Snapshot | None = None
         self._canvas: urwid.Canvas | None = None
 
     def update(
@@ -157,6 +159,11 @@ class Minimap(urwid.Widget):
             return urwid.SolidCanvas(" ", cols, rows)
         map_cols, map_rows = minimap_shape((snap.width, snap.height), cols - 2, rows - 2)
         view = self._board_view() if self._board_view is not None else self._view
+        # Frames between two ticks show the same snapshot object: reuse the canvas.
+        inputs = (cols, rows, id(snap), self._my_id, view)
+        if inputs == self._inputs and snap is self._inputs_snapshot and self._canvas is not None:
+            return self._canvas
+        self._inputs, self._inputs_snapshot = inputs, snap
         cells = minimap_cells(snap, self._my_id, view, map_cols, map_rows)
         key = (cols, rows, map_cols, cells)
         if key == self._key and self._canvas is not None:

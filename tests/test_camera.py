@@ -401,3 +401,19 @@ def test_a_spectator_camera_follows_the_chosen_player_and_pans_to_the_next() -> 
         views.append(board.viewport)
     assert views[0].to_view(170, 120) is None  # a pan, not a cut
     assert views[-1].to_view(170, 120) is not None
+
+
+def test_a_wrap_board_is_drawn_across_the_seam_without_walls() -> None:
+    # Heading right across the seam: head at x=1, body back over 0 and 199, 198.
+    me = _player(((1, 75), (0, 75), (199, 75), (198, 75)))
+    snapshot = Snapshot(tick=1, width=200, height=150, wrap=True, players=(me,), food=((197, 75),))
+    board = Board()
+    board.set_snapshot(snapshot, my_id=1)
+    lines = [line.decode() for line in board.render((54, 22)).text]
+    view = board.viewport
+    assert view is not None and view.wrap
+    row = lines[1 + 75 - view.y]
+    cells = [row[1 + 2 * i : 3 + 2 * i] for i in range(view.width)]
+    at = {x: cells[i] for i, x in enumerate(shown_cols(view))}
+    assert at[1] == " ▶" and at[0] == at[199] == at[198] == "██" and at[197] == "▐▌"
+    assert lines[0].startswith("·╌") and row[0] == "╎" and row[53] == "╎"

@@ -150,6 +150,7 @@ class Board(urwid.Widget):
         self._camera = Camera()
         self._now: float | None = None
         self._view: Viewport | None = None
+        self._view_whole = False
         self._tokens: list[tuple[Attr, bytes]] = []
         self._token_ids: dict[tuple[Attr, str], Token] = {}
         self._empty = self._token("board", "  ")
@@ -279,6 +280,7 @@ class Board(urwid.Widget):
         grid = [[self._empty] * view.width for _ in range(view.height)]
         frame = self._frame
         self._view = view
+        self._view_whole = view.whole
         if frame is not None:
             self._paint(grid, frame)
         edges = self._edge_rows(view)
@@ -380,17 +382,25 @@ class Board(urwid.Widget):
         view = self._view
         if view is None:
             return
-        if view.whole:
+        if self._view_whole:
             width, height = self._dims
             for x, y in cells:
                 if 0 <= x < width and 0 <= y < height:
                     grid[y][x] = tok
             return
-        to_view = view.to_view
+        # Viewport.to_view, inlined: this runs for every snake cell on the board.
+        x0, y0, w, h = view.x, view.y, view.width, view.height
+        if view.wrap:
+            bw, bh = view.board_width, view.board_height
+            for x, y in cells:
+                i, j = (x - x0) % bw, (y - y0) % bh
+                if i < w and j < h:
+                    grid[j][i] = tok
+            return
         for x, y in cells:
-            at = to_view(x, y)
-            if at is not None:
-                grid[at[1]][at[0]] = tok
+            i, j = x - x0, y - y0
+            if 0 <= i < w and 0 <= j < h:
+                grid[j][i] = tok
 
     def _paint_whole(self, grid: list[list[Token]], p: PlayerState) -> None:
         if not p.alive or not p.body:

@@ -34,8 +34,12 @@ MIN_GAME_SIZE: Final = (SCOREBOARD_WIDTH + 1 + 2 * MIN_VIEW + 2, MIN_VIEW + 2 + 
 _SCOREBOARD_KEEP = 4
 
 
-class GameLayout(urwid.WidgetWrap[urwid.Pile]):
-    """The game screen for one board; see the module docstring."""
+class GameLayout(urwid.Pile):
+    """The game screen for one board; see the module docstring.
+
+    A ``Pile`` (columns over HUD and message line) that arranges its columns
+    for the size it is rendered at; no wrapper layer, as it is drawn every frame.
+    """
 
     _sizing = frozenset([Sizing.BOX])
 
@@ -53,15 +57,16 @@ class GameLayout(urwid.WidgetWrap[urwid.Pile]):
         self._minimap = minimap
         self._scores = urwid.Filler(scoreboard, valign="top")
         self._side = urwid.Pile([self._scores])
+        # Without the minimap the side panel is the scoreboard's Filler itself.
         self._columns = urwid.Columns(
-            [(grid[0] * 2 + 2, board), (SCOREBOARD_WIDTH, self._side)], dividechars=1
+            [(grid[0] * 2 + 2, board), (SCOREBOARD_WIDTH, self._scores)], dividechars=1
         )
         self._hud = hud
         self._messages = messages
         self._shape: tuple[int, int] | None = None
         self._minimap_enabled = True
         self.minimap_shown = False
-        super().__init__(urwid.Pile([self._columns, ("pack", hud), ("pack", messages)]))
+        super().__init__([self._columns, ("pack", hud), ("pack", messages)])
 
     @property
     def minimap(self) -> Minimap:
@@ -100,21 +105,21 @@ class GameLayout(urwid.WidgetWrap[urwid.Pile]):
         self._shape = shape
         self.minimap_shown = show
         self._columns.contents[0] = (self._board, self._columns.options("given", board_cols))
-        scores = (self._scores, self._side.options("weight", 1))
+        side = self._columns.options("given", SCOREBOARD_WIDTH)
         if show:
             self._side.contents[:] = [
-                scores,
+                (self._scores, self._side.options("weight", 1)),
                 (self._minimap, self._side.options("given", map_rows)),
             ]
+            self._columns.contents[1] = (self._side, side)
         else:
-            self._side.contents[:] = [scores]
+            self._columns.contents[1] = (self._scores, side)
 
     def render(
         self, size: tuple[()] | tuple[int] | tuple[int, int], focus: bool = False
-    ) -> urwid.Canvas:
+    ) -> urwid.SolidCanvas | urwid.CompositeCanvas:
         """Arrange for ``size``, then draw."""
         if len(size) != 2:
             raise ValueError(f"GameLayout renders as a box (cols, rows), got {size!r}")
         self.arrange(size[0], size[1])
-        canvas: urwid.Canvas = super().render(size, focus)
-        return canvas
+        return super().render(size, focus)

@@ -43,6 +43,12 @@ def shown_rows(view: Viewport) -> list[int]:
     return [(view.y + j) % view.board_height for j in range(view.height)]
 
 
+def cell_text(line: str, view: Viewport, i: int) -> str:
+    """The text of painted cell ``i`` on a drawn board line (one column for the half cells)."""
+    start = 1 + 2 * i - view.half
+    return line[max(1, start) : min(start + 2, 1 + 2 * view.width)]
+
+
 def ahead_visible(view: Viewport, cell: tuple[int, int], heading: Direction) -> int:
     """How many cells straight ahead of ``cell`` the view shows (stopping at a wall)."""
     n = 0
@@ -149,14 +155,16 @@ def test_the_sub_cell_glide_drives_the_scroll_one_cell_at_a_time() -> None:
     for frame in range(1, 200):
         x += 0.1  # a slow glide: ten frames per cell
         new = cam.viewport(BIG, ROOM, (x, 75.5), frame / FPS)
-        if new.x != view.x:
-            assert new.x == view.x + 1
+        step = (2 * new.x + new.half) - (2 * view.x + view.half)
+        assert step in (0, 1)  # one column at a time
+        if step:
             scrolls.append(x)
         view = new
-    # It scrolled, once per cell the head glides, at the same fraction of each cell.
-    assert len(scrolls) >= 10
+    # It scrolled twice per cell the head glides (half a cell each), at the same
+    # two fractions of every cell: half-way through the glide and at its end.
+    assert len(scrolls) >= 20
     phases = {round((s - 0.5) % 1.0, 1) % 1.0 for s in scrolls}
-    assert len(phases) == 1, scrolls
+    assert len(phases) == 2 and abs(max(phases) - min(phases) - 0.5) < 0.11, scrolls
 
 
 def test_frame_focus_is_the_drawn_head_with_its_glide() -> None:
@@ -276,7 +284,7 @@ def test_a_200x150_board_plays_in_80x24_around_the_own_snake() -> None:
     assert at is not None
     head_glyphs = {"▲", "▶", "▼", "◀"}
     row = lines[1 + at[1]]
-    assert set(row[1 + 2 * at[0] : 3 + 2 * at[0]]) & head_glyphs, row
+    assert set(cell_text(row, view, at[0])) & head_glyphs, row
     # The screen cuts the board off on every side: faint dashed edges, no walls.
     assert lines[0].startswith("·╌╌") and lines[21].startswith("·╌╌")
     assert lines[5][0] == "╎" and lines[5][53] == "╎"
@@ -413,7 +421,48 @@ def test_a_wrap_board_is_drawn_across_the_seam_without_walls() -> None:
     view = board.viewport
     assert view is not None and view.wrap
     row = lines[1 + 75 - view.y]
-    cells = [row[1 + 2 * i : 3 + 2 * i] for i in range(view.width)]
-    at = {x: cells[i] for i, x in enumerate(shown_cols(view))}
+    at = {(view.x + i) % 200: cell_text(row, view, i) for i in range(view.columns)}
     assert at[1] == " ▶" and at[0] == at[199] == at[198] == "██" and at[197] == "▐▌"
     assert lines[0].startswith("·╌") and row[0] == "╎" and row[53] == "╎"
+
+
+def test_the_board_scrolls_with_the_drawn_glide_between_ticks() -> None:
+    def at(tick: int) -> Snapshot:
+        x = 100 + tick
+        return _snap(tick, (_player(((x, 75), (x - 1, 75), (x - 2, 75))),))
+
+    board = Board()
+    last: Viewport | None = None
+    scrolled_mid_tick = False
+    for tick in range(40):
+        prev, nxt = at(tick), at(tick + 1)
+        for k in range(3):  # 30 fps over a 10 Hz world: alpha 0, 1/3, 2/3
+            alpha = k / 3
+            frame = RenderFrame(prev, nxt, alpha, tick + alpha)
+            board.set_frame(frame, my_id=1, now=(3 * tick + k) / FPS)
+            board.render((54, 22))
+            view = board.viewport
+            assert view is not None and view.to_view(100 + tick, 75) is not None
+            if last is not None:  # one column (half a cell) at most per frame
+                assert (2 * view.x + view.half) - (2 * last.x + last.half) in (0, 1)
+                scrolled_mid_tick |= (view.x, view.half) != (last.x, last.half) and k != 0
+            last = view
+    assert last is not None and last.x > 100 - ROOM[0]
+    assert scrolled_mid_tick  # the glide, not the whole-cell tick, drives the scroll
+    # ASCII draws whole cells at whole positions: it scrolls by whole cells.
+    ascii_board = Board(ascii_mode=True)
+    ascii_board.set_snapshot(at(5), my_id=1)
+    ascii_board.render((54, 22))
+    assert ascii_board.viewport is not None and not ascii_board.viewport.half
+
+
+def test_a_view_half_a_cell_in_paints_one_more_cell_and_shows_no_side_wall() -> None:
+    half = Viewport(0, 0, 26, 20, 200, 150, False, half=True)
+    assert half.columns == 27 and half.to_view(26, 0) == (26, 0) and half.to_view(27, 0) is None
+    assert half.walls == (False, False, True, False)
+    assert Viewport(0, 0, 26, 20, 200, 150, False).walls == (True, False, True, False)
+    # Clamped at either wall, the camera never stops half a cell in.
+    cam = Camera()
+    for x in (0.5, 0.7, 1.2, 199.5, 198.9, 198.2):
+        view = cam.viewport(BIG, ROOM, (x, 75.5))
+        assert not view.half and (view.walls[0] or view.walls[1]), (x, view)

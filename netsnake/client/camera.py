@@ -17,9 +17,13 @@ the same on every side, so whatever direction the snake heads, at least
 ``margin`` cells ahead of its head are on screen.
 
 The focus is the head as drawn, with its sub-cell glide (block mode grows the
-head into its next cell frame by frame), so the origin moves continuously and
-the shown window, the origin rounded to whole cells, steps one cell at a time
-as the head crosses into the margin: the view never jumps while following.
+head into its next cell frame by frame), so the origin moves continuously.
+The shown window is the origin rounded to what a terminal can show: whole
+rows down, and *half cells* across (a cell is two columns wide), so a snake
+gliding sideways scrolls the view one column at a time, half-way through its
+glide and again at its end; the view never jumps while following.  A window
+starting half-way into a cell (``Viewport.half``) shows the second column of
+its first cell and the first column of one more cell at the right.
 
 * Non-wrap boards: the origin is clamped to ``[0, size - view]``, so the view
   stops at the walls and the walls come into view at the board's edges.
@@ -91,6 +95,12 @@ class Viewport:
     board_width: int
     board_height: int
     wrap: bool
+    half: bool = False
+
+    @property
+    def columns(self) -> int:
+        """Cells painted across: ``width``, plus the one cut in half at each side when ``half``."""
+        return self.width + self.half
 
     @property
     def whole(self) -> bool:
@@ -98,10 +108,12 @@ class Viewport:
         return self.width >= self.board_width and self.height >= self.board_height
 
     def to_view(self, x: int, y: int) -> tuple[int, int] | None:
-        """The view column and row of board cell ``(x, y)``, or ``None`` when not shown."""
+        """The painted column (``0 .. columns - 1``; its screen columns start at
+        ``2 * i - half`` inside the frame) and row of board cell ``(x, y)``, or
+        ``None`` when not shown."""
         i = (x - self.x) % self.board_width if self.wrap else x - self.x
         j = (y - self.y) % self.board_height if self.wrap else y - self.y
-        if 0 <= i < self.width and 0 <= j < self.height:
+        if 0 <= i < self.columns and 0 <= j < self.height:
             return i, j
         return None
 
@@ -116,9 +128,10 @@ class Viewport:
         full_x = self.width >= self.board_width
         full_y = self.height >= self.board_height
         edge = not self.wrap
+        edge_x = edge and not self.half  # a half cell at the side is never a wall
         return (
-            full_x or (edge and self.x == 0),
-            full_x or (edge and self.x + self.width >= self.board_width),
+            full_x or (edge_x and self.x == 0),
+            full_x or (edge_x and self.x + self.width >= self.board_width),
             full_y or (edge and self.y == 0),
             full_y or (edge and self.y + self.height >= self.board_height),
         )
@@ -152,12 +165,14 @@ class _Axis:
         view: int,
         wrap: bool,
         fraction: float | None,
-    ) -> tuple[int, int]:
-        """Move and return the shown (first cell, cell count); ``fraction`` is the pan share
-        for this frame, ``None`` to move at once."""
+        halves: bool = False,
+    ) -> tuple[int, int, bool]:
+        """Move and return the shown (first cell, cell count, half); ``fraction`` is the
+        pan share for this frame, ``None`` to move at once; ``halves`` rounds the origin
+        to half cells rather than whole ones."""
         if view >= size:
             self.origin = None
-            return 0, size
+            return 0, size, False
         origin = self.origin
         if focus is not None:
             if origin is None:
@@ -175,8 +190,14 @@ class _Axis:
         else:
             origin = min(max(origin, 0.0), float(size - view))
         self.origin = origin
-        first = math.floor(origin + 0.5)
-        return (first % size if wrap else first), view
+        if halves:
+            # Clamped, the origin rounds to 0 or 2·(size - view) half cells at the
+            # walls (no half there), and a half window never reaches past the board.
+            at = math.floor(2 * origin + 0.5)
+            first, half = at // 2, bool(at % 2)
+        else:
+            first, half = math.floor(origin + 0.5), False
+        return (first % size if wrap else first), view, half
 
 
 class Camera:
@@ -200,10 +221,15 @@ class Camera:
         room: tuple[int, int],
         focus: Point | None,
         now: float | None = None,
+        *,
+        halves: bool = True,
     ) -> Viewport:
         """The cells to show of a ``board`` (width, height, wrap) in ``room`` (cells
         across, down) with the camera following ``focus`` (cell units, ``(0.5, 0.5)``
-        is the centre of the top-left cell; ``None``: stay put) at time ``now``."""
+        is the centre of the top-left cell; ``None``: stay put) at time ``now``.
+
+        ``halves``: scroll across by half cells (one column); off for ASCII's whole cells.
+        """
         width, height, wrap = board
         room_x, room_y = max(0, room[0]), max(0, room[1])
         shape = (width, height, wrap, room_x, room_y)
@@ -217,9 +243,9 @@ class Camera:
         if now is not None:
             self._last = now
         fx, fy = focus if focus is not None else (None, None)
-        x, w = self._x.step(fx, width, room_x, wrap, fraction)
-        y, h = self._y.step(fy, height, room_y, wrap, fraction)
-        return Viewport(x, y, w, h, width, height, wrap)
+        x, w, half = self._x.step(fx, width, room_x, wrap, fraction, halves)
+        y, h, _half = self._y.step(fy, height, room_y, wrap, fraction)
+        return Viewport(x, y, w, h, width, height, wrap, half)
 
 
 def head_point(

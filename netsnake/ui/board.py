@@ -47,7 +47,7 @@ Token = int
 Attr = Hashable
 Sides = tuple[tuple[Attr, bytes], tuple[Attr, bytes]]
 # A board row: the cells drawn, its bytes and attribute runs, and the side glyphs it has.
-_CachedRow = tuple[list[Token], bytes, list[tuple[Attr, int]], Sides]
+_CachedRow = tuple[list[Token], bytes, list[tuple[Attr, int]], tuple[Sides, bool]]
 
 
 class _Edges:
@@ -151,6 +151,7 @@ class Board(urwid.Widget):
         self._now: float | None = None
         self._view: Viewport | None = None
         self._view_whole = False
+        self._halves: dict[tuple[Token, int], Token] = {}
         self._tokens: list[tuple[Attr, bytes]] = []
         self._token_ids: dict[tuple[Attr, str], Token] = {}
         self._empty = self._token("board", "  ")
@@ -253,7 +254,9 @@ class Board(urwid.Widget):
         if (room[0] < width or room[1] < height) and min(room) > 0 and self._frame is not None:
             board = self._frame.prev
             point = frame_focus(self._frame, self._my_id, self._ascii)
-            view = self._camera.viewport((width, height, board.wrap), room, point, self._now)
+            view = self._camera.viewport(
+                (width, height, board.wrap), room, point, self._now, halves=not self._ascii
+            )
         self._view = view
         canvas = self._render_view(view)
         nat_cols, nat_rows = view.width * 2 + 2, view.height + 2
@@ -277,7 +280,7 @@ class Board(urwid.Widget):
 
     def _render_view(self, view: Viewport) -> urwid.Canvas:
         """The frame and the cells of ``view`` (only those are painted)."""
-        grid = [[self._empty] * view.width for _ in range(view.height)]
+        grid = [[self._empty] * view.columns for _ in range(view.height)]
         frame = self._frame
         self._view = view
         self._view_whole = view.whole
@@ -291,8 +294,9 @@ class Board(urwid.Widget):
             rows[:] = [None] * view.height
         for y, row in enumerate(grid):
             cached = rows[y]
-            if cached is None or cached[0] != row or cached[3] != edges.sides:
-                cached = rows[y] = (row, *self._build_row(row, edges.sides), edges.sides)
+            shape = (edges.sides, view.half)
+            if cached is None or cached[0] != row or cached[3] != shape:
+                cached = rows[y] = (row, *self._build_row(row, edges.sides, view.half), shape)
             text.append(cached[1])
             attrs.append(list(cached[2]))
         text.append(edges.bottom)
@@ -307,10 +311,23 @@ class Board(urwid.Widget):
             edges = self._edges[key] = _Edges(self._glyphs, view.width, view.walls)
         return edges
 
+    def _half_token(self, tok: Token, column: int) -> Token:
+        """One ``column`` (0 left, 1 right) of a two-column cell token."""
+        key = (tok, column)
+        half = self._halves.get(key)
+        if half is None:
+            attr, text = self._tokens[tok]
+            half = self._halves[key] = self._token(attr, text.decode("utf-8")[column])
+        return half
+
     def _build_row(
-        self, row: list[Token], sides: tuple[tuple[Attr, bytes], tuple[Attr, bytes]]
+        self, row: list[Token], sides: Sides, half: bool = False
     ) -> tuple[bytes, list[tuple[Attr, int]]]:
+        """A row's bytes and runs; ``half``: the first cell shows only its right
+        column and the last only its left one (a view scrolled by half a cell)."""
         (left_attr, left), (right_attr, side) = sides
+        if half and len(row) >= 2:
+            row = [self._half_token(row[0], 1), *row[1:-1], self._half_token(row[-1], 0)]
         parts = [left]
         runs: list[tuple[Attr, int]] = [(left_attr, len(left))]
         tokens = self._tokens
@@ -389,7 +406,7 @@ class Board(urwid.Widget):
                     grid[y][x] = tok
             return
         # Viewport.to_view, inlined: this runs for every snake cell on the board.
-        x0, y0, w, h = view.x, view.y, view.width, view.height
+        x0, y0, w, h = view.x, view.y, view.columns, view.height
         if view.wrap:
             bw, bh = view.board_width, view.board_height
             for x, y in cells:

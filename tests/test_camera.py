@@ -20,6 +20,7 @@ from netsnake.client.camera import (
     margin_for,
 )
 from netsnake.client.interpolation import RenderFrame
+from netsnake.client.prediction import OwnSnake
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
 from netsnake.game.snapshot import PlayerState, Snapshot
@@ -185,6 +186,25 @@ def test_frame_focus_is_the_drawn_head_with_its_glide() -> None:
     w2 = _player(((0, 5),))
     wrapped = Snapshot(tick=1, width=32, height=16, wrap=True, players=(w,), food=())
     assert head_point(w, w2, 0.5, wrapped) == pytest.approx((32.0, 5.5))
+
+
+def test_the_focus_of_the_own_predicted_snake_is_its_predicted_head() -> None:
+    a = _player(((10, 5), (9, 5), (8, 5)))
+    b = _player(((11, 5), (10, 5), (9, 5)))
+    ahead = _player(((14, 5), (13, 5), (12, 5)))
+    ahead_next = _player(((14, 6), (14, 5), (13, 5)))
+    prev, nxt = _snap(1, (a,)), _snap(2, (b,))
+    own = OwnSnake(tick=4, state=ahead, next_state=ahead_next, progress=0.25)
+    frame = RenderFrame(prev, nxt, 0.5, 1.5, own=own)
+    # The board draws the own snake from the prediction, so the camera follows that.
+    assert frame_focus(frame, 1, whole_cells=False) == pytest.approx((14.5, 5.75))
+    assert frame_focus(frame, 1, whole_cells=True) == (14.5, 5.5)
+    dead = OwnSnake(tick=4, state=_player((), alive=False), next_state=b, progress=0.5)
+    assert frame_focus(RenderFrame(prev, nxt, 0.5, 1.5, own=dead), 1, whole_cells=False) is None
+    # Another player (a spectator's choice) is interpolated as before.
+    other = _player(((50, 50), (49, 50)), 2)
+    frame2 = RenderFrame(_snap(1, (a, other)), _snap(2, (b, other)), 0.5, 1.5, own=own)
+    assert frame_focus(frame2, 2, whole_cells=False) == (50.5, 50.5)
 
 
 def test_a_respawn_far_away_pans_there_promptly_without_teleporting() -> None:

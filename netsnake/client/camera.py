@@ -274,11 +274,19 @@ def head_point(
 def frame_focus(frame: RenderFrame, player_id: int | None, whole_cells: bool) -> Point | None:
     """Where the board draws ``player_id``'s head in ``frame``: the camera's focus.
 
-    ``whole_cells`` (ASCII mode) draws whole cells, switching to the next
-    snapshot half-way; block mode glides by ``frame.alpha``.
+    The player's own snake, when predicted (``frame.own``), is drawn ahead of
+    the snapshots: its head at ``own.state`` growing into ``own.next_state``
+    by ``own.progress``.  Everyone else is interpolated: ``whole_cells`` (ASCII
+    mode) switches to the next snapshot half-way, block mode glides by
+    ``frame.alpha``.
     """
     if player_id is None:
         return None
+    own = frame.own
+    if own is not None and own.state.id == player_id:
+        if whole_cells:
+            return head_point(own.state, None, 0.0, frame.prev)
+        return head_point(own.state, own.next_state, own.progress, frame.prev)
     if whole_cells:
         shown = frame.next if frame.alpha >= 0.5 else frame.prev
         p = shown.player(player_id)

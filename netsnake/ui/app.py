@@ -43,8 +43,9 @@ from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
-from netsnake.ui.layout import MIN_GAME_SIZE, GameLayout
+from netsnake.ui.layout import GameLayout
 from netsnake.ui.minimap import Minimap
+from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import Hud, MessageLine, Scoreboard
@@ -134,7 +135,7 @@ class ClientView(Protocol):
     def hud(self, now: float) -> HudInfo: ...
     def drain_events(self) -> Sequence[object]: ...
     # Results, if any, are ignored: `object` lets an implementation return one.
-    def steer(self, direction: Direction) -> object: ...
+    def steer(self, direction: Direction, now: float) -> object: ...
     def submit_name(self, name: str) -> object: ...
     def request_quit(self) -> object: ...
     def switch_seat(self, seat: Seat | None = None) -> object: ...
@@ -186,18 +187,20 @@ def build_game_view(
     hud: Hud,
     messages: MessageLine,
     grid: tuple[int, int],
+    netgraph: NetGraph | None = None,
     minimap: Minimap | None = None,
 ) -> tuple[GameLayout, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
-    Board on the left, scoreboard (and minimap) on the right, HUD and message
-    line at the bottom; a board bigger than the terminal is seen through a
-    camera (``layout.py``), so any board fits :data:`MIN_GAME_SIZE`.
+    Board on the left, scoreboard (then the minimap, then a ``netgraph`` if
+    given) on the right, HUD and message line at the bottom; a board bigger
+    than the terminal is seen through a camera (``layout.py``), so any board
+    fits :data:`MIN_GAME_SIZE` (a little taller with the net graph).
     """
     if minimap is None:
         minimap = Minimap(ascii_mode=board.ascii_mode, board_view=lambda: board.viewport)
-    view = GameLayout(board, scoreboard, hud, messages, minimap, grid)
-    return view, MIN_GAME_SIZE
+    view = GameLayout(board, scoreboard, hud, messages, minimap, grid, netgraph)
+    return view, view.min_size
 
 
 class GameApp:
@@ -232,6 +235,8 @@ class GameApp:
         self.board = Board(ascii_mode=self._ascii)
         self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.hud = Hud(ascii_mode=self._ascii)
+        self.netgraph = NetGraph(ascii_mode=self._ascii)
+        self._netgraph_on = False
         self.messages = MessageLine()
         # Reads self.board when drawn: run() replaces the board.
         self.minimap = Minimap(ascii_mode=self._ascii, board_view=lambda: self.board.viewport)
@@ -241,7 +246,7 @@ class GameApp:
         self._game_view: urwid.Widget = urwid.SolidFill(" ")
         self._layout: GameLayout | None = None
         self._game_min = (1, 1)
-        self._game_dims: tuple[int, int] | None = None
+        self._game_dims: tuple[int, int, bool] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
 
         self._loop: urwid.MainLoop | None = None
@@ -400,7 +405,10 @@ class GameApp:
         )
         self.minimap.update(frame.prev, view_id)
         self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
-        self.hud.update(core.hud(now))
+        info = core.hud(now)
+        self.hud.update(info)
+        if self._netgraph_on:
+            self.netgraph.update(info, core.tick_rate)
         latest = core.latest_snapshot or frame.next
         if core.state is ConnectionState.SPECTATING:
             self.messages.set_sticky(self._spectating_notice(latest, view_id))
@@ -422,13 +430,19 @@ class GameApp:
         return f"watching {name} (Tab: next, p: play)"
 
     def _ensure_layout(self, snapshot: Snapshot) -> None:
-        """(Re)build the game layout when the board size changes."""
-        dims = (snapshot.width, snapshot.height)
+        """(Re)build the game layout when the board size changes or the net graph toggles."""
+        dims = (snapshot.width, snapshot.height, self._netgraph_on)
         if dims == self._game_dims:
             return
         self._game_dims = dims
         self._layout, self._game_min = build_game_view(
-            self.board, self.scoreboard, self.hud, self.messages, dims, self.minimap
+            self.board,
+            self.scoreboard,
+            self.hud,
+            self.messages,
+            dims[:2],
+            self.netgraph if self._netgraph_on else None,
+            minimap=self.minimap,
         )
         self._layout.minimap_enabled = self._minimap_on
         self._game_view = self._layout
@@ -457,6 +471,9 @@ class GameApp:
         if key in _QUIT_KEYS:
             self.quit(now)
             return True
+        if key in ("n", "N"):
+            self.toggle_net_graph()
+            return True
         if key == "?":
             self._help = not self._help
             self._shown_key = None
@@ -467,7 +484,7 @@ class GameApp:
             return False
         direction = _STEER_KEYS.get(key)
         if direction is not None:
-            self._core.steer(direction)
+            self._core.steer(direction, now)
             return True
         if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
             self._core.follow_next()
@@ -481,6 +498,16 @@ class GameApp:
             self._core.switch_seat()
             return True
         return False
+
+    @property
+    def net_graph_shown(self) -> bool:
+        """Whether the net graph is on (``n`` toggles it)."""
+        return self._netgraph_on
+
+    def toggle_net_graph(self) -> None:
+        """Show or hide the net graph; the layout follows on the next frame."""
+        self._netgraph_on = not self._netgraph_on
+        self._game_dims = None
 
     def _shown_widget(self) -> urwid.Widget:
         body = self.top.body

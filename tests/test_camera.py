@@ -486,3 +486,27 @@ def test_a_view_half_a_cell_in_paints_one_more_cell_and_shows_no_side_wall() -> 
     for x in (0.5, 0.7, 1.2, 199.5, 198.9, 198.2):
         view = cam.viewport(BIG, ROOM, (x, 75.5))
         assert not view.half and (view.walls[0] or view.walls[1]), (x, view)
+
+
+def test_the_minimap_and_the_net_graph_share_the_side_panel_in_80x24() -> None:
+    from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
+
+    snapshot = _game(200, 150).snapshot()
+    board, scoreboard = Board(), Scoreboard()
+    view, min_size = build_game_view(
+        board, scoreboard, Hud(), MessageLine(), (200, 150), NetGraph()
+    )
+    assert min_size <= (80, 24)
+    board.set_snapshot(snapshot, my_id=1)
+    scoreboard.update(snapshot.players, 1)
+    view.minimap.update(snapshot, 1)
+    lines = [line.decode() for line in view.render((80, 24)).text]
+    assert view.minimap_shown
+    side = [line[55:] for line in lines[:22]]
+    top = next(i for i, line in enumerate(side) if line.startswith("┌"))
+    bottom = next(i for i, line in enumerate(side) if line.startswith("└"))
+    assert top >= 4 and bottom < 22 - NETGRAPH_ROWS  # scoreboard above, net graph below
+    assert "@" in "".join(side[top:bottom])
+    # Too short for all three: the minimap gives way, the net graph stays.
+    view.render((80, 17))
+    assert not view.minimap_shown

@@ -70,22 +70,35 @@ def _block(cell: int, board: int, span: int) -> int:
     return min(span - 1, cell * span // board)
 
 
-def minimap_cells(
+@dataclass(frozen=True, slots=True)
+class _MapInputs:
+    """What the map shows, reduced to blocks (cheap to compare between ticks)."""
+
+    cols: int
+    rows: int
+    food: tuple[tuple[int, ...], ...]  # per row, food count per block (capped at 3)
+    seen_x: frozenset[int]
+    seen_y: frozenset[int]
+    marks: tuple[tuple[tuple[int, int], tuple[str, int]], ...]  # ((i, j), (mark, colour))
+
+
+def _map_inputs(
     snapshot: Snapshot, my_id: int | None, view: Viewport | None, cols: int, rows: int
-) -> list[list[MinimapCell]]:
-    """The ``rows`` × ``cols`` map of ``snapshot``: marks, food and the viewport."""
+) -> _MapInputs:
     width, height = max(1, snapshot.width), max(1, snapshot.height)
     food = [[0] * cols for _ in range(rows)]
     for x, y in snapshot.food:
         if 0 <= x < width and 0 <= y < height:
             food[_block(y, height, rows)][_block(x, width, cols)] += 1
-    seen = [[False] * cols for _ in range(rows)]
+    xs: frozenset[int] = frozenset()
+    ys: frozenset[int] = frozenset()
     if view is not None:
-        xs = {_block((view.x + i) % width, width, cols) for i in range(min(view.width, width))}
-        ys = {_block((view.y + j) % height, height, rows) for j in range(min(view.height, height))}
-        for j in ys:
-            for i in xs:
-                seen[j][i] = True
+        xs = frozenset(
+            _block((view.x + i) % width, width, cols) for i in range(min(view.width, width))
+        )
+        ys = frozenset(
+            _block((view.y + j) % height, height, rows) for j in range(min(view.height, height))
+        )
     marks: dict[tuple[int, int], tuple[str, int]] = {}
     leaders = [p for p in ranked(snapshot.players) if p.alive and p.body][:LEADERS]
     for rank, p in reversed(list(enumerate(leaders, start=1))):  # rank 1 drawn last, on top
@@ -95,14 +108,34 @@ def minimap_cells(
     if me is not None and me.alive and me.body:
         x, y = me.body[0]
         marks[(_block(x, width, cols), _block(y, height, rows))] = ("@", me.colour)
-    out: list[list[MinimapCell]] = []
-    for j in range(rows):
-        line: list[MinimapCell] = []
-        for i in range(cols):
-            mark, colour = marks.get((i, j), ("", 0))
-            line.append(MinimapCell(mark, colour, min(3, food[j][i]), seen[j][i]))
-        out.append(line)
-    return out
+    return _MapInputs(
+        cols,
+        rows,
+        tuple(tuple(min(3, n) for n in line) for line in food),
+        xs,
+        ys,
+        tuple(sorted(marks.items())),
+    )
+
+
+def _cells(inputs: _MapInputs) -> list[list[MinimapCell]]:
+    marks = dict(inputs.marks)
+    return [
+        [
+            MinimapCell(
+                *marks.get((i, j), ("", 0)), inputs.food[j][i], i in inputs.seen_x and in_row
+            )
+            for i in range(inputs.cols)
+        ]
+        for j, in_row in ((j, j in inputs.seen_y) for j in range(inputs.rows))
+    ]
+
+
+def minimap_cells(
+    snapshot: Snapshot, my_id: int | None, view: Viewport | None, cols: int, rows: int
+) -> list[list[MinimapCell]]:
+    """The ``rows`` × ``cols`` map of ``snapshot``: marks, food and the viewport."""
+    return _cells(_map_inputs(snapshot, my_id, view, cols, rows))
 
 
 class Minimap(urwid.Widget):
@@ -164,11 +197,11 @@ class Minimap(urwid.Widget):
         if inputs == self._inputs and snap is self._inputs_snapshot and self._canvas is not None:
             return self._canvas
         self._inputs, self._inputs_snapshot = inputs, snap
-        cells = minimap_cells(snap, self._my_id, view, map_cols, map_rows)
-        key = (cols, rows, map_cols, cells)
+        # The map itself changes far less often (a head crossing a block, food eaten).
+        key = (cols, rows, _map_inputs(snap, self._my_id, view, map_cols, map_rows))
         if key == self._key and self._canvas is not None:
             return self._canvas
-        text, attrs = self._draw(cells, map_cols, cols)
+        text, attrs = self._draw(_cells(key[2]), map_cols, cols)
         text += [b" " * cols] * (rows - len(text))
         attrs += [[(None, cols)]] * (rows - len(attrs))
         canvas = urwid.TextCanvas(text[:rows], attrs[:rows], maxcol=cols, check_width=False)

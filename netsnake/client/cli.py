@@ -16,9 +16,12 @@ import random
 import signal
 import sys
 from collections.abc import Awaitable
+from pathlib import Path
 
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.address import parse_host
+from netsnake.client.recorder import ClientRecorder
+from netsnake.client.replay_cli import replay_main
 from netsnake.client.session import ClientSession
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
@@ -69,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="bots in the local game when no HOST is given (default 3)",
     )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
+    p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
+    p.add_argument(
+        "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
+    )
     return p
 
 
@@ -87,6 +94,7 @@ async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
     session = await ClientSession.connect(
         host, port, name=args.name, render_delay=args.render_delay
     )
+    recorder = ClientRecorder(Path(args.record), session.core) if args.record else None
     app = GameApp(
         session.core,
         ascii_mode=args.ascii,
@@ -100,6 +108,8 @@ async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if recorder is not None:
+            recorder.close(loop.time())
         await session.close()
         if server is not None and server_task is not None:
             server.stop()
@@ -114,6 +124,10 @@ async def _quietly(aw: Awaitable[None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        if args.host is not None or args.record is not None:
+            parser.error("--replay plays a file: give no HOST and no --record")
+        return replay_main(args.replay, ascii_mode=args.ascii)
     host: str | None = None
     port = args.port
     if args.host is not None:
@@ -121,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    if args.record is not None:
+        try:
+            with open(args.record, "wb"):
+                pass  # fail now, before the game starts, if it cannot be written
+        except OSError as exc:
+            parser.error(f"cannot write --record file: {exc.strerror or exc}")
     if args.name is not None:
         try:
             args.name = validate_name(args.name)

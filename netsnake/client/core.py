@@ -93,6 +93,7 @@ class ClientCounters:
 
 
 SnapshotListener = Callable[[Snapshot, float], None]
+EventListener = Callable[[GameEvent], None]
 
 
 class ClientCore:
@@ -121,6 +122,8 @@ class ClientCore:
         self.latest_snapshot: Snapshot | None = None
         self.counters = ClientCounters()
         self.snapshot_listeners: list[SnapshotListener] = []
+        #: Called with each game event as it arrives (a recorder keeps them).
+        self.event_listeners: list[EventListener] = []
         #: Called after the core queued datagrams (the session flushes the socket).
         self.on_output: Callable[[], None] = lambda: None
         self._render_delay = render_delay
@@ -211,13 +214,18 @@ class ClientCore:
             if msg.code == "bad-name":
                 self.name = None
         elif isinstance(msg, ServerShuttingDown):
-            self._events.append(msg)
+            self._post_event(msg)
             self.state = ConnectionState.SHUTDOWN
             self.status_reason = msg.reason
         elif isinstance(msg, GameEvent):
-            self._events.append(msg)
+            self._post_event(msg)
         else:
             self.counters.bad_messages += 1
+
+    def _post_event(self, event: GameEvent) -> None:
+        self._events.append(event)
+        for listener in self.event_listeners:
+            listener(event)
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if self.state in (ConnectionState.CLOSED, ConnectionState.SHUTDOWN):

@@ -166,6 +166,8 @@ class GameServer:
         self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
         self._closing = False
+        #: Every event announced, in order, while a recorder keeps it a list (it drains it).
+        self.event_log: list[GameEvent] | None = None
         self._fill_bots()
 
     # ------------------------------------------------------------------ queries
@@ -375,6 +377,8 @@ class GameServer:
     def _broadcast(self, event: GameEvent, exclude: Hashable | None = None) -> None:
         if self._closing:
             return
+        if self.event_log is not None:
+            self.event_log.append(event)
         for client in list(self._clients.values()):
             if client.player_id is not None and client.peer != exclude:
                 self._send(client, event)

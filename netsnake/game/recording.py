@@ -23,7 +23,8 @@ it (``age`` 0: a full snapshot, a *keyframe*; otherwise a delta), so frames
 cost no bytes beyond the snapshot encoding.  Other records start with a
 negative int, which no snapshot encoding does.
 
-The header comes first, exactly once.  Its map holds ``game_version`` (int),
+The header comes first, exactly once, so a recording starts with the bytes
+``93 b2 "netsnake recording" 01``.  Its map holds ``game_version`` (int),
 ``width``, ``height`` (1-255), ``wrap`` (bool), ``tick_rate`` (Hz, float),
 ``server`` (the server's name or address, str), ``started`` (Unix time in
 seconds, float), ``source`` (``"server"``: every tick of the game;

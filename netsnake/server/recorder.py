@@ -18,11 +18,27 @@ from pathlib import Path
 from netsnake import GAME_VERSION
 from netsnake.game.recording import RecordingHeader, default_keyframe_interval
 from netsnake.recording_file import FLUSH_INTERVAL, RecordingFile, recording_path
-from netsnake.server.game import GameServer
+from netsnake.server.game import GameServer, ServerSettings
 
-__all__ = ["ServerRecorder"]
+__all__ = ["ServerRecorder", "server_header"]
 
 log = logging.getLogger("recording")
+
+
+def server_header(settings: ServerSettings, *, server_name: str, started: float) -> RecordingHeader:
+    """The header of a recording of a game run with ``settings``."""
+    cfg = settings.world
+    return RecordingHeader(
+        game_version=GAME_VERSION,
+        width=cfg.width,
+        height=cfg.height,
+        wrap=cfg.wrap,
+        tick_rate=settings.tick_rate,
+        server=server_name,
+        started=started,
+        source="server",
+        keyframe_interval=default_keyframe_interval(settings.tick_rate),
+    )
 
 
 class ServerRecorder:
@@ -42,19 +58,7 @@ class ServerRecorder:
         named in the file (default: now)."""
         self._game = game
         started = time.time() if started is None else started
-        settings = game.settings
-        cfg = settings.world
-        header = RecordingHeader(
-            game_version=GAME_VERSION,
-            width=cfg.width,
-            height=cfg.height,
-            wrap=cfg.wrap,
-            tick_rate=settings.tick_rate,
-            server=server_name,
-            started=started,
-            source="server",
-            keyframe_interval=default_keyframe_interval(settings.tick_rate),
-        )
+        header = server_header(game.settings, server_name=server_name, started=started)
         self.file = RecordingFile(
             recording_path(directory, started), header, now=now, flush_interval=flush_interval
         )

@@ -1,4 +1,4 @@
-"""``netsnake-client --replay FILE``: load a recording, then play it in the terminal.
+"""The replay's wiring (``netsnake-client --replay FILE``): a recording file into the UI.
 
 The file is read and checked before the terminal is touched, so a file that
 is missing, damaged or not a recording gets one line on stderr and exit

@@ -202,3 +202,32 @@ def test_server_record_directory_that_cannot_be_made_is_one_error_line(tmp_path:
         .startswith("netsnake-server: error: cannot create --record directory")
     )
     assert "Traceback" not in result.stderr
+
+
+def test_client_record_and_replay_arguments_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netsnake.client.cli import main
+
+    def one_error_line() -> str:
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("netsnake-client: error: ")
+        return lines[0]
+
+    with pytest.raises(SystemExit) as exited:
+        main(["example.org", "--replay", "game.nsrec"])
+    assert exited.value.code == 2
+    assert "give no HOST" in one_error_line()
+    with pytest.raises(SystemExit):
+        main(["--record", str(tmp_path / "no" / "such" / "dir.nsrec")])
+    assert "cannot write --record file: No such file or directory" in one_error_line()
+    missing = tmp_path / "missing.nsrec"
+    assert main(["--replay", str(missing)]) == 1
+    assert one_error_line() == (
+        f"netsnake-client: error: {missing}: cannot read it: No such file or directory"
+    )
+    cut = tmp_path / "cut.nsrec"
+    cut.write_bytes(record(play(1, 20, 2))[:30])
+    assert main(["--replay", str(cut)]) == 1
+    assert one_error_line().endswith("not a netsnake recording (empty or cut short)")

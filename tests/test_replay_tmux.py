@@ -8,11 +8,12 @@ the progress line (play/pause, speed, time) and the scoreboard after each key.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_client_tmux import assert_shell_restored, client, scoreboard
+from test_client_tmux import assert_shell_restored, client, scoreboard, wait_game
 from test_recording import play, record
 from tmux_helpers import BIN, TMUX, Tmux
 
@@ -26,7 +27,7 @@ pytestmark = [
 
 # "▶ 1×   ████░░░░ 00:03 / 00:59  following p2"
 _PROGRESS = re.compile(
-    r"^(?P<state>[▶‖]) (?P<speed>\S+)\s+[█░]+ (?P<time>\d\d:\d\d) / 00:59"
+    r"^(?P<state>[▶‖]) (?P<speed>\S+)\s+[█░]+ (?P<time>\d\d:\d\d) / (?P<total>\d\d:\d\d)"
     r"(?:  following (?P<who>\S+))?",
     re.MULTILINE,
 )
@@ -68,6 +69,8 @@ def test_replay_controls(tmux: Tmux, recording_file: Path, tmp_path: Path) -> No
     )
     assert "Traceback" not in screen
     assert len(scoreboard(screen)) >= 4, screen
+    m = progress(screen)
+    assert m is not None and m["total"] == "00:59", screen
 
     # Space pauses: the clock stops.
     tmux.send_keys("Space")
@@ -140,3 +143,23 @@ def test_replay_of_a_file_that_is_not_a_recording_is_one_error_line(
     errors = [line for line in screen.splitlines() if "error" in line]
     assert errors == [f"netsnake-client: error: {junk}: not a netsnake recording"], screen
     assert tmux.display("#{alternate_on}") == "0"
+
+
+def test_a_game_recorded_by_the_client_replays(tmux: Tmux, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.nsrec"
+    client(tmux, f"--name bob --bots 2 --record {mine}")
+    wait_game(tmux, "bob", players=3)
+    time.sleep(3)
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    tmux.clear_shell()
+    client(tmux, f"--replay {mine}")
+    screen = tmux.wait_for(
+        lambda s: (m := progress(s)) is not None and m["total"] >= "00:02",
+        timeout=12,
+        what="the client's recording playing",
+    )
+    assert {"bob"} <= {row.name for row in scoreboard(screen)}, screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=5) == 0
+    assert_shell_restored(tmux, tmp_path)

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netsnake.client.replay import ReplayPlayer
 from netsnake.game.bots import steer_bots
 from netsnake.game.events import GameEvent, PlayerDied, PlayerJoined, PlayerLeft
 from netsnake.game.recording import (
@@ -34,14 +35,17 @@ from netsnake.recording_file import RecordingFile, load_recording, recording_pat
 
 
 def header(
-    config: WorldConfig, keyframe_interval: int = 20, source: str = "server"
+    config: WorldConfig,
+    keyframe_interval: int = 20,
+    source: str = "server",
+    tick_rate: float = 10.0,
 ) -> RecordingHeader:
     return RecordingHeader(
         game_version=1,
         width=config.width,
         height=config.height,
         wrap=config.wrap,
-        tick_rate=10.0,
+        tick_rate=tick_rate,
         server="test",
         started=1_700_000_000.0,
         source=source,
@@ -99,13 +103,13 @@ def play(seed: int, ticks: int, players: int, *, wrap: bool = False, skip: float
 
 
 def record_chunks(
-    game: Game, keyframe_interval: int = 20, source: str = "server"
+    game: Game, keyframe_interval: int = 20, source: str = "server", tick_rate: float = 10.0
 ) -> tuple[bytes, list[tuple[int, int]]]:
     """The recording of ``game`` and, per frame, the byte range of its records
     (its events, a check record before a keyframe, then the frame)."""
     first = game.frames[0]
     config = WorldConfig(width=first.width, height=first.height, wrap=first.wrap)
-    writer = RecordingWriter(header(config, keyframe_interval, source))
+    writer = RecordingWriter(header(config, keyframe_interval, source, tick_rate))
     data = writer.take()
     chunks = []
     for frame, events in zip(game.frames, game.events, strict=True):
@@ -118,8 +122,10 @@ def record_chunks(
     return data, chunks
 
 
-def record(game: Game, keyframe_interval: int = 20, source: str = "server") -> bytes:
-    return record_chunks(game, keyframe_interval, source)[0]
+def record(
+    game: Game, keyframe_interval: int = 20, source: str = "server", tick_rate: float = 10.0
+) -> bytes:
+    return record_chunks(game, keyframe_interval, source, tick_rate)[0]
 
 
 # -- round trip
@@ -145,23 +151,39 @@ def test_every_tick_replays_as_the_world_that_was_recorded(
     order_seed: int,
 ) -> None:
     game = play(seed, ticks, players, wrap=wrap, skip=skip)
-    recording = Recording(record(game, keyframe_interval, "client" if skip else "server"))
+    # 8 Hz: a tick is 1/8 s, exact in binary, so the playback clock lands on whole ticks.
+    source = "client" if skip else "server"
+    recording = Recording(record(game, keyframe_interval, source, tick_rate=8.0))
     assert recording.frame_count == len(game.frames)
     assert recording.ignored_tail == 0
     assert recording.keyframe_count >= len(game.frames) // keyframe_interval
     expected = {s.tick: snapshot_hash(s) for s in game.frames}
-    # Every tick from the first to the last, in playback order and then in a random
-    # order of seeks: the frame shown is the last one recorded at or before it.
-    all_ticks = list(range(game.frames[0].tick, game.frames[-1].tick + 1))
+    first = game.frames[0].tick
+
+    # Played at 1x, tick by tick: each frame shown is the last recorded at or before it
+    # (the world of that very tick for a server recording), and every event comes out.
+    player = ReplayPlayer(recording, now=0.0)
+    events = player.drain_events()
+    all_ticks = list(range(first, game.frames[-1].tick + 1))
+    for tick in all_ticks:
+        player.advance((tick - first) / 8.0)
+        shown = max(t for t in expected if t <= tick)
+        frame = player.frame()
+        assert frame.prev.tick == shown and frame.alpha == 0.0
+        assert snapshot_hash(frame.prev) == expected[shown], f"tick {tick} (seed {seed})"
+        events.extend(player.drain_events())
+    assert events == [e for frame_events in game.events for e in frame_events]
+
+    # Then seeks to every tick in a random order.
     shuffled = all_ticks[:]
     random.Random(order_seed).shuffle(shuffled)
-    for tick in all_ticks + shuffled:
+    for tick in shuffled:
         shown = max(t for t in expected if t <= tick)
         frame = recording.frame_at(tick)
         assert frame.tick == shown
         assert snapshot_hash(frame) == expected[shown], f"tick {tick} (seed {seed})"
-    for i, events in enumerate(game.events):
-        assert recording.events(i) == events
+    for i, frame_events in enumerate(game.events):
+        assert recording.events(i) == frame_events
 
 
 def test_header_round_trips_and_the_file_starts_with_the_magic() -> None:

@@ -65,7 +65,7 @@ def test_frames_interpolate_between_consecutive_recorded_ticks() -> None:
     assert snapshot_hash(frame.next) == hashes[4]
 
 
-def test_pause_holds_and_resuming_at_the_end_starts_again() -> None:
+def test_pause_holds_and_space_at_the_end_plays_again() -> None:
     recording, _ = recorded_game(100)
     player = ReplayPlayer(recording, now=0.0)
     player.toggle_pause(1.0)
@@ -75,9 +75,10 @@ def test_pause_holds_and_resuming_at_the_end_starts_again() -> None:
     player.toggle_pause(50.0)
     player.advance(60.0)
     assert player.at_end and player.position == recording.last_tick
-    player.toggle_pause(61.0)  # pause at the end
-    player.toggle_pause(62.0)  # and play: from the start again
+    player.toggle_pause(61.0)  # at the end: play again from the start
     assert not player.paused and player.elapsed == 0.0
+    player.advance(62.0)
+    assert player.elapsed == pytest.approx(1.0)
 
 
 def test_seeks_jump_ten_seconds_within_the_recording() -> None:

@@ -92,12 +92,14 @@ class ReplayPlayer:
     # -- controls
 
     def toggle_pause(self, now: float) -> None:
-        """Pause or resume; resuming at the end starts again from the beginning."""
+        """Pause or resume; at the end, play again from the beginning."""
         self.advance(now)
-        if self.paused and self.at_end:
+        if self.at_end:
             self._move_to(self._first, replay_events=False)
             self._events = self.recording.events(0)
-        self.paused = not self.paused
+            self.paused = False
+        else:
+            self.paused = not self.paused
 
     def seek(self, seconds: float, now: float) -> None:
         """Jump ``seconds`` of play forwards (or back, if negative), within the recording."""

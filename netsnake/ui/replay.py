@@ -20,7 +20,7 @@ import urwid
 from urwid.str_util import get_byte_encoding
 
 from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
-from netsnake.game.recording import RecordingError
+from netsnake.game.recording import RecordingError, RecordingHeader
 from netsnake.ui.app import format_event
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import SizeGuard
@@ -28,7 +28,7 @@ from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import SCOREBOARD_WIDTH, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
-__all__ = ["REPLAY_KEYS", "ProgressLine", "ReplayApp", "format_progress"]
+__all__ = ["REPLAY_KEYS", "ProgressLine", "ReplayApp", "describe_recording", "format_progress"]
 
 #: (keys, what they do), shown beside the board when there is room.
 REPLAY_KEYS: tuple[tuple[str, str], ...] = (
@@ -82,6 +82,13 @@ def format_progress(
     if following is not None:
         line += f"  following {following}"
     return line
+
+
+def describe_recording(header: RecordingHeader) -> str:
+    """Where and when a recording was made, for the message line when the replay starts."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(header.started))
+    kind = "game" if header.source == "server" else "client's view"
+    return f"recorded {kind} on {safe_name(header.server, 30)}, {when}"
 
 
 class ProgressLine(urwid.WidgetWrap[urwid.Text]):
@@ -201,6 +208,7 @@ class ReplayApp:
             self._loop.start()
             started = True
             self._next_frame = self._clock()
+            self.messages.post(describe_recording(self.player.recording.header), self._next_frame)
             self._on_frame(self._loop, None)
             return await self._done
         finally:

@@ -96,7 +96,7 @@ CHECK: Final = -2
 
 SOURCES: Final = frozenset({"server", "client"})
 
-_MAX_TEXT = 256
+_MAX_HEADER_TEXT = 256
 _MAX_RECORD = 256 * 1024  # one full snapshot of a crowded 255x255 board fits
 _DECODED_KEPT = 8  # decoded frames cached for playback and nearby seeks
 
@@ -143,8 +143,8 @@ class RecordingHeader:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not 0 < self.tick_rate <= 1000:
             raise ValueError(f"tick_rate must be in (0, 1000], got {self.tick_rate!r}")
-        if not isinstance(self.server, str) or len(self.server) > _MAX_TEXT:
-            raise ValueError(f"server must be a str of at most {_MAX_TEXT} characters")
+        if not isinstance(self.server, str) or len(self.server) > _MAX_HEADER_TEXT:
+            raise ValueError(f"server must be a str of at most {_MAX_HEADER_TEXT} characters")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {sorted(SOURCES)}, got {self.source!r}")
 
@@ -273,7 +273,7 @@ def _unpacker(data: bytes) -> msgpack.Unpacker:
         use_list=True,
         strict_map_key=True,
         max_buffer_size=max(len(data), 1),
-        max_str_len=_MAX_TEXT,
+        max_str_len=_MAX_HEADER_TEXT,
         max_bin_len=_MAX_RECORD,
         max_array_len=16 * 1024,
         max_map_len=32,

@@ -1,10 +1,11 @@
 """The thin file layer under :mod:`netsnake.game.recording`: append, flush, open.
 
 :class:`RecordingFile` appends what a :class:`~netsnake.game.recording.RecordingWriter`
-produces.  Bytes are handed to the operating system (one ``write``) at most
-``flush_interval`` seconds apart, always ending on a record boundary, so a
-process killed with SIGKILL leaves a file that plays up to its last flush;
-the kernel keeps what was written even though the process died.  A failing
+produces.  Bytes are handed to the operating system (one ``write``, ending
+on a record boundary) with the first frame after ``flush_interval`` seconds
+since the last write, so a process killed with SIGKILL leaves a file that
+plays up to its last write, less than a second ago: the kernel keeps what was
+written even though the process died.  A failing
 disk (full, removed) stops the recording with one log line, never the game.
 """
 
@@ -24,8 +25,9 @@ __all__ = ["FLUSH_INTERVAL", "RecordingFile", "load_recording", "recording_path"
 
 log = logging.getLogger("recording")
 
-#: Longest time recorded bytes wait in memory before they are written.
-FLUSH_INTERVAL = 1.0
+#: Time between writes.  Writes happen on ticks, up to a tick after this is
+#: due, so half a second keeps what is on disk less than a second old.
+FLUSH_INTERVAL = 0.5
 #: File name suffix of recordings.
 SUFFIX = ".nsrec"
 _MAX_FILE = 512 * 1024 * 1024  # refuse to load anything this large: not one of ours

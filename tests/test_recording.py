@@ -324,3 +324,14 @@ def test_load_recording_explains_missing_and_empty_files(tmp_path: Path) -> None
     only_header.write_bytes(RecordingWriter(header(WorldConfig())).take())
     with pytest.raises(RecordingError, match="holds no frames"):
         load_recording(only_header)
+
+
+def test_records_of_unknown_kinds_and_events_are_skipped_and_counted() -> None:
+    game = play(7, 20, 2)
+    data, chunks = record_chunks(game)
+    at = chunks[5][0]
+    unknown = msgpack.packb([-9, "from a newer netsnake"]) + msgpack.packb([-1, b"\x91\x63"])
+    recording = Recording(data[:at] + unknown + data[at:])
+    assert recording.skipped == 2
+    assert recording.frame_count == len(game.frames)
+    assert snapshot_hash(recording.frame(19)) == snapshot_hash(game.frames[19])

@@ -8,8 +8,8 @@ so a reader needs no framing and an append-only writer needs no index: a
 file is valid after every whole record, and a record cut short (a server
 killed in the middle of a write) is an incomplete msgpack value at the very
 end, which the reader ignores.  This module only turns records into bytes
-and bytes into records; the thin file layer that appends them and flushes
-them at least once a second is :mod:`netsnake.recording_file`.
+and bytes into records; the thin file layer that appends them, writing
+them out twice a second, is :mod:`netsnake.recording_file`.
 
 Records are msgpack arrays (ints big-endian, as msgpack writes them)::
 
@@ -41,8 +41,9 @@ lets the reader verify that a seek landed on the world that was recorded.
 
 An event belongs to the first frame written after it (the first tick that
 shows its effect); events after the last frame belong to the last frame.
-Event records whose message this version cannot decode are skipped and
-counted, so newer event types do not make old readers refuse a file.
+Event records whose message this version cannot decode, and records of
+other negative kinds, are skipped and counted (:attr:`Recording.skipped`),
+so newer event types and record kinds do not make old readers refuse a file.
 
 Seeking.  Opening a recording scans every record once (msgpack parsing only,
 no snapshot decoding) into arrays of frame ticks and byte ranges.  A seek
@@ -203,7 +204,7 @@ class RecordingWriter:
 
     Call :meth:`add_event` and :meth:`add_frame` as the game goes; take the
     bytes to append with :meth:`take` whenever convenient (the file layer
-    does so at least once a second).  What :meth:`take` returns always ends
+    does so twice a second).  What :meth:`take` returns always ends
     on a record boundary.
     """
 
@@ -295,7 +296,8 @@ class Recording:
         """Index ``data``; raises RecordingError if it is not a well-formed recording."""
         self._data = data
         self.ignored_tail = 0
-        self.skipped_events = 0
+        #: Records skipped: events this version cannot decode, unknown record kinds.
+        self.skipped = 0
         self.ticks = array("q")  # tick of each frame
         self._starts = array("q")  # byte range of each frame's record
         self._ends = array("q")
@@ -340,7 +342,9 @@ class Recording:
                 self._read_event(record[1], pending_events)
             elif kind == CHECK and len(record) == 2 and type(record[1]) is int:
                 check = record[1]
-            elif kind >= 0:
+            elif kind < 0:
+                self.skipped += 1  # a record kind from a newer version
+            else:
                 try:
                     tick, baseline = peek_header(data[start:end])
                 except DecodeError:
@@ -368,8 +372,6 @@ class Recording:
                     self._events[index] = pending_events
                     pending_events = []
                 previous_tick = tick
-            else:
-                raise RecordingError(f"damaged record at byte {start}: unknown record")
             start = end
         self.ignored_tail = len(data) - start
         if pending_events and self.ticks:
@@ -385,7 +387,7 @@ class Recording:
             if isinstance(message, GameEvent):
                 pending.append(message)
                 return
-        self.skipped_events += 1
+        self.skipped += 1
 
     # -- queries
 

@@ -61,12 +61,20 @@ class Game:
     events: list[list[GameEvent]] = field(default_factory=list)
 
 
-def play(seed: int, ticks: int, players: int, *, wrap: bool = False, skip: float = 0.0) -> Game:
-    """``ticks`` ticks of bots on a small board, with joins and leaves; ``skip`` is
-    the chance that a tick is not recorded (as a client misses snapshots)."""
+def play(
+    seed: int,
+    ticks: int,
+    players: int,
+    *,
+    wrap: bool = False,
+    skip: float = 0.0,
+    config: WorldConfig | None = None,
+) -> Game:
+    """``ticks`` ticks of bots on a small board (or ``config``'s), with joins and
+    leaves; ``skip`` is the chance that a tick is not recorded (as a client
+    misses snapshots)."""
     rng = random.Random(seed)
-    config = WorldConfig(width=16, height=12, wrap=wrap)
-    world = World(config, seed)
+    world = World(config or WorldConfig(width=16, height=12, wrap=wrap), seed)
     next_id = 0
     game = Game()
     pending: list[GameEvent] = []

@@ -195,6 +195,7 @@ class ReplayApp:
         self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
         view, self.min_size = self._build_view(*self.board_dims)
         self.top.body = view
+        self.top.min_size = self.min_size
         self._loop = urwid.MainLoop(
             self.top,
             build_palette(colors),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from netsnake.client.address import parse_host
+from netsnake.addresses import parse_host
 from netsnake.client.core import CLIENT_TIMEOUT
 from netsnake.client.state import TERMINAL_STATES, TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction

@@ -16,8 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.client.address import parse_host
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play

@@ -39,6 +39,7 @@ async def play(
     render_delay: float | None,
     ascii_mode: bool,
     bots: int,
+    spectate: bool = False,
     default_name: str | None,
     record: Path | None = None,
 ) -> int:
@@ -46,7 +47,8 @@ async def play(
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.  ``record`` saves what the client receives there.
+    offering ``default_name``.  ``spectate`` joins without a snake.  ``record``
+    saves what the client receives there.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -59,7 +61,9 @@ async def play(
         server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
         server_task = asyncio.create_task(server.run())
         host, port = server.address
-    session = await ClientSession.connect(host, port, name=name, render_delay=render_delay)
+    session = await ClientSession.connect(
+        host, port, name=name, render_delay=render_delay, spectate=spectate
+    )
     recorder = ClientRecorder(record, session.core) if record is not None else None
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     for sig in (signal.SIGINT, signal.SIGTERM):

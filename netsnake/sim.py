@@ -93,6 +93,7 @@ class GameSimulation:
             )
         }
         self._server_hashes: dict[int, int] = {}
+        self._next_tick = 0.0  # ticks keep one schedule however run() is sliced
 
     def add_client(
         self,
@@ -101,6 +102,7 @@ class GameSimulation:
         steer: bool = True,
         config: ClientConfig | None = None,
         spectate: bool = False,
+        predict: bool = True,
     ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
         addr = (f"10.0.1.{len(self.clients) + 1}", 40000 + len(self.clients))
@@ -111,6 +113,7 @@ class GameSimulation:
             config=config,
             nonce=self._rng.randbytes(8),
             spectate=spectate,
+            predict=predict,
         )
         client = SimClient(addr, core, steer)
         core.snapshot_listeners.append(lambda s, now: self._check(client, s))
@@ -133,6 +136,7 @@ class GameSimulation:
             steer_client(client.core, snapshot, self._rng)
 
     def _on_tick(self, now: float) -> None:
+        self._next_tick = now + 1.0 / self.settings.tick_rate
         self.server.tick(now)
         snap = self.server.snapshot
         self._server_hashes[snap.tick] = snapshot_hash(snap)
@@ -150,6 +154,7 @@ class GameSimulation:
             until,
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
+            first_step=self._next_tick,
         )
 
     def playing(self) -> list[SimClient]:

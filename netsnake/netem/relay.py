@@ -42,6 +42,7 @@ from typing import Any, NoReturn, cast
 
 from netsnake.argparsing import int_range
 from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
+from netsnake.netem.tcp_relay import TcpRelay, check_tcp_config, start_tcp_relay
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -549,6 +550,14 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
+    parser.add_argument(
+        "--tcp",
+        action="store_true",
+        help=(
+            "relay TCP instead of UDP: delay the byte stream each way by --latency/--jitter, "
+            "keeping its order (loss, duplicates and reordering are refused)"
+        ),
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument(
         "--idle-timeout",
@@ -590,11 +599,14 @@ def _link_config(args: argparse.Namespace, prefix: str) -> LinkConfig:
     return LinkConfig(**values)
 
 
-async def _serve(relay: Relay, out: Callable[[str], None]) -> None:
+async def _serve(relay: Relay | TcpRelay, out: Callable[[str], None]) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
     def toggle_blackhole() -> None:
+        if not isinstance(relay, Relay):
+            out("netem: blackhole is for UDP only (a TCP stream cannot lose bytes)")
+            return
         relay.blackhole = not relay.blackhole
         out(f"netem: blackhole {'on' if relay.blackhole else 'off'}")
 
@@ -628,6 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         up = _link_config(args, "up_")
         down = _link_config(args, "down_")
+        if args.tcp:
+            check_tcp_config(up)
+            check_tcp_config(down)
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(
@@ -642,20 +657,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%s", line)
 
     async def run() -> int:
+        relay: Relay | TcpRelay
         try:
-            relay = await start_relay(
-                (listen_host, args.listen_port),
-                args.server,
-                up,
-                down,
-                seed,
-                idle_timeout=args.idle_timeout,
-            )
+            if args.tcp:
+                relay = await start_tcp_relay(
+                    (listen_host, args.listen_port), args.server, up, down, seed
+                )
+            else:
+                relay = await start_relay(
+                    (listen_host, args.listen_port),
+                    args.server,
+                    up,
+                    down,
+                    seed,
+                    idle_timeout=args.idle_timeout,
+                )
         except OSError as exc:
             print(f"netem: error: cannot start relay: {exc}", file=sys.stderr)
             return 1
+        kind = " (TCP)" if args.tcp else ""
         out(
-            f"netem: listening on {_format_addr(relay.address)}, relaying to "
+            f"netem: listening on {_format_addr(relay.address)}{kind}, relaying to "
             f"{_format_addr(args.server)} (seed {seed})"
         )
         out(f"netem: up   {up.summary()}")

@@ -462,7 +462,7 @@ class FakeCore:
         events, self.events = self.events, []
         return events
 
-    def steer(self, direction: Direction) -> None:
+    def steer(self, direction: Direction, now: float = 0.0) -> None:
         self.steered.append(direction)
         self.pending_direction = direction
         self.world.queue_turn(1, direction)

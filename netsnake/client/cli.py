@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far behind the server to draw (default auto)",
     )
     p.add_argument(
+        "--predict",
+        choices=("on", "off"),
+        default="on",
+        help="draw your own snake ahead, where your turns land (default on); "
+        "off draws it with the others, about two ticks behind",
+    )
+    p.add_argument(
         "--bots",
         type=int_range(0, 15),
         default=3,
@@ -85,7 +92,7 @@ async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
         server_task = asyncio.create_task(server.run())
         host, port = server.address
     session = await ClientSession.connect(
-        host, port, name=args.name, render_delay=args.render_delay
+        host, port, name=args.name, render_delay=args.render_delay, predict=args.predict == "on"
     )
     app = GameApp(
         session.core,

@@ -14,17 +14,22 @@ counted, the snapshot is discarded and a RESYNC asks for a full snapshot.
 
 Inputs.  Each turn gets a sequence number and stays in ``_unacked`` until a
 snapshot's ``input_ack`` covers it; every INPUT datagram repeats all of them,
-so a lost datagram costs no key press.
+so a lost datagram costs no key press.  Each turn is also stamped with the
+tick it is meant for.  With prediction on (the default) that is one past the
+tick the player's own snake is drawn at, and :mod:`netsnake.client.prediction`
+draws the own snake ahead of the others; with it off the stamp is 0 ("apply
+on arrival") and the own snake is interpolated like everyone else's.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.prediction import OwnSnake, OwnSnakePredictor, StampedTurn
 from netsnake.client.state import ConnectionState
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, ServerShuttingDown
@@ -62,6 +67,7 @@ __all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_con
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+_FRAME_STALE = 0.1  # s without a frame before a turn's stamp reads the clock itself
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 #: A player should hear "Connection lost" within 5 s of the server going quiet;
 #: the server sends at its tick rate and keep-alives every 0.25 s, so 4 s of
@@ -89,6 +95,10 @@ class ClientCounters:
     bad_messages: int = 0
     turns_sent: int = 0
     input_datagrams: int = 0
+    corrections: int = 0
+    """Times a snapshot moved the predicted own snake away from where it was drawn."""
+    late_turns: int = 0
+    """Own turns that reached the server after the step they were stamped for."""
     dropped: dict[str, int] = field(default_factory=dict)
 
 
@@ -107,6 +117,8 @@ class ClientCore:
         render_delay: float | None = None,
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
+        predict: bool = True,
+        others_now: bool = True,
     ) -> None:
         self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
         self.server_label = server_label
@@ -124,10 +136,16 @@ class ClientCore:
         #: Called after the core queued datagrams (the session flushes the socket).
         self.on_output: Callable[[], None] = lambda: None
         self._render_delay = render_delay
+        #: Draw the own snake ahead, predicted (``--predict on``); fixed at construction.
+        self.predict = predict
+        #: With prediction, mark where the other snakes' heads probably are now.
+        self.show_others_now = others_now
+        self._predictor: OwnSnakePredictor | None = None
+        self._frame_at: float | None = None
         self._buffer: SnapshotBuffer | None = None
         self._history: OrderedDict[int, Snapshot] = OrderedDict()
         self._events: list[GameEvent] = []
-        self._unacked: list[tuple[int, Direction]] = []
+        self._unacked: list[StampedTurn] = []
         self._next_input_seq = 0
         self._resync_pending = False
         self._undecodable_since_resync = 0
@@ -200,6 +218,8 @@ class ClientCore:
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
+            if self.predict:
+                self._predictor = OwnSnakePredictor(msg.player_id, msg.tick_rate)
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
             self.state = ConnectionState.PLAYING
@@ -265,6 +285,10 @@ class ClientCore:
         self._ack_inputs(msg.input_ack)
         snapshot = self._decode(msg)
         if snapshot is not None:
+            if self._predictor is not None:
+                self._predictor.on_snapshot(snapshot, msg.input_applied)
+                self.counters.corrections = self._predictor.corrections
+                self.counters.late_turns = self._predictor.late_turns
             self._accept(snapshot, now)
         if self._unacked:
             self._send_inputs()
@@ -328,13 +352,17 @@ class ClientCore:
     # ------------------------------------------------------------------- inputs
 
     def _ack_inputs(self, input_ack: int) -> None:
-        if self._unacked and self._unacked[0][0] <= input_ack:
-            self._unacked = [(s, d) for s, d in self._unacked if s > input_ack]
+        if self._unacked and self._unacked[0].seq <= input_ack:
+            self._unacked = [t for t in self._unacked if t.seq > input_ack]
 
     def _send_inputs(self) -> None:
         if self.state is not ConnectionState.PLAYING or not self._unacked:
             return
-        msg = Input(first_seq=self._unacked[0][0], turns=tuple(d for _, d in self._unacked))
+        msg = Input(
+            first_seq=self._unacked[0].seq,
+            turns=tuple(t.direction for t in self._unacked),
+            stamps=tuple(t.stamp for t in self._unacked),
+        )
         try:
             self.endpoint.send_unreliable(encode_message(msg))
         except LocalProtocolError:
@@ -348,34 +376,93 @@ class ClientCore:
         snap = self.latest_snapshot
         return None if snap is None or self.player_id is None else snap.player(self.player_id)
 
-    def steer(self, direction: Direction) -> int | None:
+    def steer(self, direction: Direction, now: float | None = None) -> int | None:
         """Turn the player's snake; returns the input sequence number, or None if ignored.
 
         A turn equal or opposite to the last one still pending (or to the
-        snake's direction) is ignored, as the server would ignore it.
+        snake's direction) is ignored, as the server would ignore it.  With
+        prediction the turn is stamped for the step leaving the head cell last
+        drawn (``frame(now).own.head``); ``now`` defaults to the latest time
+        the core was given.
         """
         if self.state is not ConnectionState.PLAYING:
             return None
-        reference = self._unacked[-1][1] if self._unacked else self._current_direction()
+        if now is None:
+            now = self._now
+        predictor = self._predictor
+        if predictor is not None:
+            pending = predictor.turns
+            reference = pending[-1].direction if pending else self._current_direction(now)
+        else:
+            reference = self._unacked[-1].direction if self._unacked else self._current_direction()
         if reference is not None and direction in (reference, reference.opposite):
             return None
         if len(self._unacked) >= MAX_INPUT_TURNS:
             return None
         seq = self._next_input_seq
         self._next_input_seq += 1
-        self._unacked.append((seq, direction))
+        turn = StampedTurn(seq, direction, self._stamp(now))
+        self._unacked.append(turn)
+        if predictor is not None:
+            predictor.add_turn(turn)
         self.counters.turns_sent += 1
         self._send_inputs()
         return seq
 
-    def _current_direction(self) -> Direction | None:
+    def _stamp(self, now: float) -> int:
+        predictor = self._predictor
+        if predictor is None:
+            return 0  # no stamp: the server applies it on arrival, as before stamps
+        if self._frame_at is None or now - self._frame_at > _FRAME_STALE:
+            self._sample_own(now)  # nothing drawing frames (a headless client)
+        return predictor.next_stamp(now)
+
+    def _current_direction(self, now: float | None = None) -> Direction | None:
+        predictor = self._predictor
+        if predictor is not None and now is not None:
+            own = self._sample_own(now) if self._frame_at is None else predictor.shown
+            if own is not None and own.state.alive:
+                return own.state.direction
         me = self.own_player
         return me.direction if me is not None and me.alive else None
 
     @property
     def pending_direction(self) -> Direction | None:
-        """The newest turn the server has not confirmed yet (for local response)."""
-        return self._unacked[-1][1] if self._unacked else None
+        """The newest turn not yet showing on the drawn snake (for local response)."""
+        predictor = self._predictor
+        if predictor is not None:
+            shown = predictor.shown
+            pending = [t for t in predictor.turns if shown is None or t.stamp > shown.tick]
+            return pending[-1].direction if pending else None
+        return self._unacked[-1].direction if self._unacked else None
+
+    @property
+    def last_stamp(self) -> int | None:
+        """The stamp of the newest turn not yet acknowledged (None if none)."""
+        return self._unacked[-1].stamp if self._unacked else None
+
+    def stamp_of(self, seq: int) -> int | None:
+        """The stamp turn ``seq`` was sent with, while it is unacknowledged or unapplied."""
+        turns = self._predictor.turns if self._predictor is not None else ()
+        for t in (*self._unacked, *turns):
+            if t.seq == seq:
+                return t.stamp
+        return None
+
+    def steering_view(self, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` as the player sees their own snake: bots steer from this.
+
+        With prediction the own snake is replaced by its predicted state at the
+        tick a turn made now would be applied from; otherwise ``snapshot`` itself.
+        """
+        if self._predictor is None or self.player_id is None:
+            return snapshot
+        self._stamp(self._now)  # keeps the lead clock current without frames
+        own = self._predictor.shown
+        if own is None or not own.state.alive:
+            return snapshot
+        players = tuple(own.state if p.id == self.player_id else p for p in snapshot.players)
+        return replace(snapshot, players=players)
 
     @property
     def unacked_inputs(self) -> int:
@@ -412,8 +499,39 @@ class ClientCore:
         return self._quit_deadline is not None
 
     def frame(self, now: float) -> RenderFrame | None:
-        """The interpolated frame to draw at ``now``."""
-        return self._buffer.sample(now) if self._buffer is not None else None
+        """The frame to draw at ``now``: everyone interpolated, the own snake predicted."""
+        if self._buffer is None:
+            return None
+        frame = self._buffer.sample(now)
+        if frame is None or self._predictor is None:
+            return frame
+        own = self._sample_own(now)
+        self._frame_at = now
+        if own is None:
+            return frame
+        others = self._predictor.others_now(own.tick) if self.show_others_now else {}
+        return replace(frame, own=own, others_now=others)
+
+    def _sample_own(self, now: float) -> OwnSnake | None:
+        predictor, buffer = self._predictor, self._buffer
+        if predictor is None or buffer is None:
+            return None
+        server_tick = buffer.server_tick(now)
+        if server_tick is None:
+            return None
+        stats = self.endpoint.stats(now)
+        target = predictor.clock.target(
+            server_tick,
+            stats.rtt if stats else 0.0,
+            stats.jitter if stats else 0.0,
+            stats.loss if stats else 0.0,
+        )
+        return predictor.sample(now, target)
+
+    @property
+    def predictor(self) -> OwnSnakePredictor | None:
+        """The own snake's predictor (None with prediction off or before joining)."""
+        return self._predictor
 
     @property
     def buffer(self) -> SnapshotBuffer | None:
@@ -430,6 +548,7 @@ class ClientCore:
             up_kbps=stats.bytes_out_per_s / 1000 if stats else 0.0,
             server_tick=buf.latest_tick or 0 if buf else 0,
             render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
+            corrections=self.counters.corrections if self._predictor is not None else None,
         )
 
     def drain_events(self) -> list[GameEvent]:

@@ -49,10 +49,12 @@ class ClientSession:
         name: str | None = None,
         render_delay: float | None = None,
         config: ClientConfig | None = None,
+        predict: bool = True,
     ) -> ClientSession:
         """Resolve, open a socket and start the handshake.
 
         A host that does not resolve gives a session already in UNREACHABLE.
+        ``predict`` draws the player's own snake ahead (see ``ClientCore``).
         """
         loop = asyncio.get_running_loop()
         label = format_label(host, port)
@@ -65,12 +67,18 @@ class ClientSession:
                 name=name,
                 render_delay=render_delay,
                 config=config,
+                predict=predict,
             )
             core.state = ConnectionState.UNREACHABLE
             core.status_reason = f"Could not reach {label}: unknown host"
             return cls(core, None)
         core = ClientCore(
-            server, server_label=label, name=name, render_delay=render_delay, config=config
+            server,
+            server_label=label,
+            name=name,
+            render_delay=render_delay,
+            config=config,
+            predict=predict,
         )
         transport = await open_udp(
             core.endpoint, lambda e: core.handle_event(e, loop.time()), remote=server

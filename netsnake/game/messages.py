@@ -35,6 +35,7 @@ from protocol import (
 )
 
 __all__ = [
+    "MAX_INPUT_LEAD",
     "MAX_INPUT_TURNS",
     "Accepted",
     "Input",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 MAX_INPUT_TURNS = 32
+#: Ticks ahead of the server's a turn's stamp may be; further ones are refused.
+MAX_INPUT_LEAD = 64
 _MAX_SEQ = 2**31 - 1
 _MAX_NAME = 1024  # refused later with a reason if longer than the name rules allow
 _LIMITS = CodecLimits(
@@ -97,10 +100,19 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Input:
-    """Turns ``first_seq``, ``first_seq + 1``, ... that the server has not acknowledged."""
+    """Turns ``first_seq``, ``first_seq + 1``, ... that the server has not acknowledged.
+
+    ``stamps[i]`` is the tick whose step should apply ``turns[i]`` (the step
+    that produces snapshot ``stamps[i]``); see docs/game-messages.rst.
+    """
 
     first_seq: int
     turns: tuple[Direction, ...]
+    stamps: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.stamps) != len(self.turns):
+            raise ValueError("Input needs one stamp per turn")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +121,9 @@ class SnapshotMessage:
     """:func:`netsnake.game.snapshot.snapshot_hash` of the world this payload rebuilds."""
     input_ack: int
     """The newest input sequence received from this client (-1 before any)."""
+    input_applied: int
+    """Every input up to this sequence has been consumed by the world as of this
+    snapshot's tick: turned the snake, or was refused (-1 before any)."""
     payload: bytes
     """A full or delta snapshot from :mod:`netsnake.game.snapshot_codec`."""
 
@@ -150,9 +165,14 @@ def encode_message(msg: Message) -> bytes:
         case Rejected():
             fields = [_REJECTED, msg.code, msg.reason]
         case Input():
-            fields = [_INPUT, msg.first_seq, bytes(int(t) for t in msg.turns)]
+            fields = [
+                _INPUT,
+                msg.first_seq,
+                bytes(int(t) for t in msg.turns),
+                b"".join(s.to_bytes(4, "big") for s in msg.stamps),
+            ]
         case SnapshotMessage():
-            fields = [_SNAPSHOT, msg.state_hash, msg.input_ack, msg.payload]
+            fields = [_SNAPSHOT, msg.state_hash, msg.input_ack, msg.input_applied, msg.payload]
         case PlayerJoined():
             fields = [_JOINED, msg.player_id, msg.name]
         case PlayerLeft():
@@ -194,19 +214,28 @@ def decode_message(data: bytes) -> Message:
             raise DecodeError(f"message type {kind} needs {count} fields, got {n}")
 
     if kind == _SNAPSHOT:
-        need(4)
+        need(5)
+        input_ack = expect_int(items[2], -1, _MAX_SEQ)
         return SnapshotMessage(
             state_hash=expect_int(items[1], 0, 0xFFFFFFFF),
-            input_ack=expect_int(items[2], -1, _MAX_SEQ),
-            payload=expect_bytes(items[3], 19_000),
+            input_ack=input_ack,
+            input_applied=expect_int(items[3], -1, input_ack),
+            payload=expect_bytes(items[4], 19_000),
         )
     if kind == _INPUT:
-        need(3)
+        need(4)
         raw = expect_bytes(items[2], MAX_INPUT_TURNS)
         if any(b > 3 for b in raw):
             raise DecodeError("bad direction")
+        raw_stamps = expect_bytes(items[3], 4 * MAX_INPUT_TURNS)
+        if len(raw_stamps) != 4 * len(raw):
+            raise DecodeError("INPUT needs one 4-byte stamp per turn")
         return Input(
-            first_seq=expect_int(items[1], 0, _MAX_SEQ), turns=tuple(Direction(b) for b in raw)
+            first_seq=expect_int(items[1], 0, _MAX_SEQ),
+            turns=tuple(Direction(b) for b in raw),
+            stamps=tuple(
+                int.from_bytes(raw_stamps[i : i + 4], "big") for i in range(0, len(raw_stamps), 4)
+            ),
         )
     if kind == _JOIN:
         need(3)

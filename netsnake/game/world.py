@@ -66,6 +66,7 @@ import math
 import random
 from bisect import insort
 from collections import deque
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from netsnake.game.direction import Direction
@@ -80,6 +81,10 @@ __all__ = [
     "World",
     "WorldConfig",
     "WorldEvent",
+    "accepts_turn",
+    "advance_body",
+    "next_head",
+    "plan_move",
 ]
 
 #: Longest player name, in characters (the snapshot codec enforces it too).
@@ -172,6 +177,60 @@ class FoodEaten(WorldEvent):
     """A snake ate the food at ``cell``."""
 
     cell: Cell
+
+
+# -- one snake's rules, as pure functions ----------------------------------------
+# World.step and World.queue_turn are built from these, and the client's
+# predictor (netsnake.client.prediction) calls the same ones for its own snake.
+
+
+def accepts_turn(pending: Sequence[Direction], direction: Direction, turn: Direction) -> bool:
+    """Whether the turn queue takes ``turn``, given the turns ``pending`` and ``direction``.
+
+    The reference is the last pending turn, or the current direction when none
+    is pending; a turn equal to it (no-op) or opposite (a reversal) is refused,
+    and so is any turn once :data:`MAX_QUEUED_TURNS` are pending.
+    """
+    if len(pending) >= MAX_QUEUED_TURNS:
+        return False
+    reference = pending[-1] if pending else direction
+    return turn != reference and turn != reference.opposite
+
+
+def next_head(head: Cell, direction: Direction, config: WorldConfig) -> Cell | None:
+    """The cell one step from ``head``; ``None`` when that leaves a walled board."""
+    nx, ny = head[0] + direction.dx, head[1] + direction.dy
+    if config.wrap:
+        return nx % config.width, ny % config.height
+    if not (0 <= nx < config.width and 0 <= ny < config.height):
+        return None
+    return nx, ny
+
+
+def plan_move(
+    body: Sequence[Cell],
+    direction: Direction,
+    turns: deque[Direction],
+    config: WorldConfig,
+    food: Collection[Cell],
+) -> tuple[Direction, Cell | None, bool]:
+    """One live snake's move this tick, before anyone is judged.
+
+    Pops at most one turn from ``turns`` (the only mutation) and returns the
+    new direction, the new head (``None``: into a wall) and whether the snake
+    grows (its new head lands on food).
+    """
+    if turns:
+        direction = turns.popleft()
+    head = next_head(body[0], direction, config)
+    return direction, head, head is not None and head in food
+
+
+def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
+    """Move ``body`` onto ``head`` (a survivor's move); returns the vacated tail cell, if any."""
+    tail = None if grows else body.pop()
+    body.appendleft(head)
+    return tail
 
 
 @dataclass(slots=True, kw_only=True)
@@ -324,21 +383,24 @@ class World:
         (the current direction if none is queued).
         """
         player = self._players.get(player_id)
-        if player is None or not player.alive or len(player.turns) >= MAX_QUEUED_TURNS:
+        if player is None or not player.alive:
             return False
         direction = Direction(direction)
-        reference = player.turns[-1] if player.turns else player.direction
-        if direction == reference or direction == reference.opposite:
+        if not accepts_turn(player.turns, player.direction, direction):
             return False
         player.turns.append(direction)
         return True
+
+    def pending_turns(self, player_id: int) -> int:
+        """How many turns ``player_id`` has queued (0 for unknown or dead players)."""
+        player = self._players.get(player_id)
+        return 0 if player is None else len(player.turns)
 
     # -- one tick -------------------------------------------------------------
 
     def step(self) -> list[WorldEvent]:
         """Advance the world by one tick and report what happened, in id order."""
         cfg = self._config
-        width, height, wrap = cfg.width, cfg.height, cfg.wrap
         players, occupied, food = self._players, self._occupied, self._food
         live = [players[pid] for pid in self._order if players[pid].alive]
         was_dead = [players[pid] for pid in self._order if not players[pid].alive]
@@ -348,21 +410,10 @@ class World:
         grows: dict[int, bool] = {}
         entering: dict[Cell, list[int]] = {}
         for p in live:
-            if p.turns:
-                p.direction = p.turns.popleft()
-            hx, hy = p.body[0]
-            nx, ny = hx + p.direction.dx, hy + p.direction.dy
-            if wrap:
-                nx %= width
-                ny %= height
-            elif not (0 <= nx < width and 0 <= ny < height):
-                new_heads[p.id] = None
-                grows[p.id] = False
-                continue
-            cell = (nx, ny)
+            p.direction, cell, grows[p.id] = plan_move(p.body, p.direction, p.turns, cfg, food)
             new_heads[p.id] = cell
-            grows[p.id] = cell in food
-            entering.setdefault(cell, []).append(p.id)
+            if cell is not None:
+                entering.setdefault(cell, []).append(p.id)
 
         # 2. Judge every snake against the bodies as they are after the move.
         deaths: list[PlayerDied] = []
@@ -389,11 +440,11 @@ class World:
         survivors = [p for p in live if p.id not in dead_ids]
         for p in survivors:
             if not grows[p.id]:
-                del occupied[p.body.pop()]
+                del occupied[p.body[-1]]
         for p in survivors:
             head = new_heads[p.id]
             assert head is not None
-            p.body.appendleft(head)
+            advance_body(p.body, head, grows[p.id])
             occupied[head] = p.id
             if grows[p.id]:
                 food.remove(head)

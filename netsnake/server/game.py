@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
 from netsnake.game.bots import steer_bots
+from netsnake.game.direction import Direction
 from netsnake.game.events import (
     GameEvent,
     PlayerDied,
@@ -33,6 +34,8 @@ from netsnake.game.events import (
     ServerShuttingDown,
 )
 from netsnake.game.messages import (
+    MAX_INPUT_LEAD,
+    MAX_INPUT_TURNS,
     Accepted,
     Input,
     Join,
@@ -118,6 +121,10 @@ class _Client:
     player_id: int | None = None
     name: str = ""
     last_input_seq: int = -1
+    # Stamped turns received but not yet due (seq, turn, stamp), in seq order, and
+    # the seqs of turns handed to the world's queue that it has not popped yet.
+    held: deque[tuple[int, Direction, int]] = field(default_factory=deque)
+    queued: deque[int] = field(default_factory=deque)
     baseline_tick: int | None = None
     resync_floor: int = 0
     in_flight: dict[int, int] = field(default_factory=dict)  # payload handle -> tick
@@ -132,6 +139,12 @@ class GameCounters:
     delta_snapshots: int = 0
     turns_received: int = 0
     turns_duplicate: int = 0
+    turns_on_time: int = 0
+    """Stamped turns handed to the world at their stamp's step."""
+    turns_late: int = 0
+    """Stamped turns that arrived after their step had run: applied at once."""
+    turns_refused: int = 0
+    """Turns stamped more than MAX_INPUT_LEAD ticks ahead, or beyond the hold buffer."""
     bad_messages: int = 0
     handler_errors: int = 0
     joins: int = 0
@@ -253,16 +266,54 @@ class GameServer:
 
     def _apply_input(self, client: _Client, msg: Input, now: float) -> None:
         assert client.player_id is not None
-        for i, turn in enumerate(msg.turns):
+        horizon = self.world.tick + MAX_INPUT_LEAD
+        for i, (turn, stamp) in enumerate(zip(msg.turns, msg.stamps, strict=True)):
             seq = msg.first_seq + i
             if seq <= client.last_input_seq:
                 self.counters.turns_duplicate += 1
                 continue
             client.last_input_seq = seq
             self.counters.turns_received += 1
-            self.world.queue_turn(client.player_id, turn)
             if self._trace is not None:
                 self._trace(client.name, seq, now)
+            if stamp > horizon or len(client.held) >= MAX_INPUT_TURNS:
+                # Refused, but consumed: input_applied moves past it and the
+                # client's prediction drops it.
+                self.counters.turns_refused += 1
+                self.counters.dropped["input_refused"] += 1
+                log.debug(
+                    "refused turn %d from %s stamped %d at tick %d",
+                    seq,
+                    client.name,
+                    stamp,
+                    self.world.tick,
+                )
+                continue
+            client.held.append((seq, turn, stamp))
+        self._release_inputs(client)
+
+    def _release_inputs(self, client: _Client) -> None:
+        """Hand the world every held turn due by the coming step (late ones at once)."""
+        assert client.player_id is not None
+        coming = self.world.tick + 1  # the step that produces this tick runs next
+        held = client.held
+        while held and held[0][2] <= coming:
+            seq, turn, stamp = held.popleft()
+            if stamp < coming:
+                self.counters.turns_late += 1
+            else:
+                self.counters.turns_on_time += 1
+            if self.world.queue_turn(client.player_id, turn):
+                client.queued.append(seq)
+
+    @staticmethod
+    def input_applied(client: _Client) -> int:
+        """The newest seq such that every input up to it has been consumed by the world."""
+        if client.queued:
+            return client.queued[0] - 1
+        if client.held:
+            return client.held[0][0] - 1
+        return client.last_input_seq
 
     def _reply_bad_join(self, client: _Client) -> None:
         if client.player_id is None:
@@ -383,8 +434,17 @@ class GameServer:
 
     def tick(self, now: float) -> None:
         """Advance the game one tick and queue every client's snapshot."""
+        playing = [c for c in self._clients.values() if c.player_id is not None]
+        for client in playing:
+            self._release_inputs(client)
         steer_bots(self.world, self._bot_rng, self._bots)
-        for ev in self.world.step():
+        events = self.world.step()
+        for client in playing:
+            assert client.player_id is not None
+            left = self.world.pending_turns(client.player_id)
+            while len(client.queued) > left:  # popped by this step (or cleared by a death)
+                client.queued.popleft()
+        for ev in events:
             if isinstance(ev, WorldDied):
                 name = self._names.get(ev.player_id, "?")
                 killer = self.name_of(ev.killer_id)
@@ -425,7 +485,10 @@ class GameServer:
             else:
                 self.counters.delta_snapshots += 1
             msg = SnapshotMessage(
-                state_hash=self._hash, input_ack=client.last_input_seq, payload=payload
+                state_hash=self._hash,
+                input_ack=client.last_input_seq,
+                input_applied=self.input_applied(client),
+                payload=payload,
             )
             try:
                 handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))

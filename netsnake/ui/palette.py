@@ -130,6 +130,8 @@ def build_palette(colors: int) -> list[PaletteEntry]:
             hi("#ffd700") + ",bold" if high else "",
             bg_hi,
         ),
+        # Where another snake's head probably is now (prediction on): faint.
+        ("ghost", "dark gray", _BOARD_BG16, "default", hi("#8a8a8a"), bg_hi),
         ("panel", "default", "default", "default", "", ""),
         ("panel.header", "light gray,underline", "default", "underline", "", ""),
         ("panel.mine", "white,bold", "default", "bold,standout", "", ""),

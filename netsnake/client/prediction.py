@@ -1,0 +1,383 @@
+"""Client-side prediction of the player's own snake.
+
+Theory of operation
+-------------------
+Everybody else is drawn ``render_delay`` in the past (``interpolation.py``);
+the player's own snake is drawn *ahead* of the server instead, at the tick
+in which the server will apply a turn sent now.  A key press then turns the
+head at the cell where the player saw it.
+
+*Stamps.*  Each turn is stamped with the tick whose step should apply it:
+``own.tick + 1`` when the head is drawn at the cell of ``own.tick`` (the
+server holds early turns until that step; see docs/game-messages.rst).
+Consecutive turns get strictly increasing stamps, as the world's turn queue
+applies at most one per tick.
+
+*Lead.*  :class:`LeadClock` keeps the drawn position ``P`` (a float tick).
+Its target is ``server_tick(now) + (rtt + margin) * tick_rate``: the
+snapshot buffer's ``server_tick`` is the server's tick as last seen arriving
+(one downlink behind the server), so adding the round trip gives the tick
+the server will be at when an input sent now arrives.  The margin covers
+jitter, upstream loss (a lost INPUT is repeated with the next snapshot, one
+tick later) and grows by half a tick each time the client sees one of its
+turns arrive late, decaying again afterwards.  ``P`` moves at nominal speed
+nudged by up to 10 % towards the target and never backwards, so the snake
+glides; it jumps only at the start and when it falls behind the newest
+snapshot.
+
+*Rebuild.*  On every frame the own snake is rebuilt from the newest
+authoritative snapshot plus the turns the server has not yet consumed
+(``input_applied``), stepped with the world's own rules
+(:func:`~netsnake.game.world.accepts_turn`, :func:`~netsnake.game.world.plan_move`,
+:func:`~netsnake.game.world.advance_body`) and the same hold-then-release
+model of stamped turns as the server.  Nothing only the server knows is
+predicted: no deaths (a move into a wall or a body stops at the cell before
+it), no respawns, no other snake's turn, no new food; growth from food eaten
+in prediction lasts only until a snapshot says otherwise.
+
+*Corrections.*  When a new snapshot's rebuild moves the snake as drawn (a
+late turn, a collision, food someone else took), that is a correction: it is
+counted, and the drawn head walks to the corrected cell at most one cell per
+frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from netsnake.game.direction import Direction
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
+from netsnake.game.world import WorldConfig, accepts_turn, advance_body, next_head, plan_move
+
+__all__ = [
+    "LeadClock",
+    "OwnSnake",
+    "OwnSnakePredictor",
+    "StampedTurn",
+    "extrapolate_heads",
+    "predict_own",
+]
+
+_BASE_MARGIN = 0.010  # s of lead beyond the round trip (the server's tick timer wobbles)
+_JITTER_FACTOR = 2.0  # × the connection's RTT variation
+_MAX_JITTER_MARGIN = 0.100  # s
+_LATE_PENALTY = 0.5  # ticks of extra lead per late turn seen
+_LATE_DECAY = 0.995  # per snapshot
+_MAX_LATE_MARGIN = 3.0  # ticks
+_NUDGE_PER_TICK = 0.05
+_MAX_NUDGE = 0.10
+_JUMP_ABOVE = 4.0  # ticks off target before the clock jumps instead of gliding
+
+
+@dataclass(frozen=True, slots=True)
+class StampedTurn:
+    """One of the player's turns: its input sequence, direction and stamp tick."""
+
+    seq: int
+    direction: Direction
+    stamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSnake:
+    """The player's own snake as drawn in one frame.
+
+    ``state`` is the snake at ``tick`` (its head cell is where a key pressed now
+    lands: the turn is stamped ``tick + 1``), ``next_state`` one tick later,
+    and ``progress`` (0..1) how far the head has grown from one to the other.
+    A dead snake has ``alive`` False and an empty body.  ``correcting`` marks a
+    frame on the way to a corrected position.
+    """
+
+    tick: int
+    state: PlayerState
+    next_state: PlayerState
+    progress: float
+    correcting: bool = False
+
+    @property
+    def head(self) -> Cell | None:
+        """The cell the head is drawn on, or None while dead."""
+        return self.state.body[0] if self.state.body else None
+
+
+def board_config(snapshot: Snapshot) -> WorldConfig:
+    """A :class:`WorldConfig` with the snapshot's board (only the geometry matters here)."""
+    return WorldConfig(
+        width=snapshot.width, height=snapshot.height, wrap=snapshot.wrap, start_length=2
+    )
+
+
+def predict_own(
+    base: Snapshot,
+    player_id: int,
+    turns: Sequence[StampedTurn],
+    until: int,
+    config: WorldConfig | None = None,
+) -> list[PlayerState]:
+    """The player's snake at ticks ``base.tick .. until`` (index 0 is ``base``'s own state).
+
+    ``turns`` are the turns the server had not consumed at ``base``, in
+    sequence order.  Each is handed to the turn queue at the step its stamp
+    names (or the first step, if its stamp has passed), exactly as the server
+    releases held turns.  A move into a wall or a body (the other snakes as in
+    ``base``, the snake's own body as it will be) holds the snake in place
+    from then on.  Returns ``[]`` if the player is not in ``base``.
+    """
+    me = base.player(player_id)
+    if me is None:
+        return []
+    states = [me]
+    if not me.alive or not me.body or until <= base.tick:
+        return states + [me] * max(0, until - base.tick)
+    cfg = config or board_config(base)
+    others = {c for p in base.players if p.id != player_id for c in p.body}
+    food = set(base.food)
+    body = deque(me.body)
+    direction = me.direction
+    queue: deque[Direction] = deque()
+    pending = deque(turns)
+    state = me
+    held = False
+    for tick in range(base.tick + 1, until + 1):
+        if not held:
+            while pending and pending[0].stamp <= tick:
+                turn = pending.popleft().direction
+                if accepts_turn(queue, direction, turn):
+                    queue.append(turn)
+            direction, head, grows = plan_move(body, direction, queue, cfg, food)
+            if head is None or head in others or _hits_itself(head, body, grows):
+                held = True  # only the server decides a death
+                state = replace(state, direction=direction)
+            else:
+                advance_body(body, head, grows)
+                food.discard(head)
+                state = replace(state, direction=direction, body=tuple(body))
+        states.append(state)
+    return states
+
+
+def _hits_itself(head: Cell, body: Sequence[Cell], grows: bool) -> bool:
+    # The tail moves out of the way this tick unless the snake grows.
+    return head in body and (grows or head != body[-1])
+
+
+def extrapolate_heads(
+    snapshot: Snapshot, ticks: int, exclude: int | None = None
+) -> dict[int, Cell]:
+    """Where each live snake's head probably is ``ticks`` after ``snapshot``.
+
+    Straight on along its heading (nobody can know its turns), stopping
+    before a wall or a body.  ``exclude`` leaves one player out.
+    """
+    cfg = board_config(snapshot)
+    occupied = {c for p in snapshot.players for c in p.body}
+    out: dict[int, Cell] = {}
+    for p in snapshot.players:
+        if p.id == exclude or not p.alive or not p.body:
+            continue
+        head = p.body[0]
+        for _ in range(max(0, ticks)):
+            nxt = next_head(head, p.direction, cfg)
+            if nxt is None or nxt in occupied:
+                break
+            head = nxt
+        out[p.id] = head
+    return out
+
+
+def _grid_delta(a: Cell, b: Cell, snapshot: Snapshot) -> tuple[int, int]:
+    """The shortest (dx, dy) from ``a`` to ``b``, across the edges on a wrap board."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    if snapshot.wrap:
+        w, h = snapshot.width, snapshot.height
+        dx = (dx + w // 2) % w - w // 2
+        dy = (dy + h // 2) % h - h // 2
+    return dx, dy
+
+
+class LeadClock:
+    """The float tick the own snake is drawn at; see the module docstring."""
+
+    def __init__(self, tick_rate: float) -> None:
+        self._rate = float(tick_rate)
+        self._pos: float | None = None
+        self._last: float | None = None
+        self.late_margin = 0.0
+        """Extra lead in ticks, raised by late turns."""
+        self.jumps = 0
+
+    def target(self, server_tick: float, rtt: float, jitter: float, loss_out: float) -> float:
+        """The tick an input sent now reaches the server in, plus the safety margin."""
+        margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter)
+        ticks = (rtt + margin) * self._rate + self.late_margin
+        if loss_out > 0.01:
+            ticks += min(1.0, loss_out * 10)  # room for one repeat of a lost INPUT
+        return server_tick + ticks
+
+    def saw_late_turn(self) -> None:
+        self.late_margin = min(_MAX_LATE_MARGIN, self.late_margin + _LATE_PENALTY)
+
+    def saw_snapshot(self) -> None:
+        self.late_margin *= _LATE_DECAY
+
+    @property
+    def position(self) -> float | None:
+        """The drawn position after the last :meth:`advance`."""
+        return self._pos
+
+    def advance(self, now: float, target: float, floor: float) -> float:
+        """Move towards ``target`` for a frame at ``now``; never below ``floor`` nor backwards."""
+        pos, last = self._pos, self._last
+        self._last = now
+        if pos is None or last is None or abs(target - pos) > _JUMP_ABOVE:
+            new = max(target, floor)
+            if pos is not None:
+                self.jumps += 1
+                new = max(new, pos)
+        else:
+            nominal = max(0.0, now - last) * self._rate
+            behind = target - (pos + nominal)
+            speed = 1.0 + max(-_MAX_NUDGE, min(_MAX_NUDGE, _NUDGE_PER_TICK * behind))
+            new = pos + nominal * speed
+            if new < floor:
+                new = floor
+        self._pos = new
+        return new
+
+
+class OwnSnakePredictor:
+    """The player's own snake, predicted; fed snapshots and turns, sampled per frame."""
+
+    def __init__(self, player_id: int, tick_rate: float) -> None:
+        self.player_id = player_id
+        self.clock = LeadClock(tick_rate)
+        self._base: Snapshot | None = None
+        self._config: WorldConfig | None = None
+        self._turns: list[StampedTurn] = []  # not yet consumed by the server, in seq order
+        self._late_seen: set[int] = set()
+        self._shown: OwnSnake | None = None
+        self._cache: tuple[tuple[int, int, int, int], list[PlayerState]] | None = None
+        #: times a snapshot moved the snake away from where it was drawn
+        self.corrections = 0
+        #: own turns that reached the server after their stamp's step
+        self.late_turns = 0
+
+    # -- inputs
+
+    @property
+    def base(self) -> Snapshot | None:
+        """The newest authoritative snapshot predictions start from."""
+        return self._base
+
+    @property
+    def turns(self) -> tuple[StampedTurn, ...]:
+        """Turns sent and not yet consumed by the server, oldest first."""
+        return tuple(self._turns)
+
+    @property
+    def shown(self) -> OwnSnake | None:
+        """The own snake as last sampled (drawn)."""
+        return self._shown
+
+    def add_turn(self, turn: StampedTurn) -> None:
+        self._turns.append(turn)
+
+    def next_stamp(self, now: float) -> int:
+        """The stamp for a turn made at ``now``: one past the tick drawn as the head."""
+        pos = self.clock.position
+        drawn = math.floor(pos) if pos is not None else (self._base.tick if self._base else 0)
+        last = self._turns[-1].stamp if self._turns else -1
+        return max(drawn + 1, last + 1)
+
+    def on_snapshot(self, snapshot: Snapshot, input_applied: int) -> None:
+        """A new authoritative snapshot (older ones are ignored) and its ``input_applied``."""
+        if self._base is not None and snapshot.tick <= self._base.tick:
+            return
+        if self._config is None or (snapshot.width, snapshot.height, snapshot.wrap) != (
+            self._config.width,
+            self._config.height,
+            self._config.wrap,
+        ):
+            self._config = board_config(snapshot)
+        self._turns = [t for t in self._turns if t.seq > input_applied]
+        for t in self._turns:
+            # Stamped for a step this snapshot already includes, yet unconsumed: late.
+            if t.stamp <= snapshot.tick and t.seq not in self._late_seen:
+                self._late_seen.add(t.seq)
+                self.late_turns += 1
+                self.clock.saw_late_turn()
+        self._late_seen = {s for s in self._late_seen if s > input_applied}
+        self.clock.saw_snapshot()
+        shown = self._shown
+        self._base = snapshot
+        self._cache = None
+        if (
+            shown is not None
+            and shown.state.alive
+            and not shown.correcting
+            and shown.tick >= snapshot.tick
+        ):
+            now_state = self._states(shown.tick + 1)[shown.tick - snapshot.tick]
+            if now_state.alive and now_state.body != shown.state.body:
+                self.corrections += 1
+
+    # -- output
+
+    def _states(self, until: int) -> list[PlayerState]:
+        base = self._base
+        assert base is not None
+        key = (base.tick, until, len(self._turns), self._turns[-1].seq if self._turns else -1)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        states = predict_own(base, self.player_id, self._turns, until, self._config)
+        self._cache = (key, states)
+        return states
+
+    def sample(self, now: float, target: float) -> OwnSnake | None:
+        """The own snake for a frame at ``now``; ``target`` from :meth:`LeadClock.target`."""
+        base = self._base
+        if base is None or base.player(self.player_id) is None:
+            return None
+        pos = self.clock.advance(now, target, float(base.tick))
+        tick = math.floor(pos)
+        states = self._states(tick + 1)
+        if len(states) < 2 or tick < base.tick:
+            return None
+        state, nxt = states[tick - base.tick], states[tick - base.tick + 1]
+        own = OwnSnake(tick=tick, state=state, next_state=nxt, progress=pos - tick)
+        own = self._limit_jump(own, base)
+        self._shown = own
+        return own
+
+    def _limit_jump(self, own: OwnSnake, board: Snapshot) -> OwnSnake:
+        """Walk to a corrected position at most one cell per frame."""
+        shown = self._shown
+        if shown is None or not (shown.state.alive and own.state.alive) or shown.head is None:
+            return own
+        target = own.head
+        assert target is not None
+        dx, dy = _grid_delta(shown.head, target, board)
+        if abs(dx) + abs(dy) <= 1:
+            return own
+        if abs(dx) >= abs(dy):
+            step = Direction.RIGHT if dx > 0 else Direction.LEFT
+        else:
+            step = Direction.DOWN if dy > 0 else Direction.UP
+        cfg = self._config or board_config(board)
+        head = next_head(shown.head, step, cfg)
+        if head is None:
+            return own
+        body = (head, *shown.state.body[: max(0, len(own.state.body) - 1)])
+        state = replace(own.state, body=body, direction=step)
+        return OwnSnake(tick=own.tick, state=state, next_state=state, progress=0.0, correcting=True)
+
+    def others_now(self, tick: int) -> Mapping[int, Cell]:
+        """Other snakes' heads extrapolated from the newest snapshot to ``tick``."""
+        base = self._base
+        if base is None:
+            return {}
+        return extrapolate_heads(base, tick - base.tick, exclude=self.player_id)

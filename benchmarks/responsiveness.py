@@ -44,8 +44,9 @@ or after 3 s; a death in between voids it.  Per press:
 * **others' lag**: every frame, for every other live snake, the cells between its drawn head
   and where the server had it at that instant ("with aid": the "where they are now" head the
   client draws for it).  The server's tick at an instant comes from the least-delayed state
-  arrival minus the configured one-way latency; a snake drawn on its own body counts the cells
-  between, elsewhere the grid distance.
+  arrival minus the configured one-way latency.  A head drawn on the snake's body counts the
+  cells between; straight ahead of the true head it counts negative (the aid extrapolates to
+  the tick the own snake is drawn at, so it may lead); elsewhere the grid distance.
 
 ``--quick`` asserts correctness only (the probe stayed connected, presses were made, applied
 and seen, nothing mismatched), never a timing: the machine is shared.
@@ -138,9 +139,20 @@ def _grid_distance(a: Cell, b: Cell, snap: Snapshot) -> int:
 
 
 def cells_behind(drawn: Cell, true: PlayerState, snap: Snapshot) -> int:
-    """How far ``drawn`` is from ``true``'s head: along its body if on it, else on the grid."""
+    """How many cells ``drawn`` is behind ``true``'s head; negative when ahead of it.
+
+    On the snake's body it is the cells along the body; straight ahead along its heading it
+    is minus the cells in between; anywhere else the grid distance (counted as behind).
+    """
     if drawn in true.body:
         return true.body.index(drawn)
+    x, y = true.body[0]
+    for k in range(1, max(snap.width, snap.height)):
+        x, y = x + true.direction.dx, y + true.direction.dy
+        if snap.wrap:
+            x, y = x % snap.width, y % snap.height
+        if (x, y) == drawn:
+            return -k
     return _grid_distance(drawn, true.body[0], snap)
 
 
@@ -210,6 +222,8 @@ class Probe:
         self._window: tuple[float, float] | None = None
         self._next_press: float | None = None
         self._rng = random.Random(0)
+        #: How the client shows the player's own snake in a state (prediction moves it ahead).
+        self.steering_view: Callable[[Snapshot], Snapshot] = lambda snap: snap
 
     # -- inputs
 
@@ -275,35 +289,42 @@ class Probe:
         return None if self._pending() or not self.recording else self._next_press
 
     def plan(self, now: float) -> None:
-        """Bring the next press forward (to a random point within a tick) near an obstacle."""
+        """Bring the next press forward, to a random point within the next tick, when the
+        player would want to turn: the bots' policy advises it, or an obstacle is near."""
         if self._next_press is None or self._pending() or not self.recording:
             return
-        latest, pid = self._latest, self.pid
-        if latest is None or pid is None:
+        if self._next_press <= now + 1 / self.rate:
+            return  # already soon; drawing again would bias the phase towards now
+        view, pid = self._view_now(), self.pid
+        if view is None or pid is None:
             return
-        me = latest.player(pid)
+        me = view.player(pid)
         if me is None or not me.alive or not me.body:
             return
-        # The server's head is a one-way latency beyond the newest state; a turn sent now lands
-        # a round trip later still, plus a tick or two of margin.
+        # A turn sent now lands a round trip (plus a tick or two) beyond the newest state.
         margin = math.ceil(3 * self.latency * self.rate) + 3
-        if _free_run(latest, me, me.direction) <= margin:
-            self._next_press = min(self._next_press, now + self._rng.uniform(0, 1 / self.rate))
+        advice = choose_turn(view, pid, self._rng)
+        if advice is not None or _free_run(view, me, me.direction) <= margin:
+            self._next_press = now + self._rng.uniform(0, 1 / self.rate)
 
     def press(self, now: float) -> Direction | None:
         """Record a press at ``now`` and return the direction to send (None: nothing drawn)."""
-        drawn, latest, pid = self._last_drawn, self._latest, self.pid
+        drawn, view, pid = self._last_drawn, self._view_now(), self.pid
         self._next_press = None
-        if drawn is None or drawn.own is None or drawn.heading is None or latest is None:
+        if drawn is None or drawn.own is None or drawn.heading is None or view is None:
             self._reschedule(now)
             return None
-        me = latest.player(pid) if pid is not None else None
+        me = view.player(pid) if pid is not None else None
         if me is None or not me.alive:
             self._reschedule(now)
             return None
-        direction = _choose_side(latest, me, drawn.heading, self._rng)
+        direction = _choose_side(view, me, drawn.heading, self._rng)
         self.presses.append(Press(now, direction, drawn.own, drawn.heading))
         return direction
+
+    def _view_now(self) -> Snapshot | None:
+        """The newest state as the player steers from it (see ``steering_view``)."""
+        return None if self._latest is None else self.steering_view(self._latest)
 
     def ignored(self) -> None:
         """The client refused the last press (as it refuses a turn it cannot make)."""
@@ -484,11 +505,11 @@ class RowResult:
     overshoot_max: int | None = None
     overshoot_min: int | None = None
     corrections_per_100_ticks: float | None = None
-    others_lag_p50: float | None = None
-    others_lag_mean: float | None = None
+    others_lag_p50: float | None = None  # cells behind the server (negative: ahead)
+    others_lag_mean_abs: float | None = None  # mean cells off, either way
     others_lag_p90: float | None = None
-    others_now_lag_p50: float | None = None
-    others_now_lag_mean: float | None = None
+    others_now_lag_p50: float | None = None  # the same for the "where they are now" heads
+    others_now_lag_mean_abs: float | None = None
     others_now_lag_p90: float | None = None
     frames: int = 0
     deaths: int = 0
@@ -528,10 +549,10 @@ def summarise(probe: Probe, duration: float) -> dict[str, Any]:
         "overshoot_max": max(overs) if overs else None,
         "overshoot_min": min(overs) if overs else None,
         "others_lag_p50": rounded(percentile([float(v) for v in plain], 50)),
-        "others_lag_mean": rounded(sum(plain) / len(plain)) if plain else None,
+        "others_lag_mean_abs": rounded(sum(map(abs, plain)) / len(plain)) if plain else None,
         "others_lag_p90": rounded(percentile([float(v) for v in plain], 90)),
         "others_now_lag_p50": rounded(percentile([float(v) for v in aided], 50)),
-        "others_now_lag_mean": rounded(sum(aided) / len(aided)) if aided else None,
+        "others_now_lag_mean_abs": rounded(sum(map(abs, aided)) / len(aided)) if aided else None,
         "others_now_lag_p90": rounded(percentile([float(v) for v in aided], 90)),
         "frames": probe.frames,
         "deaths": probe.deaths,
@@ -561,15 +582,18 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     predict = args.worker == "predict-on"
     session = await ClientSession.connect(
-        "127.0.0.1", args.worker_port, name="probe", config=ClientConfig(connect_timeout=15.0)
+        "127.0.0.1",
+        args.worker_port,
+        name="probe",
+        config=ClientConfig(connect_timeout=15.0),
+        predict=predict,
     )
     core = session.core
     if not await session.wait_for(ConnectionState.PLAYING, timeout=20.0):
         raise RuntimeError(f"probe could not join: {core.state.value} {core.status_reason}")
-    if predict:
-        raise RuntimeError("--predict on is not available in this checkout yet")
     probe = Probe(TICK_RATE, args.latency / 1000, args.jitter / 1000)
     probe.pid = core.player_id
+    probe.steering_view = core.steering_view
     core.snapshot_listeners.append(probe.on_state)
     if core.latest_snapshot is not None:
         probe.on_state(core.latest_snapshot, loop.time())
@@ -580,13 +604,18 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
         snap = core.latest_snapshot
         colours = {p.id: p.colour for p in snap.players} if snap is not None else {}
         drawn = read_canvas(app.board.render(()), colours, core.player_id)
+        # The faint "now" heads this frame drew (read back without sampling a second frame).
+        predictor = core.predictor
+        shown = predictor.shown if predictor is not None else None
+        if predictor is not None and shown is not None and core.show_others_now:
+            drawn.others_now = dict(predictor.others_now(shown.tick))
         probe.on_frame(now, drawn)
         probe.plan(now)
 
     def press(now: float) -> None:
         direction = probe.press(now)
         # What GameApp does for an arrow key.
-        if direction is not None and core.steer(direction) is None:
+        if direction is not None and core.steer(direction, now) is None:
             probe.ignored()
 
     async def run_for(seconds: float) -> None:
@@ -857,9 +886,9 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("max", "overshoot_max", "{}"),
     ("corr/100t", "corrections_per_100_ticks", "{:.2f}"),
     ("others p50", "others_lag_p50", "{:.1f}"),
-    ("mean", "others_lag_mean", "{:.2f}"),
+    ("|mean|", "others_lag_mean_abs", "{:.2f}"),
     ("aid p50", "others_now_lag_p50", "{:.1f}"),
-    ("mean", "others_now_lag_mean", "{:.2f}"),
+    ("|mean|", "others_now_lag_mean_abs", "{:.2f}"),
     ("deaths", "deaths", "{}"),
 )
 
@@ -886,8 +915,9 @@ def format_table(results: Sequence[RowResult]) -> str:
         "presses = applied and shown (deaths and timeouts left out); key = key press -> first "
         "frame with the head moved along the new direction (ms); over = cells from the head "
         "drawn at the press to where the server turned (+ = ran past); corr = corrections per "
-        "100 ticks; others = cells other snakes are drawn behind the server, aid = the 'where "
-        "they are now' heads; deaths = own deaths while measuring"
+        "100 ticks; others = cells other snakes' heads are drawn behind the server's (- = ahead; "
+        "|mean| = cells off either way), aid = the same for the 'where they are now' heads; "
+        "deaths = own deaths while measuring"
     )
     return "\n".join(lines) + "\n" + legend
 

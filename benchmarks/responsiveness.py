@@ -2,7 +2,7 @@
 
 Run from the repository root (as root for kernel-level loss on the TCP rows)::
 
-    python benchmarks/responsiveness.py                   # every row, 30 s each
+    python benchmarks/responsiveness.py                   # every row, 40 s each
     python benchmarks/responsiveness.py --quick --check   # CI: a few short rows, correctness only
     python benchmarks/responsiveness.py --json out.json
 
@@ -745,7 +745,7 @@ class TrialOptions:
     kinds: tuple[str, ...] = KINDS
     latencies_ms: tuple[float, ...] = FULL_LATENCIES
     losses: tuple[float, ...] = FULL_LOSSES
-    duration: float = 30.0
+    duration: float = 40.0
     jitter_ms: float = 0.0
     seed: int = 1
     udp_loss: str = "auto"  # auto | nftables | relay
@@ -977,7 +977,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=_kinds, default=KINDS, help="subset of " + ",".join(KINDS))
     p.add_argument("--latencies", type=_csv_floats(1.0), default=None, help="one-way ms list")
     p.add_argument("--losses", type=_csv_floats(0.01), default=None, help="loss %% list")
-    p.add_argument("--duration", type=float, default=None, help="s per row (default 30, quick 6)")
+    p.add_argument("--duration", type=float, default=None, help="s per row (default 40, quick 6)")
     p.add_argument("--jitter", type=float, default=0.0, help="± ms of jitter (default 0)")
     p.add_argument("--seed", type=int, default=1, help="world, relay and press seed (default 1)")
     p.add_argument(
@@ -998,14 +998,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (or, with ``--worker``, one trial's measuring player)."""
     args = build_parser().parse_args(argv)
     if args.worker:
-        args.duration = args.duration or 30.0
+        args.duration = args.duration or 40.0
         return _worker_main(args)
     quick = bool(args.quick)
     opts = TrialOptions(
         kinds=args.clients,
         latencies_ms=args.latencies or (QUICK_LATENCIES if quick else FULL_LATENCIES),
         losses=args.losses or (QUICK_LOSSES if quick else FULL_LOSSES),
-        duration=args.duration or (6.0 if quick else 30.0),
+        duration=args.duration or (6.0 if quick else 40.0),
         jitter_ms=args.jitter,
         seed=args.seed,
         udp_loss=args.udp_loss,

@@ -37,9 +37,10 @@ or after 3 s; a death in between voids it.  Per press:
 * **key-to-screen**: from the press to the first frame whose own head is one or more cells
   along the new direction from the head drawn at the press;
 * **overshoot**: cells from the head drawn at the press to the cell where the server applied
-  the turn, found in the first authoritative state whose heading is the new one (the run of
-  body cells behind the head going that way ends at the turn cell); positive means the snake
-  ran on past the drawn head;
+  the turn; positive means the snake ran on past the drawn head.  The turn cell is the head of
+  the state before the first one with the new heading; if that state was lost, the end of the
+  run of body cells entered going the new way; if the whole body is on that run, where its
+  line crosses the line drawn at the press (counted in ``turn_cells_inferred``);
 * **corrections** per 100 ticks (the client's own counter; prediction only);
 * **others' lag**: every frame, for every other live snake, the cells between its drawn head
   and where the server had it at that instant ("with aid": the "where they are now" head the
@@ -215,6 +216,11 @@ class Probe:
         self.presses: list[Press] = []
         self.frames = 0
         self.deaths = 0
+        #: Turn cells inferred from two lines because the states showing them were lost.
+        self.inferred = 0
+        #: The longest wait (s) between two arrivals that advanced the newest state.
+        self.longest_stall = 0.0
+        self._advanced_at: float | None = None
         self._states: dict[int, tuple[Snapshot, float]] = {}
         self._latest: Snapshot | None = None
         self._last_drawn: Drawn | None = None
@@ -251,6 +257,9 @@ class Probe:
         if self._latest is None or snap.tick > self._latest.tick:
             previous = self._latest
             self._latest = snap
+            if self.recording and self._advanced_at is not None:
+                self.longest_stall = max(self.longest_stall, now - self._advanced_at)
+            self._advanced_at = now
             if self.pid is not None and previous is not None:
                 was = previous.player(self.pid)
                 me = snap.player(self.pid)
@@ -315,8 +324,10 @@ class Probe:
             self._reschedule(now)
             return None
         me = view.player(pid) if pid is not None else None
-        if me is None or not me.alive:
-            self._reschedule(now)
+        if me is None or not me.alive or (me.direction - drawn.heading) % 2:
+            # Dead, or the screen still shows the snake before a respawn: the client would
+            # refuse a turn that is perpendicular on screen but not for the snake it steers.
+            self._next_press = now + self._rng.uniform(0, 1 / self.rate)
             return None
         direction = _choose_side(view, me, drawn.heading, self._rng)
         self.presses.append(Press(now, direction, drawn.own, drawn.heading))
@@ -364,17 +375,30 @@ class Probe:
                     break
                 if me.direction is not press.direction:
                     continue
-                cell = turn_cell(me, press.direction, snap)
                 press.applied_tick = tick
-                if cell is None:
-                    press.voided = "turn cell out of sight (states lost)"
-                    break
+                cell = self._turned_at(press, tick, me, snap)
                 press.applied_cell = cell
                 if _on_line(press.head, cell, press.heading):
                     press.overshoot = _axis_offset(press.head, cell, press.heading, snap)
                 else:
                     press.voided = "turn cell off the line drawn at the press"
                 break
+
+    def _turned_at(self, press: Press, tick: int, me: PlayerState, snap: Snapshot) -> Cell:
+        """The cell the server turned from, given the first state showing the new heading."""
+        before = self._states.get(tick - 1)
+        was = before[0].player(me.id) if before is not None else None
+        if was is not None and was.alive and was.body and was.direction is not me.direction:
+            return was.body[0]  # the step between two consecutive states made the turn
+        cell = turn_cell(me, press.direction, snap)
+        if cell is not None:
+            return cell
+        # States lost and the whole body already on the new line: the turn cell is where
+        # that line crosses the line the snake was drawn on at the press.
+        self.inferred += 1
+        if press.heading in (Direction.LEFT, Direction.RIGHT):
+            return (me.body[0][0], press.head[1])
+        return (press.head[0], me.body[0][1])
 
     def _tick_seen_before(self, t: float) -> int:
         """The newest tick that had arrived before ``t``."""
@@ -434,12 +458,36 @@ def _choose_side(
 ) -> Direction:
     """A turn perpendicular to ``heading``: the bots' choice if it is one, else the roomier."""
     sides = [Direction((heading + 1) % 4), Direction((heading + 3) % 4)]
-    advice = choose_turn(snap, me.id, rng)
-    if advice in sides:
-        assert advice is not None
-        return advice
     rng.shuffle(sides)
-    return max(sides, key=lambda d: _free_run(snap, me, d))
+    room = {d: _room(snap, me, d) for d in sides}
+    advice = choose_turn(snap, me.id, rng)
+    if advice in sides and room[advice] >= min(room.values()):
+        return advice
+    return max(sides, key=lambda d: room[d])
+
+
+def _room(snap: Snapshot, me: PlayerState, direction: Direction, cap: int = 60) -> int:
+    """Free cells reachable after one step in ``direction`` (a capped flood fill)."""
+    occupied = {c for p in snap.players if p.alive for c in p.body}
+
+    def step(cell: Cell, d: Direction) -> Cell | None:
+        x, y = cell[0] + d.dx, cell[1] + d.dy
+        if snap.wrap:
+            return x % snap.width, y % snap.height
+        return (x, y) if 0 <= x < snap.width and 0 <= y < snap.height else None
+
+    first = step(me.body[0], direction)
+    if first is None or first in occupied:
+        return 0
+    seen, frontier = {first}, [first]
+    while frontier and len(seen) < cap:
+        cell = frontier.pop()
+        for d in Direction:
+            n = step(cell, d)
+            if n is not None and n not in occupied and n not in seen:
+                seen.add(n)
+                frontier.append(n)
+    return len(seen)
 
 
 # ============================================================================ reading the screen
@@ -513,6 +561,8 @@ class RowResult:
     others_now_lag_p90: float | None = None
     frames: int = 0
     deaths: int = 0
+    turn_cells_inferred: int = 0
+    longest_stall_ms: float | None = None  # longest wait for a newer state
     mismatches: int | None = None
     connected: bool = True
     notes: list[str] = field(default_factory=list)
@@ -556,6 +606,8 @@ def summarise(probe: Probe, duration: float) -> dict[str, Any]:
         "others_now_lag_p90": rounded(percentile([float(v) for v in aided], 90)),
         "frames": probe.frames,
         "deaths": probe.deaths,
+        "turn_cells_inferred": probe.inferred,
+        "longest_stall_ms": rounded(1000 * probe.longest_stall, 1),
         "duration_s": duration,
     }
 
@@ -890,6 +942,7 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("aid p50", "others_now_lag_p50", "{:.1f}"),
     ("|mean|", "others_now_lag_mean_abs", "{:.2f}"),
     ("deaths", "deaths", "{}"),
+    ("stall ms", "longest_stall_ms", "{:.0f}"),
 )
 
 
@@ -917,7 +970,7 @@ def format_table(results: Sequence[RowResult]) -> str:
         "drawn at the press to where the server turned (+ = ran past); corr = corrections per "
         "100 ticks; others = cells other snakes' heads are drawn behind the server's (- = ahead; "
         "|mean| = cells off either way), aid = the same for the 'where they are now' heads; "
-        "deaths = own deaths while measuring"
+        "deaths = own deaths while measuring; stall = longest wait for a newer state (ms)"
     )
     return "\n".join(lines) + "\n" + legend
 

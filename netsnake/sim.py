@@ -93,6 +93,7 @@ class GameSimulation:
             )
         }
         self._server_hashes: dict[int, int] = {}
+        self._next_tick = 0.0  # ticks keep one schedule however run() is sliced
 
     def add_client(
         self,
@@ -133,6 +134,7 @@ class GameSimulation:
             steer_client(client.core, snapshot, self._rng)
 
     def _on_tick(self, now: float) -> None:
+        self._next_tick = now + 1.0 / self.settings.tick_rate
         self.server.tick(now)
         snap = self.server.snapshot
         self._server_hashes[snap.tick] = snapshot_hash(snap)
@@ -150,6 +152,7 @@ class GameSimulation:
             until,
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
+            first_step=self._next_tick,
         )
 
     def playing(self) -> list[SimClient]:

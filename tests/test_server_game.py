@@ -145,7 +145,7 @@ def test_client_without_the_baseline_asks_for_a_resync_and_gets_a_full_snapshot(
     msg = SnapshotMessage(
         state_hash=snapshot_hash(far),
         input_ack=-1,
-        input_applied=-1,
+        inputs_pending=0,
         payload=encode_delta(far, far_base),
     )
     core.handle_event(PayloadReceived(peer=core.endpoint.server, data=encode_message(msg)), sim.now)

@@ -1,6 +1,8 @@
 """``netsnake-client``: play in the terminal.
 
-With a HOST it joins that server; with none it starts the real server code
+This module parses the arguments and prepares the process (logging, a
+terminal check); :func:`netsnake.play.play` wires the game together.  With a
+HOST it joins that server; with none it starts the real server code
 in-process on loopback (a free port, 3 bots) and joins it, so a lone player
 is in a game at once.
 """
@@ -9,21 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import random
-import signal
 import sys
-from collections.abc import Awaitable
 
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.address import parse_host
-from netsnake.client.session import ClientSession
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
-from netsnake.server.app import RunningServer, start_server
-from netsnake.server.game import ServerSettings
+from netsnake.play import play
 
 __all__ = ["main"]
 
@@ -79,45 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _run(args: argparse.Namespace, host: str | None, port: int) -> int:
-    # Imported here so `--help` and argument errors stay fast and never touch the terminal.
-    from netsnake.ui.app import GameApp
-
-    loop = asyncio.get_running_loop()
-    server: RunningServer | None = None
-    server_task: asyncio.Task[None] | None = None
-    if host is None:
-        settings = ServerSettings(bots=args.bots, seed=random.randrange(2**32))
-        server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
-        server_task = asyncio.create_task(server.run())
-        host, port = server.address
-    session = await ClientSession.connect(
-        host, port, name=args.name, render_delay=args.render_delay, predict=args.predict == "on"
-    )
-    app = GameApp(
-        session.core,
-        ascii_mode=args.ascii,
-        default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
-        clock=loop.time,
-    )
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
-    try:
-        return await app.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await session.close()
-        if server is not None and server_task is not None:
-            server.stop()
-            await _quietly(server_task)
-
-
-async def _quietly(aw: Awaitable[None]) -> None:
-    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(aw, 2.0)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -150,7 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     try:
-        return asyncio.run(_run(args, host, port))
+        return asyncio.run(
+            play(
+                host,
+                port,
+                name=args.name,
+                render_delay=args.render_delay,
+                ascii_mode=args.ascii,
+                bots=args.bots,
+                predict=args.predict == "on",
+                default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+            )
+        )
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

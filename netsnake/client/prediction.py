@@ -20,7 +20,8 @@ snapshot buffer's ``server_tick`` is the server's tick as last seen arriving
 the server will be at when an input sent now arrives.  The margin covers
 jitter, upstream loss (a lost INPUT is repeated with the next snapshot, one
 tick later) and grows by half a tick each time the client sees one of its
-turns arrive late, decaying again afterwards.  ``P`` moves at nominal speed
+turns arrive late, decaying again afterwards; for the first snapshots, whose
+clock offset is still rough and RTT unknown, it holds one more tick.  ``P`` moves at nominal speed
 nudged by up to 10 % towards the target and never backwards, so the snake
 glides; it jumps only at the start and when it falls behind the newest
 snapshot.
@@ -43,6 +44,7 @@ frame.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -52,12 +54,15 @@ from netsnake.game.direction import Direction
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.game.world import WorldConfig, accepts_turn, advance_body, next_head, plan_move
 
+log = logging.getLogger("client")
+
 __all__ = [
     "LeadClock",
     "OwnSnake",
     "OwnSnakePredictor",
     "StampedTurn",
     "extrapolate_heads",
+    "extrapolate_others",
     "predict_own",
 ]
 
@@ -70,6 +75,9 @@ _MAX_LATE_MARGIN = 3.0  # ticks
 _NUDGE_PER_TICK = 0.05
 _MAX_NUDGE = 0.10
 _JUMP_ABOVE = 4.0  # ticks off target before the clock jumps instead of gliding
+# The first snapshots give a poor clock offset and no RTT yet: one tick of extra
+# lead at the start, fading out over this many snapshots.
+_WARMUP_SNAPSHOTS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,28 +173,36 @@ def _hits_itself(head: Cell, body: Sequence[Cell], grows: bool) -> bool:
     return head in body and (grows or head != body[-1])
 
 
-def extrapolate_heads(
+def extrapolate_others(
     snapshot: Snapshot, ticks: int, exclude: int | None = None
-) -> dict[int, Cell]:
-    """Where each live snake's head probably is ``ticks`` after ``snapshot``.
+) -> dict[int, PlayerState]:
+    """Where each live snake probably is ``ticks`` after ``snapshot``.
 
-    Straight on along its heading (nobody can know its turns), stopping
-    before a wall or a body.  ``exclude`` leaves one player out.
+    Straight on along its heading (nobody can know its turns), its tail
+    following, stopping before a wall or a body.  ``exclude`` leaves one
+    player out.
     """
     cfg = board_config(snapshot)
     occupied = {c for p in snapshot.players for c in p.body}
-    out: dict[int, Cell] = {}
+    out: dict[int, PlayerState] = {}
     for p in snapshot.players:
         if p.id == exclude or not p.alive or not p.body:
             continue
-        head = p.body[0]
+        body = deque(p.body)
         for _ in range(max(0, ticks)):
-            nxt = next_head(head, p.direction, cfg)
+            nxt = next_head(body[0], p.direction, cfg)
             if nxt is None or nxt in occupied:
                 break
-            head = nxt
-        out[p.id] = head
+            advance_body(body, nxt, grows=False)
+        out[p.id] = replace(p, body=tuple(body))
     return out
+
+
+def extrapolate_heads(
+    snapshot: Snapshot, ticks: int, exclude: int | None = None
+) -> dict[int, Cell]:
+    """The heads of :func:`extrapolate_others`: where the others' heads probably are now."""
+    return {pid: p.body[0] for pid, p in extrapolate_others(snapshot, ticks, exclude).items()}
 
 
 def _grid_delta(a: Cell, b: Cell, snapshot: Snapshot) -> tuple[int, int]:
@@ -209,11 +225,12 @@ class LeadClock:
         self.late_margin = 0.0
         """Extra lead in ticks, raised by late turns."""
         self.jumps = 0
+        self._warmup = _WARMUP_SNAPSHOTS
 
     def target(self, server_tick: float, rtt: float, jitter: float, loss_out: float) -> float:
         """The tick an input sent now reaches the server in, plus the safety margin."""
         margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter)
-        ticks = (rtt + margin) * self._rate + self.late_margin
+        ticks = (rtt + margin) * self._rate + self.late_margin + self._warmup / _WARMUP_SNAPSHOTS
         if loss_out > 0.01:
             ticks += min(1.0, loss_out * 10)  # room for one repeat of a lost INPUT
         return server_tick + ticks
@@ -223,6 +240,7 @@ class LeadClock:
 
     def saw_snapshot(self) -> None:
         self.late_margin *= _LATE_DECAY
+        self._warmup = max(0, self._warmup - 1)
 
     @property
     def position(self) -> float | None:
@@ -310,6 +328,9 @@ class OwnSnakePredictor:
                 self._late_seen.add(t.seq)
                 self.late_turns += 1
                 self.clock.saw_late_turn()
+                log.debug(
+                    "turn %d stamped %d still unapplied at tick %d", t.seq, t.stamp, snapshot.tick
+                )
         self._late_seen = {s for s in self._late_seen if s > input_applied}
         self.clock.saw_snapshot()
         shown = self._shown
@@ -324,6 +345,13 @@ class OwnSnakePredictor:
             now_state = self._states(shown.tick + 1)[shown.tick - snapshot.tick]
             if now_state.alive and now_state.body != shown.state.body:
                 self.corrections += 1
+                log.debug(
+                    "correction at tick %d (base %d): drawn %s, now %s",
+                    shown.tick,
+                    snapshot.tick,
+                    shown.state.body[:3],
+                    now_state.body[:3],
+                )
 
     # -- output
 
@@ -374,6 +402,19 @@ class OwnSnakePredictor:
         body = (head, *shown.state.body[: max(0, len(own.state.body) - 1)])
         state = replace(own.state, body=body, direction=step)
         return OwnSnake(tick=own.tick, state=state, next_state=state, progress=0.0, correcting=True)
+
+    def view(self, tick: int) -> Snapshot | None:
+        """The newest snapshot as a player sees it at ``tick``: the own snake predicted,
+        the others extrapolated straight on (what bots steer from)."""
+        base, shown = self._base, self._shown
+        if base is None:
+            return None
+        others = extrapolate_others(base, tick - base.tick, exclude=self.player_id)
+        players = tuple(
+            shown.state if p.id == self.player_id and shown is not None else others.get(p.id, p)
+            for p in base.players
+        )
+        return replace(base, tick=tick, players=players)
 
     def others_now(self, tick: int) -> Mapping[int, Cell]:
         """Other snakes' heads extrapolated from the newest snapshot to ``tick``."""

@@ -69,8 +69,7 @@ class ClientSession:
                 config=config,
                 predict=predict,
             )
-            core.state = ConnectionState.UNREACHABLE
-            core.status_reason = f"Could not reach {label}: unknown host"
+            core.mark_unreachable("unknown host")
             return cls(core, None)
         core = ClientCore(
             server,

@@ -42,6 +42,7 @@ from netsnake.game.messages import (
     Message,
     Quit,
     Rejected,
+    RejectionCode,
     Resync,
     SnapshotMessage,
     decode_message,
@@ -68,7 +69,7 @@ from protocol import (
     ServerEndpoint,
 )
 
-__all__ = ["BOT_NAMES", "GameServer", "ServerSettings"]
+__all__ = ["BOT_NAMES", "AppliedTurn", "GameServer", "ServerSettings"]
 
 log = logging.getLogger("game")
 
@@ -124,7 +125,7 @@ class _Client:
     # Stamped turns received but not yet due (seq, turn, stamp), in seq order, and
     # the seqs of turns handed to the world's queue that it has not popped yet.
     held: deque[tuple[int, Direction, int]] = field(default_factory=deque)
-    queued: deque[int] = field(default_factory=deque)
+    queued: deque[tuple[int, int]] = field(default_factory=deque)  # (seq, stamp)
     baseline_tick: int | None = None
     resync_floor: int = 0
     in_flight: dict[int, int] = field(default_factory=dict)  # payload handle -> tick
@@ -143,6 +144,8 @@ class GameCounters:
     """Stamped turns handed to the world at their stamp's step."""
     turns_late: int = 0
     """Stamped turns that arrived after their step had run: applied at once."""
+    turns_unstamped: int = 0
+    """Turns stamped 0 (a client that does not predict): applied on arrival."""
     turns_refused: int = 0
     """Turns stamped more than MAX_INPUT_LEAD ticks ahead, or beyond the hold buffer."""
     bad_messages: int = 0
@@ -155,6 +158,23 @@ class GameCounters:
 InputTracer = Callable[[str, int, float], None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppliedTurn:
+    """A player's turn the world applied: where and when, against where it was meant."""
+
+    name: str
+    seq: int
+    stamp: int
+    """The tick the client meant (0: on arrival)."""
+    tick: int
+    """The step that applied it: the snake turned between snapshots ``tick - 1`` and ``tick``."""
+    cell: tuple[int, int]
+    """The head in snapshot ``tick - 1``: the cell the turn took effect at."""
+
+
+TurnTracer = Callable[[AppliedTurn], None]
+
+
 class GameServer:
     """Sans-IO game server: call :meth:`handle_event` and :meth:`tick`."""
 
@@ -163,6 +183,7 @@ class GameServer:
         settings: ServerSettings,
         endpoint: ServerEndpoint,
         input_tracer: InputTracer | None = None,
+        turn_tracer: TurnTracer | None = None,
     ) -> None:
         self.settings = settings
         self.endpoint = endpoint
@@ -178,6 +199,7 @@ class GameServer:
         self._snapshot: Snapshot = self.world.snapshot()
         self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
+        self._turn_trace = turn_tracer
         self._closing = False
         self._fill_bots()
 
@@ -299,27 +321,33 @@ class GameServer:
         held = client.held
         while held and held[0][2] <= coming:
             seq, turn, stamp = held.popleft()
-            if stamp < coming:
+            if stamp == 0:
+                self.counters.turns_unstamped += 1
+            elif stamp < coming:
                 self.counters.turns_late += 1
             else:
                 self.counters.turns_on_time += 1
             if self.world.queue_turn(client.player_id, turn):
-                client.queued.append(seq)
+                client.queued.append((seq, stamp))
 
     @staticmethod
     def input_applied(client: _Client) -> int:
         """The newest seq such that every input up to it has been consumed by the world."""
         if client.queued:
-            return client.queued[0] - 1
+            return client.queued[0][0] - 1
         if client.held:
             return client.held[0][0] - 1
         return client.last_input_seq
 
     def _reply_bad_join(self, client: _Client) -> None:
         if client.player_id is None:
-            self._reject(client, "bad-name", f"the name must be 1-{MAX_NAME} printable characters")
+            self._reject(
+                client,
+                RejectionCode.BAD_NAME,
+                f"the name must be 1-{MAX_NAME} printable characters",
+            )
 
-    def _reject(self, client: _Client, code: str, reason: str) -> None:
+    def _reject(self, client: _Client, code: RejectionCode, reason: str) -> None:
         self.counters.rejections += 1
         log.info("rejected %s: %s", _fmt(client.peer), reason)
         self._send(client, Rejected(code=code, reason=reason))
@@ -331,17 +359,19 @@ class GameServer:
         if msg.version != GAME_VERSION:
             self._reject(
                 client,
-                "version",
+                RejectionCode.VERSION,
                 f"version mismatch: server runs game version {GAME_VERSION}, client {msg.version}",
             )
             return
         try:
             name = validate_name(msg.name)
         except NameError_ as exc:
-            self._reject(client, "bad-name", f"bad name: {exc}")
+            self._reject(client, RejectionCode.BAD_NAME, f"bad name: {exc}")
             return
         if self.players >= self.settings.max_players and not self._bots:
-            self._reject(client, "full", f"server full ({self.settings.max_players} players)")
+            self._reject(
+                client, RejectionCode.FULL, f"server full ({self.settings.max_players} players)"
+            )
             return
         if self.players >= self.settings.max_players:
             self._remove_bot(self._bots[-1], "making room")
@@ -438,12 +468,15 @@ class GameServer:
         for client in playing:
             self._release_inputs(client)
         steer_bots(self.world, self._bot_rng, self._bots)
+        before = self._snapshot
         events = self.world.step()
         for client in playing:
             assert client.player_id is not None
             left = self.world.pending_turns(client.player_id)
             while len(client.queued) > left:  # popped by this step (or cleared by a death)
-                client.queued.popleft()
+                seq, stamp = client.queued.popleft()
+                if self._turn_trace is not None:
+                    self._trace_applied(client, seq, stamp, before)
         for ev in events:
             if isinstance(ev, WorldDied):
                 name = self._names.get(ev.player_id, "?")
@@ -487,7 +520,7 @@ class GameServer:
             msg = SnapshotMessage(
                 state_hash=self._hash,
                 input_ack=client.last_input_seq,
-                input_applied=self.input_applied(client),
+                inputs_pending=client.last_input_seq - self.input_applied(client),
                 payload=payload,
             )
             try:
@@ -500,6 +533,18 @@ class GameServer:
                 stale = [h for h, t in client.in_flight.items() if t <= oldest]
                 for h in stale:
                     del client.in_flight[h]
+
+    def _trace_applied(self, client: _Client, seq: int, stamp: int, before: Snapshot) -> None:
+        assert self._turn_trace is not None and client.player_id is not None
+        was = before.player(client.player_id)
+        now = self.world.snapshot().player(client.player_id)
+        if was is None or not was.body or now is None or not now.alive:
+            return  # cleared by a death, not applied
+        self._turn_trace(
+            AppliedTurn(
+                name=client.name, seq=seq, stamp=stamp, tick=self.world.tick, cell=was.body[0]
+            )
+        )
 
     def shutdown(self, reason: str = "server shutting down") -> None:
         """Tell every joined client the server is going away (reliably)."""

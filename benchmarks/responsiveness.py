@@ -89,9 +89,8 @@ from benchmarks.packet_loss import (  # noqa: E402
     _Setup,
     _wait_for_text,
 )
-from netsnake.client.interpolation import step_direction  # noqa: E402
 from netsnake.game.bots import choose_turn  # noqa: E402
-from netsnake.game.direction import Direction  # noqa: E402
+from netsnake.game.direction import Direction, step_direction  # noqa: E402
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot  # noqa: E402
 from netsnake.ui.palette import snake_attr  # noqa: E402
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from netsnake.netem import TcpRelay, start_tcp_relay
-from netsnake.netem.link import Jitter, LinkConfig
+from protocol.simulator import Jitter, LinkConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def test_latency_is_added_each_way() -> None:
     async def body() -> None:
         loop = asyncio.get_running_loop()
         server = await echo_server()
-        config = LinkConfig(latency_ms=60.0)
+        config = LinkConfig(latency=0.060)
         relay = await start_tcp_relay(
             ("127.0.0.1", 0), ("127.0.0.1", port_of(server)), config, config
         )
@@ -84,7 +84,7 @@ def test_latency_is_added_each_way() -> None:
 def test_jitter_keeps_the_stream_intact_and_in_order() -> None:
     async def body() -> None:
         server = await echo_server()
-        config = LinkConfig(latency_ms=20.0, jitter_ms=15.0, jitter=Jitter.NORMAL)
+        config = LinkConfig(latency=0.020, jitter=0.015, jitter_dist=Jitter.NORMAL)
         relay = await start_tcp_relay(
             ("127.0.0.1", 0), ("127.0.0.1", port_of(server)), config, config, seed=5
         )
@@ -110,7 +110,7 @@ def test_jitter_keeps_the_stream_intact_and_in_order() -> None:
 def test_half_close_is_carried_both_ways_then_the_connection_ends() -> None:
     async def body() -> None:
         server = await echo_server()
-        config = LinkConfig(latency_ms=10.0)
+        config = LinkConfig(latency=0.010)
         relay = await start_tcp_relay(
             ("127.0.0.1", 0), ("127.0.0.1", port_of(server)), config, config
         )
@@ -175,7 +175,13 @@ def test_unreachable_server_closes_the_client_connection() -> None:
 
 
 @pytest.mark.parametrize(
-    "config", [LinkConfig(loss_pct=1.0), LinkConfig(duplicate_pct=2.0), LinkConfig(reorder_pct=3.0)]
+    "config",
+    [
+        LinkConfig(loss=0.01),
+        LinkConfig(duplicate=0.02),
+        LinkConfig(reorder=0.03),
+        LinkConfig(corrupt=0.01),
+    ],
 )
 def test_only_delay_is_accepted(config: LinkConfig) -> None:
     async def body() -> None:

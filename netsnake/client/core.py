@@ -51,6 +51,7 @@ from netsnake.game.messages import (
 from netsnake.game.names import NameError_, validate_name
 from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
+from netsnake.game.world import accepts_turn
 from protocol import (
     ClientConfig,
     ClientEndpoint,
@@ -442,14 +443,23 @@ class ClientCore:
         if now is None:
             now = self._now
         predictor = self._predictor
-        if predictor is not None:
-            pending = predictor.turns
-            reference = pending[-1].direction if pending else self._current_direction(now)
-        else:
-            reference = self._unacked[-1].direction if self._unacked else self._current_direction()
-        if reference is not None and direction in (reference, reference.opposite):
-            return None
+        # The world's rule (accepts_turn), with the client's own cap: unacked
+        # turns are not the world's queue (up to a round trip of them may
+        # already be applied), so capping them at MAX_QUEUED_TURNS (3) would
+        # drop turns the server still accepts on a slow link.  The cap is
+        # what one INPUT can carry, since every INPUT repeats all of them.
+        # With prediction the reference is the newest turn the world has not
+        # consumed (acked turns may still be held for their tick), else the
+        # direction of the snake as drawn.
         if len(self._unacked) >= MAX_INPUT_TURNS:
+            return None
+        if predictor is not None:
+            pending = [t.direction for t in predictor.turns]
+            heading, cap = self._current_direction(now), 2 * MAX_INPUT_TURNS
+        else:
+            pending = [t.direction for t in self._unacked]
+            heading, cap = self._current_direction(), MAX_INPUT_TURNS
+        if not accepts_turn(pending, heading, direction, cap):
             return None
         seq = self._next_input_seq
         self._next_input_seq += 1

@@ -50,9 +50,15 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
-from netsnake.game.world import WorldConfig, accepts_turn, advance_body, next_head, plan_move
+from netsnake.game.world import (
+    MAX_QUEUED_TURNS,
+    WorldConfig,
+    accepts_turn,
+    advance_body,
+    plan_move,
+)
 
 log = logging.getLogger("client")
 
@@ -131,9 +137,9 @@ def predict_own(
     ``turns`` are the turns the server had not consumed at ``base``, in
     sequence order.  Each is handed to the turn queue at the step its stamp
     names (or the first step, if its stamp has passed), exactly as the server
-    releases held turns.  A move into a wall or a body (the other snakes as in
-    ``base``, the snake's own body as it will be) holds the snake in place
-    from then on.  Returns ``[]`` if the player is not in ``base``.
+    releases held turns.  A move into a wall or a body (the snake's own body
+    as it will be; the others as in ``base``, their tails moving on) holds
+    the snake in place from then on.  Returns ``[]`` if the player is not in ``base``.
     """
     me = base.player(player_id)
     if me is None:
@@ -142,7 +148,12 @@ def predict_own(
     if not me.alive or not me.body or until <= base.tick:
         return states + [me] * max(0, until - base.tick)
     cfg = config or board_config(base)
-    others = {c for p in base.players if p.id != player_id for c in p.body}
+    # Another snake's cell is in the way until its tail has left it, ``len - j``
+    # steps on for the ``j``-th cell, as long as that snake keeps moving
+    # without growing (the only thing known of it); its new heads are not guessed.
+    free_from = {
+        c: len(p.body) - j for p in base.players if p.id != player_id for j, c in enumerate(p.body)
+    }
     food = set(base.food)
     body = deque(me.body)
     direction = me.direction
@@ -151,13 +162,14 @@ def predict_own(
     state = me
     held = False
     for tick in range(base.tick + 1, until + 1):
+        steps = tick - base.tick
         if not held:
             while pending and pending[0].stamp <= tick:
                 turn = pending.popleft().direction
-                if accepts_turn(queue, direction, turn):
+                if accepts_turn(queue, direction, turn, MAX_QUEUED_TURNS):
                     queue.append(turn)
             direction, head, grows = plan_move(body, direction, queue, cfg, food)
-            if head is None or head in others or _hits_itself(head, body, grows):
+            if head is None or free_from.get(head, 0) > steps or _hits_itself(head, body, grows):
                 held = True  # only the server decides a death
                 state = replace(state, direction=direction)
             else:
@@ -190,7 +202,7 @@ def extrapolate_others(
             continue
         body = deque(p.body)
         for _ in range(max(0, ticks)):
-            nxt = next_head(body[0], p.direction, cfg)
+            nxt = step(body[0], p.direction, cfg.width, cfg.height, cfg.wrap)
             if nxt is None or nxt in occupied:
                 break
             advance_body(body, nxt, grows=False)
@@ -392,15 +404,15 @@ class OwnSnakePredictor:
         if abs(dx) + abs(dy) <= 1:
             return own
         if abs(dx) >= abs(dy):
-            step = Direction.RIGHT if dx > 0 else Direction.LEFT
+            toward = Direction.RIGHT if dx > 0 else Direction.LEFT
         else:
-            step = Direction.DOWN if dy > 0 else Direction.UP
+            toward = Direction.DOWN if dy > 0 else Direction.UP
         cfg = self._config or board_config(board)
-        head = next_head(shown.head, step, cfg)
+        head = step(shown.head, toward, cfg.width, cfg.height, cfg.wrap)
         if head is None:
             return own
         body = (head, *shown.state.body[: max(0, len(own.state.body) - 1)])
-        state = replace(own.state, body=body, direction=step)
+        state = replace(own.state, body=body, direction=toward)
         return OwnSnake(tick=own.tick, state=state, next_state=state, progress=0.0, correcting=True)
 
     def view(self, tick: int) -> Snapshot | None:

@@ -6,18 +6,15 @@ import asyncio
 import contextlib
 import socket
 
+from netsnake.addresses import format_address
 from netsnake.client.core import ClientCore
 from netsnake.client.state import ConnectionState
 from netsnake.transport import UdpTransport, open_udp
 from protocol import ClientConfig
 
-__all__ = ["ClientSession", "format_label", "resolve"]
+__all__ = ["ClientSession", "resolve"]
 
 _POLL_INTERVAL = 0.05
-
-
-def format_label(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def resolve(host: str, port: int) -> tuple[str, int]:
@@ -57,7 +54,7 @@ class ClientSession:
         ``predict`` draws the player's own snake ahead (see ``ClientCore``).
         """
         loop = asyncio.get_running_loop()
-        label = format_label(host, port)
+        label = format_address(host, port)
         try:
             server = await resolve(host, port)
         except OSError:

@@ -69,11 +69,11 @@ from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step, step_direction
+from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 
 __all__ = [
-    "MAX_NAME_LENGTH",
     "MAX_QUEUED_TURNS",
     "FoodEaten",
     "PlayerDied",
@@ -83,15 +83,11 @@ __all__ = [
     "WorldEvent",
     "accepts_turn",
     "advance_body",
-    "next_head",
     "plan_move",
 ]
 
-#: Longest player name, in characters (the snapshot codec enforces it too).
-MAX_NAME_LENGTH = 32
 #: Turns a player may have pending at once.
 MAX_QUEUED_TURNS = 3
-MAX_PLAYER_ID = 0xFFFF
 
 DEATH_CAUSES = frozenset({"wall", "self", "snake", "head-on"})
 
@@ -144,7 +140,7 @@ class WorldConfig:
         fpp = self.food_per_player
         if not isinstance(fpp, int | float) or not math.isfinite(fpp) or not 0 <= fpp <= 16:
             raise ValueError(f"WorldConfig.food_per_player must be in [0, 16], got {fpp!r}")
-        check_int("max_players", 1, 1024)
+        check_int("max_players", 1, MAX_PLAYERS)
         check_int("score_per_food", 0, 1_000_000)
 
 
@@ -177,60 +173,6 @@ class FoodEaten(WorldEvent):
     """A snake ate the food at ``cell``."""
 
     cell: Cell
-
-
-# -- one snake's rules, as pure functions ----------------------------------------
-# World.step and World.queue_turn are built from these, and the client's
-# predictor (netsnake.client.prediction) calls the same ones for its own snake.
-
-
-def accepts_turn(pending: Sequence[Direction], direction: Direction, turn: Direction) -> bool:
-    """Whether the turn queue takes ``turn``, given the turns ``pending`` and ``direction``.
-
-    The reference is the last pending turn, or the current direction when none
-    is pending; a turn equal to it (no-op) or opposite (a reversal) is refused,
-    and so is any turn once :data:`MAX_QUEUED_TURNS` are pending.
-    """
-    if len(pending) >= MAX_QUEUED_TURNS:
-        return False
-    reference = pending[-1] if pending else direction
-    return turn != reference and turn != reference.opposite
-
-
-def next_head(head: Cell, direction: Direction, config: WorldConfig) -> Cell | None:
-    """The cell one step from ``head``; ``None`` when that leaves a walled board."""
-    nx, ny = head[0] + direction.dx, head[1] + direction.dy
-    if config.wrap:
-        return nx % config.width, ny % config.height
-    if not (0 <= nx < config.width and 0 <= ny < config.height):
-        return None
-    return nx, ny
-
-
-def plan_move(
-    body: Sequence[Cell],
-    direction: Direction,
-    turns: deque[Direction],
-    config: WorldConfig,
-    food: Collection[Cell],
-) -> tuple[Direction, Cell | None, bool]:
-    """One live snake's move this tick, before anyone is judged.
-
-    Pops at most one turn from ``turns`` (the only mutation) and returns the
-    new direction, the new head (``None``: into a wall) and whether the snake
-    grows (its new head lands on food).
-    """
-    if turns:
-        direction = turns.popleft()
-    head = next_head(body[0], direction, config)
-    return direction, head, head is not None and head in food
-
-
-def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
-    """Move ``body`` onto ``head`` (a survivor's move); returns the vacated tail cell, if any."""
-    tail = None if grows else body.pop()
-    body.appendleft(head)
-    return tail
 
 
 @dataclass(slots=True, kw_only=True)
@@ -281,6 +223,7 @@ class World:
         world = cls(config, seed)
         world.tick = snapshot.tick
         world._food.clear()
+        board = (config.width, config.height, config.wrap)
         for p in snapshot.players:
             if p.alive != bool(p.body) or p.alive == (p.respawn_ticks > 0):
                 raise ValueError(f"player {p.id}: alive, body and respawn_ticks disagree")
@@ -297,7 +240,7 @@ class World:
                     raise ValueError(f"player {p.id}: cell {cell} off the board")
                 if cell in world._occupied:
                     raise ValueError(f"player {p.id}: cell {cell} is taken")
-                if i and not _adjacent(p.body[i - 1], cell, config):
+                if i and step_direction(p.body[i - 1], cell, *board) is None:
                     raise ValueError(f"player {p.id}: body is not contiguous")
                 world._occupied[cell] = p.id
         for cell in snapshot.food:
@@ -386,7 +329,7 @@ class World:
         if player is None or not player.alive:
             return False
         direction = Direction(direction)
-        if not accepts_turn(player.turns, player.direction, direction):
+        if not accepts_turn(player.turns, player.direction, direction, MAX_QUEUED_TURNS):
             return False
         player.turns.append(direction)
         return True
@@ -553,16 +496,10 @@ class World:
             ):
                 continue
             run = 0
-            x, y = hx, hy
-            while run < _SPAWN_RUN_CAP:
-                x, y = x + direction.dx, y + direction.dy
-                if cfg.wrap:
-                    x, y = x % width, y % height
-                elif not (0 <= x < width and 0 <= y < height):
-                    break
-                if (x, y) in occupied:
-                    break
+            ahead = step(head, direction, width, height, cfg.wrap)
+            while run < _SPAWN_RUN_CAP and ahead is not None and ahead not in occupied:
                 run += 1
+                ahead = step(ahead, direction, width, height, cfg.wrap)
             if run < min_run:
                 continue
             score = 2 * distance + run
@@ -623,8 +560,49 @@ class World:
         return snapshot_hash(self.snapshot())
 
 
-def _adjacent(a: Cell, b: Cell, config: WorldConfig) -> bool:
-    dx, dy = abs(a[0] - b[0]), abs(a[1] - b[1])
-    if config.wrap:
-        dx, dy = min(dx, config.width - dx), min(dy, config.height - dy)
-    return dx + dy == 1
+def accepts_turn(
+    pending: Sequence[Direction], heading: Direction | None, turn: Direction, cap: int
+) -> bool:
+    """Whether ``turn`` may join the ``pending`` turns of a snake heading ``heading``.
+
+    The one turn rule, for the world's queues and the client's unacknowledged
+    inputs alike: refused when ``cap`` turns are already pending, or when
+    ``turn`` equals or reverses the *reference* direction, the last pending
+    turn (``heading`` if none is pending).  A ``heading`` of None (a client
+    that does not see its snake) leaves only the cap with no pending turn.
+    """
+    if len(pending) >= cap:
+        return False
+    reference = pending[-1] if pending else heading
+    return reference is None or (turn != reference and turn != reference.opposite)
+
+
+# -- one snake's move, as pure functions -----------------------------------------
+# World.step is built from these, and the client's predictor
+# (netsnake.client.prediction) calls the same ones for the player's own snake.
+
+
+def plan_move(
+    body: Sequence[Cell],
+    direction: Direction,
+    turns: deque[Direction],
+    config: WorldConfig,
+    food: Collection[Cell],
+) -> tuple[Direction, Cell | None, bool]:
+    """One live snake's move this tick, before anyone is judged.
+
+    Pops at most one turn from ``turns`` (the only mutation) and returns the
+    new direction, the new head (``None``: into a wall) and whether the snake
+    grows (its new head lands on food).
+    """
+    if turns:
+        direction = turns.popleft()
+    head = step(body[0], direction, config.width, config.height, config.wrap)
+    return direction, head, head is not None and head in food
+
+
+def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
+    """Move ``body`` onto ``head`` (a survivor's move); returns the vacated tail cell, if any."""
+    tail = None if grows else body.pop()
+    body.appendleft(head)
+    return tail

@@ -7,11 +7,11 @@ the benchmarks compare netsnake against) can be measured at the same latency as 
 Theory of operation
 -------------------
 Each accepted client connection gets its own connection to the server.  Everything one side
-sends is cut into segments of at most :data:`~netsnake.netem.link.MAX_DATAGRAM` bytes, and each
-segment is handed to that direction's :class:`~netsnake.netem.link.LinkImpairment` for its
-arrival time, exactly as a datagram would be.  The link model never lets jitter reorder
-in-order traffic, so the stream keeps its order, as TCP does; and because the relay accepts
-only latency and jitter (no loss, duplicates or reordering), every segment arrives.  Loss on a
+sends is cut into segments of at most :data:`~protocol.simulator.MAX_DATAGRAM` bytes, and each
+segment is handed to that direction's :class:`~protocol.simulator.LinkImpairment` for its
+arrival time, exactly as a datagram would be.  The relay always sets ``keep_order``, so
+jitter never reorders the stream, as with TCP; and because it accepts only latency and jitter
+(no loss, duplicates, reordering or corruption), every segment arrives intact.  Loss on a
 TCP path belongs to the kernel, where retransmission handles it: the benchmarks put the relay
 in a network namespace whose nftables rules drop packets.
 
@@ -34,10 +34,10 @@ import logging
 import random
 import socket
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from netsnake.netem.link import MAX_DATAGRAM, LinkConfig, LinkImpairment, LinkStats
+from protocol.simulator import MAX_DATAGRAM, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = ["TcpRelay", "TcpRelayStats", "check_tcp_config", "start_tcp_relay"]
 
@@ -53,15 +53,16 @@ _LOW_WATER = _HIGH_WATER // 4
 def check_tcp_config(config: LinkConfig) -> None:
     """Raise ``ValueError`` if ``config`` asks for more than a TCP stream can be given.
 
-    A byte stream can only be delayed: loss, duplicates and reordering are the kernel's
-    business on a TCP path (retransmission hides them as delay).
+    A byte stream can only be delayed: loss, duplicates, reordering and corruption are the
+    kernel's business on a TCP path (retransmission and checksums hide them as delay).
     """
     refused = [
         name
         for name, value in (
-            ("loss", config.loss_pct),
-            ("duplicate", config.duplicate_pct),
-            ("reorder", config.reorder_pct),
+            ("loss", config.loss),
+            ("duplicate", config.duplicate),
+            ("reorder", config.reorder),
+            ("corrupt", config.corrupt),
         )
         if value
     ]
@@ -120,11 +121,10 @@ class _Pipe:
         if self.eof_queued or self.done or self.conn.closed:
             return
         for start in range(0, len(data), MAX_DATAGRAM):
-            segment = data[start : start + MAX_DATAGRAM]
-            times = self._link.decide(now, len(segment))
-            # check_tcp_config allows neither loss nor duplicates, and no segment is oversize.
-            assert len(times) == 1, times
-            self._queue.append((times[0], segment))
+            # check_tcp_config allows no loss, duplicates or corruption, and no segment is
+            # oversize: exactly one intact copy arrives.
+            ((arrival, segment),) = self._link.transmit(now, data[start : start + MAX_DATAGRAM])
+            self._queue.append((arrival, segment))
             self._queued_bytes += len(segment)
         if self._queued_bytes > _HIGH_WATER and not self._paused and self.source is not None:
             self._paused = True
@@ -136,7 +136,7 @@ class _Pipe:
             return
         self.eof_queued = True
         # The FIN is a segment too: delayed like data, never before it.
-        (arrival,) = self._link.decide(now, 0)
+        ((arrival, _),) = self._link.transmit(now, b"")
         self._queue.append((arrival, None))
         self._arm()
 
@@ -390,15 +390,18 @@ async def start_tcp_relay(
 ) -> TcpRelay:
     """Start relaying TCP connections made to ``listen`` to ``server``, delaying each direction.
 
-    ``up`` delays client → server bytes, ``down`` server → client; ``None`` means no delay.
-    Only latency and jitter are allowed (:func:`check_tcp_config` raises ``ValueError``
-    otherwise).  ``listen`` may use port 0: read the real one from :attr:`TcpRelay.address`.
-    Equal seeds give equal delays for equal traffic.  Raises :class:`OSError` if the server
-    cannot be resolved or ``listen`` cannot be bound.
+    ``up`` delays client → server bytes, ``down`` server → client (times in seconds);
+    ``None`` means no delay.  Only latency and jitter are allowed
+    (:func:`check_tcp_config` raises ``ValueError`` otherwise).  ``listen`` may use port 0:
+    read the real one from :attr:`TcpRelay.address`.  Equal seeds give equal delays for equal
+    traffic.  Raises :class:`OSError` if the server cannot be resolved or ``listen`` cannot
+    be bound.
     """
     up, down = up or LinkConfig(), down or LinkConfig()
     check_tcp_config(up)
     check_tcp_config(down)
+    # A stream never reorders, whatever the jitter.
+    up, down = replace(up, keep_order=True), replace(down, keep_order=True)
     if max_clients < 1:
         raise ValueError(f"max_clients must be >= 1, not {max_clients!r}")
     loop = asyncio.get_running_loop()

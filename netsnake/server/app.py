@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from netsnake.addresses import format_host
 from netsnake.server.game import AppliedTurn, GameServer, ServerSettings
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
 from protocol import ServerConfig, ServerEndpoint
@@ -27,8 +28,6 @@ __all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
 
 log = logging.getLogger("server")
 stats_log = logging.getLogger("stats")
-
-_EXTRA_SLOTS = 4  # connections beyond max_players, so late joiners hear "server full"
 
 
 def lan_addresses() -> list[str]:
@@ -166,7 +165,7 @@ async def start_server(
     """Bind and start serving; raises OSError if the address cannot be used."""
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
-        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS), secret=os.urandom(32)
+        ServerConfig(max_connections=settings.max_connections), secret=os.urandom(32)
     )
     tracer: Callable[[str, int, float], None] | None = None
     turn_tracer: Callable[[AppliedTurn], None] | None = None
@@ -223,10 +222,9 @@ async def serve(
                 "" if bound_port == 5050 else f" --port {bound_port}",
             )
     else:
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         log.info(
             "players can join with: netsnake-client %s%s",
-            shown,
+            format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
     log.info("press Ctrl+C to stop")

@@ -37,6 +37,7 @@ async def play(
     render_delay: float | None,
     ascii_mode: bool,
     bots: int,
+    spectate: bool = False,
     default_name: str | None,
     predict: bool = True,
 ) -> int:
@@ -44,8 +45,9 @@ async def play(
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.  ``predict`` draws the player's own snake
-    ahead, where their turns land (``--predict``).
+    offering ``default_name``.  ``spectate`` joins without a snake;
+    ``predict`` draws the player's own snake ahead, where their turns land
+    (``--predict``).
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -59,7 +61,12 @@ async def play(
         server_task = asyncio.create_task(server.run())
         host, port = server.address
     session = await ClientSession.connect(
-        host, port, name=name, render_delay=render_delay, predict=predict
+        host,
+        port,
+        name=name,
+        render_delay=render_delay,
+        spectate=spectate,
+        predict=predict,
     )
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -101,6 +101,7 @@ class GameSimulation:
         *,
         steer: bool = True,
         config: ClientConfig | None = None,
+        spectate: bool = False,
         predict: bool = True,
     ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
@@ -111,6 +112,7 @@ class GameSimulation:
             name=name,
             config=config,
             nonce=self._rng.randbytes(8),
+            spectate=spectate,
             predict=predict,
         )
         client = SimClient(addr, core, steer)

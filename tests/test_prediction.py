@@ -326,3 +326,48 @@ def test_turns_land_on_the_cell_drawn_when_they_were_made(latency: float, seed: 
     assert landed >= 8, f"seed {seed}: only {landed} of {len(made)} turns checked"
     assert sim.server.counters.turns_late == 0, f"seed {seed}"
     assert c.hash_mismatches == 0
+
+
+def test_predict_off_draws_the_own_snake_interpolated_and_sends_unstamped_turns() -> None:
+    sim = GameSimulation(
+        ServerSettings(tick_rate=10, bots=2, seed=61), seed=61, link=LinkConfig(latency=0.05)
+    )
+    c = sim.add_client("p", steer=False, predict=False)
+    sim.run(2.0)
+    core = c.core
+    assert core.predictor is None
+    frame = core.frame(sim.now)
+    assert frame is not None and frame.own is None and not frame.others_now
+    assert core.hud(sim.now).corrections is None
+    me = core.own_player
+    assert me is not None and me.alive
+    seq = core.steer(Direction((me.direction + 1) % 4), sim.now)
+    assert seq is not None and core.stamp_of(seq) == 0
+    sim.run(1.0)
+    counters = sim.server.counters
+    assert counters.turns_unstamped == 1
+    assert counters.turns_on_time == counters.turns_late == 0
+
+
+def test_a_board_no_world_can_have_is_not_predicted_and_stamps_stay_u32() -> None:
+    me = PlayerState(
+        id=1,
+        name="me",
+        colour=0,
+        alive=True,
+        direction=Direction.RIGHT,
+        body=((1, 1), (0, 1)),
+        score=0,
+        best=0,
+        kills=0,
+        respawn_ticks=0,
+    )
+    tiny = Snapshot(tick=0xFFFF_FFFF, width=4, height=3, wrap=False, players=(me,), food=())
+    p = OwnSnakePredictor(1, 10.0)
+    p.on_snapshot(tiny, -1)
+    own = p.sample(0.0, float(tiny.tick) + 3)
+    assert own is not None and own.head == (1, 1)  # held where the server has it
+    assert p.others_now(own.tick) == {}
+    stamp = p.next_stamp(0.0)
+    assert stamp == 0xFFFF_FFFF
+    encode_message(Input(first_seq=0, turns=(Direction.UP,), stamps=(stamp,)))

@@ -12,6 +12,12 @@ server may pick any acknowledged tick as the next baseline.  Each snapshot is
 checked against the server's state hash; a mismatch or a missing baseline is
 counted, the snapshot is discarded and a RESYNC asks for a full snapshot.
 
+Seats.  The client asks for a seat in its JOIN (``spectate``) and may switch
+once admitted (:meth:`ClientCore.switch_seat`); ``state`` is PLAYING with a
+snake and SPECTATING without one, and snapshots arrive either way.  A
+spectator follows one player (:meth:`ClientCore.follow_next`); the id the
+view centres on, its own snake or the followed one, is ``view_id``.
+
 Inputs.  Each turn gets a sequence number and stays in ``_unacked`` until a
 snapshot's ``input_ack`` covers it; every INPUT datagram repeats all of them,
 so a lost datagram costs no key press.  Each turn is also stamped with the
@@ -32,7 +38,12 @@ from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.prediction import OwnSnake, OwnSnakePredictor, StampedTurn
-from netsnake.client.state import TRANSITIONS, ConnectionState, IllegalTransition
+from netsnake.client.state import (
+    ADMITTED_STATES,
+    TRANSITIONS,
+    ConnectionState,
+    IllegalTransition,
+)
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, ServerShuttingDown
 from netsnake.game.messages import (
@@ -44,12 +55,16 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Seat,
+    Seated,
     SnapshotMessage,
+    Spectators,
+    SwitchSeat,
     decode_message,
     encode_message,
 )
 from netsnake.game.names import NameError_, validate_name
-from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
+from netsnake.game.snapshot import PlayerState, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.game.world import accepts_turn
 from protocol import (
@@ -72,6 +87,7 @@ _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
 log = logging.getLogger("client")
 
+_LOSSY_UPLINK = 0.02  # lost share of our packets above which a new turn is sent twice
 _FRAME_STALE = 0.1  # s without a frame before a turn's stamp reads the clock itself
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 #: A player should hear "Connection lost" within 5 s of the server going quiet;
@@ -109,6 +125,12 @@ class ClientCounters:
 
 SnapshotListener = Callable[[Snapshot, float], None]
 
+#: What :meth:`ClientCore.drain_events` hands out: every reliable message from
+#: the server but the answer to JOIN (which shows as the state), in order:
+#: the game events, SEATED (a refused one says why in ``refusal``) and
+#: SPECTATORS (also kept in :attr:`ClientCore.spectators`).
+ClientEvent = GameEvent | Seated | Spectators
+
 
 class ClientCore:
     """One player's client, driven by protocol events and ``poll(now)``."""
@@ -122,9 +144,13 @@ class ClientCore:
         render_delay: float | None = None,
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
+        spectate: bool = False,
         predict: bool = True,
         others_now: bool = True,
     ) -> None:
+        """``spectate`` asks for a seat without a snake (see :meth:`switch_seat`);
+        ``predict`` draws the player's own snake ahead (``--predict``) and
+        ``others_now`` marks where the others' heads probably are now."""
         self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
         self.server_label = server_label
         self._state = ConnectionState.CONNECTING
@@ -132,6 +158,10 @@ class ClientCore:
         self.rejection_code: RejectionCode | None = None
         self.name: str | None = name
         self.player_id: int | None = None
+        self.requested_seat = Seat.SPECTATOR if spectate else Seat.PLAYER
+        #: How many are watching, as the server last said (SPECTATORS).
+        self.spectators = 0
+        self._followed: int | None = None
         self.colour = 0
         self.tick_rate = 10.0
         self.board: tuple[int, int, bool] | None = None
@@ -147,9 +177,10 @@ class ClientCore:
         self.show_others_now = others_now
         self._predictor: OwnSnakePredictor | None = None
         self._frame_at: float | None = None
+        self._frame_gap = 0.0  # smoothed time between frames (s)
         self._buffer: SnapshotBuffer | None = None
         self._history: OrderedDict[int, Snapshot] = OrderedDict()
-        self._events: list[GameEvent] = []
+        self._events: list[ClientEvent] = []
         self._unacked: list[StampedTurn] = []
         self._next_input_seq = 0
         self._resync_pending = False
@@ -231,7 +262,8 @@ class ClientCore:
 
     def _send_join(self) -> None:
         assert self.name is not None
-        self._send_reliable(encode_message(Join(name=self.name, version=GAME_VERSION)))
+        join = Join(name=self.name, version=GAME_VERSION, seat=self.requested_seat)
+        self._send_reliable(encode_message(join))
 
     def _send_reliable(self, data: bytes) -> None:
         try:
@@ -250,21 +282,29 @@ class ClientCore:
             self.counters.bad_messages += 1
             return
         if isinstance(msg, Accepted | Rejected) and not self._may_enter(
-            ConnectionState.PLAYING if isinstance(msg, Accepted) else ConnectionState.REJECTED
+            _seat_state(msg.seat) if isinstance(msg, Accepted) else ConnectionState.REJECTED
         ):
             # Only an answer to our JOIN makes sense; a server that sends one
             # out of turn is treated as sending garbage.
             self.counters.bad_messages += 1
+        elif isinstance(msg, Accepted | Seated) and (msg.player_id is None) != (
+            msg.seat is Seat.SPECTATOR
+        ):
+            self.counters.bad_messages += 1  # a snake for a spectator, or none for a player
         elif isinstance(msg, Accepted):
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
-            if self.predict:
-                self._predictor = OwnSnakePredictor(msg.player_id, msg.tick_rate)
+            self._seat_predictor()
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
-            self._enter(ConnectionState.PLAYING, "")
+            self._enter(_seat_state(msg.seat), "")
+        elif isinstance(msg, Seated):
+            self._on_seated(msg)
+        elif isinstance(msg, Spectators):
+            self.spectators = msg.count
+            self._events.append(msg)
         elif isinstance(msg, Rejected):
             self.rejection_code = msg.code
             self._enter(ConnectionState.REJECTED, msg.reason)
@@ -278,6 +318,27 @@ class ClientCore:
             self._events.append(msg)
         else:
             self.counters.bad_messages += 1
+
+    def _seat_predictor(self) -> None:
+        """A predictor for the player's snake, none for a spectator (or predict off)."""
+        pid = self.player_id
+        if not self.predict or pid is None:
+            self._predictor = None
+        elif self._predictor is None or self._predictor.player_id != pid:
+            self._predictor = OwnSnakePredictor(pid, self.tick_rate)
+
+    def _on_seated(self, msg: Seated) -> None:
+        if self._state not in ADMITTED_STATES:
+            self.counters.bad_messages += 1  # no seat to change before ACCEPTED
+            return
+        self._events.append(msg)
+        self.player_id, self.colour = msg.player_id, msg.colour
+        if msg.player_id is None:
+            self._unacked.clear()  # turns for a snake given up: nobody will apply them
+        self._seat_predictor()
+        state = _seat_state(msg.seat)
+        if state is not self._state:
+            self._enter(state)
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if self._state in (
@@ -408,7 +469,7 @@ class ClientCore:
         if self._unacked and self._unacked[0].seq <= input_ack:
             self._unacked = [t for t in self._unacked if t.seq > input_ack]
 
-    def _send_inputs(self) -> None:
+    def _send_inputs(self, copies: int = 1) -> None:
         if self._state is not ConnectionState.PLAYING or not self._unacked:
             return
         msg = Input(
@@ -416,12 +477,14 @@ class ClientCore:
             turns=tuple(t.direction for t in self._unacked),
             stamps=tuple(t.stamp for t in self._unacked),
         )
-        try:
-            self.endpoint.send_unreliable(encode_message(msg))
-        except LocalProtocolError:
-            return
-        self.counters.input_datagrams += 1
-        self.on_output()
+        data = encode_message(msg)
+        for _ in range(copies):
+            try:
+                self.endpoint.send_unreliable(data)
+            except LocalProtocolError:
+                return
+            self.counters.input_datagrams += 1
+            self.on_output()  # one datagram each (the session flushes here)
 
     @property
     def own_player(self) -> PlayerState | None:
@@ -477,7 +540,10 @@ class ClientCore:
                 shown.head if shown else None,
             )
         self.counters.turns_sent += 1
-        self._send_inputs()
+        # On a lossy uplink a stamped turn gets a second datagram at once: a
+        # repeat only rides on the next snapshot's reply, which may come too late.
+        stats = self.endpoint.stats(now) if predictor is not None else None
+        self._send_inputs(2 if stats is not None and stats.loss > _LOSSY_UPLINK else 1)
         return seq
 
     def _stamp(self, now: float) -> int:
@@ -539,6 +605,61 @@ class ClientCore:
     def unacked_inputs(self) -> int:
         return len(self._unacked)
 
+    # -------------------------------------------------------------------- seats
+
+    @property
+    def seat(self) -> Seat | None:
+        """The seat held now, or None when not admitted."""
+        if self._state is ConnectionState.PLAYING:
+            return Seat.PLAYER
+        if self._state is ConnectionState.SPECTATING:
+            return Seat.SPECTATOR
+        return None
+
+    def switch_seat(self, seat: Seat | None = None) -> bool:
+        """Ask to play or to watch (``None``: the other seat than now).
+
+        Returns False when not admitted.  The server answers SEATED: the
+        state follows it, and a refusal ("no free seat") comes out of
+        :meth:`drain_events`.
+        """
+        current = self.seat
+        if current is None:
+            return False
+        if seat is None:
+            seat = Seat.SPECTATOR if current is Seat.PLAYER else Seat.PLAYER
+        self.requested_seat = seat
+        self._send_reliable(encode_message(SwitchSeat(seat=seat)))
+        return True
+
+    @property
+    def followed_id(self) -> int | None:
+        """The player a spectator follows: the one chosen with :meth:`follow_next`
+        while it is in the game, else the scoreboard's leader."""
+        snap = self.latest_snapshot
+        if snap is None or not snap.players:
+            return None
+        if self._followed is not None and snap.player(self._followed) is not None:
+            return self._followed
+        return ranked(snap.players)[0].id
+
+    def follow_next(self) -> int | None:
+        """Follow the next player (by id, wrapping around); returns its id."""
+        snap = self.latest_snapshot
+        if snap is None or not snap.players:
+            return None
+        ids = sorted(p.id for p in snap.players)
+        current = self.followed_id
+        self._followed = next((i for i in ids if current is not None and i > current), ids[0])
+        return self._followed
+
+    @property
+    def view_id(self) -> int | None:
+        """The snake the view highlights: one's own, or the followed one when spectating."""
+        if self._state is ConnectionState.SPECTATING:
+            return self.followed_id
+        return self.player_id
+
     # ------------------------------------------------------------------ UI API
 
     def submit_name(self, name: str) -> None:
@@ -557,7 +678,7 @@ class ClientCore:
 
     def request_quit(self) -> None:
         """Send a reliable QUIT; the state becomes CLOSED once it is acked, or after 1 s."""
-        if self._state in (ConnectionState.PLAYING, ConnectionState.JOINING):
+        if self._state in ADMITTED_STATES or self._state is ConnectionState.JOINING:
             self._send_reliable(encode_message(Quit()))
             self._quit_deadline = self._now + _QUIT_WAIT
         elif self._state in (ConnectionState.CONNECTING, ConnectionState.REJECTED):
@@ -579,6 +700,9 @@ class ClientCore:
         if frame is None or self._predictor is None:
             return frame
         own = self._sample_own(now)
+        if self._frame_at is not None:
+            gap = min(_FRAME_STALE, max(0.0, now - self._frame_at))
+            self._frame_gap += 0.1 * (gap - self._frame_gap)
         self._frame_at = now
         if own is None:
             return frame
@@ -598,6 +722,7 @@ class ClientCore:
             stats.rtt if stats else 0.0,
             stats.jitter if stats else 0.0,
             stats.loss if stats else 0.0,
+            self._frame_gap,
         )
         return predictor.sample(now, target)
 
@@ -624,7 +749,7 @@ class ClientCore:
             corrections=self.counters.corrections if self._predictor is not None else None,
         )
 
-    def drain_events(self) -> list[GameEvent]:
+    def drain_events(self) -> list[ClientEvent]:
         events, self._events = self._events, []
         return events
 
@@ -635,3 +760,7 @@ class ClientCore:
         except NameError_ as exc:
             return str(exc)
         return None
+
+
+def _seat_state(seat: Seat) -> ConnectionState:
+    return ConnectionState.PLAYING if seat is Seat.PLAYER else ConnectionState.SPECTATING

@@ -18,6 +18,7 @@ Its target is ``server_tick(now) + (rtt + margin) * tick_rate``: the
 snapshot buffer's ``server_tick`` is the server's tick as last seen arriving
 (one downlink behind the server), so adding the round trip gives the tick
 the server will be at when an input sent now arrives.  The margin covers
+the time a frame stays on screen (a key is stamped from the frame seen),
 jitter, upstream loss (a lost INPUT is repeated with the next snapshot, one
 tick later) and grows by half a tick each time the client sees one of its
 turns arrive late, decaying again afterwards; for the first snapshots, whose
@@ -84,6 +85,7 @@ _JUMP_ABOVE = 4.0  # ticks off target before the clock jumps instead of gliding
 # The first snapshots give a poor clock offset and no RTT yet: one tick of extra
 # lead at the start, fading out over this many snapshots.
 _WARMUP_SNAPSHOTS = 30
+_MAX_STAMP = 0xFFFF_FFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +120,18 @@ class OwnSnake:
         return self.state.body[0] if self.state.body else None
 
 
-def board_config(snapshot: Snapshot) -> WorldConfig:
-    """A :class:`WorldConfig` with the snapshot's board (only the geometry matters here)."""
-    return WorldConfig(
-        width=snapshot.width, height=snapshot.height, wrap=snapshot.wrap, start_length=2
-    )
+def board_config(snapshot: Snapshot) -> WorldConfig | None:
+    """A :class:`WorldConfig` with the snapshot's board (only the geometry matters here).
+
+    None for a board no netsnake world can have (a hostile or broken server):
+    nothing is predicted on it.
+    """
+    try:
+        return WorldConfig(
+            width=snapshot.width, height=snapshot.height, wrap=snapshot.wrap, start_length=2
+        )
+    except ValueError:
+        return None
 
 
 def predict_own(
@@ -148,6 +157,8 @@ def predict_own(
     if not me.alive or not me.body or until <= base.tick:
         return states + [me] * max(0, until - base.tick)
     cfg = config or board_config(base)
+    if cfg is None:
+        return states + [me] * (until - base.tick)
     # Another snake's cell is in the way until its tail has left it, ``len - j``
     # steps on for the ``j``-th cell, as long as that snake keeps moving
     # without growing (the only thing known of it); its new heads are not guessed.
@@ -195,6 +206,8 @@ def extrapolate_others(
     player out.
     """
     cfg = board_config(snapshot)
+    if cfg is None:
+        return {}
     occupied = {c for p in snapshot.players for c in p.body}
     out: dict[int, PlayerState] = {}
     for p in snapshot.players:
@@ -239,9 +252,20 @@ class LeadClock:
         self.jumps = 0
         self._warmup = _WARMUP_SNAPSHOTS
 
-    def target(self, server_tick: float, rtt: float, jitter: float, loss_out: float) -> float:
-        """The tick an input sent now reaches the server in, plus the safety margin."""
-        margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter)
+    def target(
+        self,
+        server_tick: float,
+        rtt: float,
+        jitter: float,
+        loss_out: float,
+        frame_gap: float = 0.0,
+    ) -> float:
+        """The tick an input sent now reaches the server in, plus the safety margin.
+
+        ``frame_gap`` (s) is how long a drawn frame stays on screen: a key is
+        stamped from the frame the player saw, which may be that much older.
+        """
+        margin = _BASE_MARGIN + min(_MAX_JITTER_MARGIN, _JITTER_FACTOR * jitter) + frame_gap
         ticks = (rtt + margin) * self._rate + self.late_margin + self._warmup / _WARMUP_SNAPSHOTS
         if loss_out > 0.01:
             ticks += min(1.0, loss_out * 10)  # room for one repeat of a lost INPUT
@@ -314,14 +338,20 @@ class OwnSnakePredictor:
         return self._shown
 
     def add_turn(self, turn: StampedTurn) -> None:
+        """A turn just sent; stamped for a step already seen, it is late from the start."""
         self._turns.append(turn)
+        if self._base is not None and turn.stamp <= self._base.tick:
+            self._late_seen.add(turn.seq)
+            self.late_turns += 1
+            self.clock.saw_late_turn()
 
     def next_stamp(self, now: float) -> int:
         """The stamp for a turn made at ``now``: one past the tick drawn as the head."""
         pos = self.clock.position
         drawn = math.floor(pos) if pos is not None else (self._base.tick if self._base else 0)
         last = self._turns[-1].stamp if self._turns else -1
-        return max(drawn + 1, last + 1)
+        # A stamp is a u32 on the wire, however far a (hostile) server's ticks go.
+        return min(max(drawn + 1, last + 1), _MAX_STAMP)
 
     def on_snapshot(self, snapshot: Snapshot, input_applied: int) -> None:
         """A new authoritative snapshot (older ones are ignored) and its ``input_applied``."""
@@ -408,6 +438,8 @@ class OwnSnakePredictor:
         else:
             toward = Direction.DOWN if dy > 0 else Direction.UP
         cfg = self._config or board_config(board)
+        if cfg is None:
+            return own
         head = step(shown.head, toward, cfg.width, cfg.height, cfg.wrap)
         if head is None:
             return own

@@ -46,6 +46,7 @@ class ClientSession:
         name: str | None = None,
         render_delay: float | None = None,
         config: ClientConfig | None = None,
+        spectate: bool = False,
         predict: bool = True,
     ) -> ClientSession:
         """Resolve, open a socket and start the handshake.
@@ -64,6 +65,7 @@ class ClientSession:
                 name=name,
                 render_delay=render_delay,
                 config=config,
+                spectate=spectate,
                 predict=predict,
             )
             core.mark_unreachable("unknown host")
@@ -74,6 +76,7 @@ class ClientSession:
             name=name,
             render_delay=render_delay,
             config=config,
+            spectate=spectate,
             predict=predict,
         )
         transport = await open_udp(

@@ -211,8 +211,12 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
             time.sleep(0.4)
 
     tmux.send_keys("?")
-    screen = tmux.wait_for("show / hide this help", timeout=5, what="the help overlay")
-    assert "Keys" in screen and "steer" in screen and "quit" in screen
+    # All of the box at once: a capture can catch a redraw half done on a busy machine.
+    screen = tmux.wait_for(
+        lambda s: all(w in s for w in ("show / hide this help", "Keys", "steer", "quit")),
+        timeout=5,
+        what="the help overlay",
+    )
     tmux.send_keys("?")
     screen = tmux.wait_for(
         lambda s: "show / hide this help" not in s, timeout=5, what="the help overlay hidden"
@@ -465,6 +469,68 @@ def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
     assert code == 2
     assert 3 <= elapsed <= 20, elapsed
     assert exit_code(tmux.capture()) == 2
+    assert_shell_restored(tmux, tmp_path)
+
+
+# -- the net graph
+
+
+def test_net_graph_toggles_and_shows_lost_snapshots(
+    tmux: Tmux, server: Server, tmp_path: Path
+) -> None:
+    # A lossy relay in front of the real server: a quarter of the snapshots go
+    # missing on the way down, so the graph must show lost (rebuilt) ticks.
+    relay = tmux.new_window(
+        "netem",
+        [
+            str(BIN / "python"),
+            "-m",
+            "netsnake.netem",
+            "0",
+            f"127.0.0.1:{server.port}",
+            "--seed",
+            "12",
+            "--down-loss",
+            "25",
+            "--latency",
+            "20",
+        ],
+    )
+    listening = re.compile(r"netem: listening on 127\.0\.0\.1:(\d+)")
+    found = listening.search(
+        tmux.wait_for(
+            lambda s: bool(listening.search(s)), timeout=10, target=relay, join=True, what="netem"
+        )
+    )
+    assert found is not None
+    tmux.resize(80, 24)
+    client(tmux, f"127.0.0.1 --port {found[1]} --name alice")
+    wait_game(tmux, "alice", players=BOTS + 1)
+    assert "Net graph" not in tmux.capture()
+
+    tmux.send_keys("n")
+
+    def graph_with_losses(screen: str) -> bool:
+        snap = re.search(r"snap (.*)$", screen, re.MULTILINE)
+        lost = re.search(r"last 10 s: ▓\d+ ▒\d+ ░(\d+)", screen)
+        return bool(snap and "░" in snap[1] and "█" in snap[1] and lost and int(lost[1]) > 0)
+
+    screen = tmux.wait_for(graph_with_losses, timeout=15, what="the net graph with lost ticks")
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), screen
+    assert "Net graph" in screen and "█ok ▓late ▒held ░lost" in screen
+    assert re.search(r"ping \d+ ms  delay \d+ ms", screen), screen
+    assert re.search(r"\d+ B/snap", screen), screen
+    assert any(r.mine and r.name == "alice" for r in scoreboard(screen)), screen
+    assert _BORDER_TOP.search(screen), screen  # the board is still whole
+
+    tmux.send_keys("n")
+    screen = tmux.wait_for(
+        lambda s: "Net graph" not in s, timeout=5, what="the net graph hidden again"
+    )
+    assert _BORDER_TOP.search(screen) and "Traceback" not in screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
     assert_shell_restored(tmux, tmp_path)
 
 

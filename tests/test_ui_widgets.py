@@ -23,6 +23,7 @@ import urwid.testing as ut
 from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
 from netsnake.client.prediction import OwnSnake
 from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
@@ -476,6 +477,7 @@ class FakeCore:
         for pid in range(1, 5):
             self.world.add_player(pid, "me" if pid == 1 else f"bot{pid}", pid)
         self.buffer = SnapshotBuffer(tick_rate)
+        self.netstats = NetStats()
         self.start = clock()
         self.steered: list[Direction] = []
         self.names: list[str] = []
@@ -508,13 +510,20 @@ class FakeCore:
             steer_bots(self.world, self.rng, [p for p in self.world.player_ids if p != 1])
             self.world.step()
             self.pending_direction = None
-            self.buffer.push(self.world.snapshot(), now)
+            self._push(now)
+
+    def _push(self, now: float) -> None:
+        snapshot = self.world.snapshot()
+        self.netstats.on_snapshot(
+            snapshot.tick, now, size=64, full=False, ping_ms=12.0, render_delay_ms=100.0
+        )
+        self.buffer.push(snapshot, now)
 
     def frame(self, now: float) -> RenderFrame | None:
         self._advance(now)
         if self.buffer.latest_tick is None:
-            self.buffer.push(self.world.snapshot(), now)
-        return self.buffer.sample(now)
+            self._push(now)
+        return self.netstats.sample(self.buffer, now)
 
     def hud(self, now: float) -> HudInfo:
         return HudInfo(
@@ -524,6 +533,7 @@ class FakeCore:
             up_kbps=0.2,
             server_tick=self.buffer.latest_tick,
             render_delay_ms=self.buffer.render_delay * 1000,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[object]:
@@ -780,11 +790,13 @@ def test_app_too_small_terminal_shows_the_needed_size() -> None:
 
     async def script(app: GameApp, screen: RecordingScreen) -> None:
         await asyncio.sleep(0.2)
-        assert "at least 68×14" in _text(screen)
-        for size in ((1, 1), (3, 0), (0, 3), (20, 5), (67, 14), (68, 13)):
+        # Any board is seen through a camera: the need is MIN_GAME_SIZE (44x12), not the board's.
+        assert "at least 44×12" in _text(screen)
+        for size in ((1, 1), (3, 0), (0, 3), (20, 5), (43, 12), (44, 11)):
             canvas = app.top.render(size)
             assert (canvas.cols(), canvas.rows()) == size
-        canvas = app.top.render((68, 14))
+            assert "44×12" in "".join(canvas.decoded_text) or min(size) < 2
+        canvas = app.top.render((44, 12))
         assert "at least" not in "".join(canvas.decoded_text)
         _keys(app, "q")
 
@@ -794,8 +806,10 @@ def test_app_too_small_terminal_shows_the_needed_size() -> None:
 
 def test_default_game_fits_a_standard_terminal() -> None:
     # The promise: board, scoreboard, HUD and message line fit 80x24.
+    # (Bigger boards fit too, through the camera; the default one fits whole.)
     cfg = WorldConfig()
-    _, (cols, rows) = build_game_view(
+    view, _min = build_game_view(
         Board(), Scoreboard(), Hud(), MessageLine(), (cfg.width, cfg.height)
     )
+    cols, rows = view.natural_size
     assert cols <= 80 and rows <= 24, (cols, rows)

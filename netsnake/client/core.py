@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
 from netsnake.client.prediction import OwnSnake, OwnSnakePredictor, StampedTurn
 from netsnake.client.state import (
     ADMITTED_STATES,
@@ -168,6 +169,8 @@ class ClientCore:
         self.latest_snapshot: Snapshot | None = None
         self.counters = ClientCounters()
         self.snapshot_listeners: list[SnapshotListener] = []
+        #: What happened to each snapshot tick, for the net graph.
+        self.netstats = NetStats()
         #: Called after the core queued datagrams (the session flushes the socket).
         self.on_output: Callable[[], None] = lambda: None
         self._render_delay = render_delay
@@ -403,6 +406,7 @@ class ClientCore:
                 self._predictor.on_snapshot(snapshot, msg.input_applied)
                 self.counters.corrections = self._predictor.corrections
                 self.counters.late_turns = self._predictor.late_turns
+                self.netstats.note_corrections(self.counters.corrections)
             self._accept(snapshot, now)
         if self._unacked:
             self._send_inputs()
@@ -438,7 +442,20 @@ class ClientCore:
             self._resync_pending = False
         else:
             self.counters.delta += 1
+        self._note_arrival(tick, len(msg.payload), baseline_tick is None)
         return snapshot
+
+    def _note_arrival(self, tick: int, size: int, full: bool) -> None:
+        stats = self.endpoint.stats(self._now)
+        buf = self._buffer
+        self.netstats.on_snapshot(
+            tick,
+            self._now,
+            size=size,
+            full=full,
+            ping_ms=stats.rtt * 1000 if stats is not None and stats.rtt > 0 else None,
+            render_delay_ms=buf.render_delay * 1000 if buf is not None else None,
+        )
 
     def _request_resync(self) -> None:
         # One request is enough (it is reliable), but ask again if the full
@@ -696,7 +713,7 @@ class ClientCore:
         """The frame to draw at ``now``: everyone interpolated, the own snake predicted."""
         if self._buffer is None:
             return None
-        frame = self._buffer.sample(now)
+        frame = self.netstats.sample(self._buffer, now)
         if frame is None or self._predictor is None:
             return frame
         own = self._sample_own(now)
@@ -747,6 +764,7 @@ class ClientCore:
             server_tick=buf.latest_tick or 0 if buf else 0,
             render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
             corrections=self.counters.corrections if self._predictor is not None else None,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[ClientEvent]:

@@ -395,6 +395,11 @@ class SnapshotBuffer:
         return min(max(delay, self._interval), _MAX_DELAY_BASE + 2 * self._interval)
 
     @property
+    def playing(self) -> bool:
+        """Whether playback has started (the buffer has filled up to the render delay)."""
+        return self._pos is not None
+
+    @property
     def latest_tick(self) -> int | None:
         """The newest tick received, if any."""
         return self._latest

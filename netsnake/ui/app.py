@@ -43,9 +43,12 @@ from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
+from netsnake.ui.layout import GameLayout
+from netsnake.ui.minimap import Minimap
+from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -90,6 +93,7 @@ _STEER_KEYS: dict[str, Direction] = {
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
 _FOLLOW_KEYS = frozenset({"tab"})
 _SEAT_KEYS = frozenset({"p", "P"})
+_MINIMAP_KEYS = frozenset({"m", "M"})
 _QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
 _NAME_COLS = 20  # width of names in messages
 
@@ -178,22 +182,25 @@ def format_event(event: object, my_id: int | None) -> str | None:
 
 
 def build_game_view(
-    board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine, grid: tuple[int, int]
-) -> tuple[urwid.Widget, tuple[int, int]]:
+    board: Board,
+    scoreboard: Scoreboard,
+    hud: Hud,
+    messages: MessageLine,
+    grid: tuple[int, int],
+    netgraph: NetGraph | None = None,
+    minimap: Minimap | None = None,
+) -> tuple[GameLayout, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
-    Board on the left, scoreboard on the right, HUD and message line at the bottom.
+    Board on the left, scoreboard (then the minimap, then a ``netgraph`` if
+    given) on the right, HUD and message line at the bottom; a board bigger
+    than the terminal is seen through a camera (``layout.py``), so any board
+    fits :data:`MIN_GAME_SIZE` (a little taller with the net graph).
     """
-    board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
-    body = urwid.Columns(
-        [
-            (board_cols, urwid.Filler(board, valign="top", height=board_rows)),
-            (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top")),
-        ],
-        dividechars=1,
-    )
-    view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
-    return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+    if minimap is None:
+        minimap = Minimap(ascii_mode=board.ascii_mode, board_view=lambda: board.viewport)
+    view = GameLayout(board, scoreboard, hud, messages, minimap, grid, netgraph)
+    return view, view.min_size
 
 
 class GameApp:
@@ -228,12 +235,18 @@ class GameApp:
         self.board = Board(ascii_mode=self._ascii)
         self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.hud = Hud(ascii_mode=self._ascii)
+        self.netgraph = NetGraph(ascii_mode=self._ascii)
+        self._netgraph_on = False
         self.messages = MessageLine()
+        # Reads self.board when drawn: run() replaces the board.
+        self.minimap = Minimap(ascii_mode=self._ascii, board_view=lambda: self.board.viewport)
+        self._minimap_on = True
         self.status = StatusScreen()
         self.prompt = NamePrompt(self._submit_name, self._default_name)
         self._game_view: urwid.Widget = urwid.SolidFill(" ")
+        self._layout: GameLayout | None = None
         self._game_min = (1, 1)
-        self._game_dims: tuple[int, int] | None = None
+        self._game_dims: tuple[int, int, bool] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
 
         self._loop: urwid.MainLoop | None = None
@@ -387,9 +400,15 @@ class GameApp:
             return
         view_id = core.view_id
         self._ensure_layout(frame.prev)
-        self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
+        self.board.set_frame(
+            frame, my_id=view_id, pending_direction=core.pending_direction, now=now
+        )
+        self.minimap.update(frame.prev, view_id)
         self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
-        self.hud.update(core.hud(now))
+        info = core.hud(now)
+        self.hud.update(info)
+        if self._netgraph_on:
+            self.netgraph.update(info, core.tick_rate)
         latest = core.latest_snapshot or frame.next
         if core.state is ConnectionState.SPECTATING:
             self.messages.set_sticky(self._spectating_notice(latest, view_id))
@@ -411,14 +430,22 @@ class GameApp:
         return f"watching {name} (Tab: next, p: play)"
 
     def _ensure_layout(self, snapshot: Snapshot) -> None:
-        """(Re)build the game layout when the board size changes."""
-        dims = (snapshot.width, snapshot.height)
+        """(Re)build the game layout when the board size changes or the net graph toggles."""
+        dims = (snapshot.width, snapshot.height, self._netgraph_on)
         if dims == self._game_dims:
             return
         self._game_dims = dims
-        self._game_view, self._game_min = build_game_view(
-            self.board, self.scoreboard, self.hud, self.messages, dims
+        self._layout, self._game_min = build_game_view(
+            self.board,
+            self.scoreboard,
+            self.hud,
+            self.messages,
+            dims[:2],
+            self.netgraph if self._netgraph_on else None,
+            minimap=self.minimap,
         )
+        self._layout.minimap_enabled = self._minimap_on
+        self._game_view = self._layout
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
         if self._help:
@@ -444,6 +471,9 @@ class GameApp:
         if key in _QUIT_KEYS:
             self.quit(now)
             return True
+        if key in ("n", "N"):
+            self.toggle_net_graph()
+            return True
         if key == "?":
             self._help = not self._help
             self._shown_key = None
@@ -459,10 +489,25 @@ class GameApp:
         if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
             self._core.follow_next()
             return True
+        if key in _MINIMAP_KEYS:
+            self._minimap_on = not self._minimap_on
+            if self._layout is not None:
+                self._layout.minimap_enabled = self._minimap_on
+            return True
         if key in _SEAT_KEYS and self._core.state in ADMITTED_STATES:
             self._core.switch_seat()
             return True
         return False
+
+    @property
+    def net_graph_shown(self) -> bool:
+        """Whether the net graph is on (``n`` toggles it)."""
+        return self._netgraph_on
+
+    def toggle_net_graph(self) -> None:
+        """Show or hide the net graph; the layout follows on the next frame."""
+        self._netgraph_on = not self._netgraph_on
+        self._game_dims = None
 
     def _shown_widget(self) -> urwid.Widget:
         body = self.top.body

@@ -181,10 +181,10 @@ def test_whole_board_areas_are_the_world() -> None:
     """A view as big as the board (the default board in any terminal) gets the
     world itself, dead players included: the old behaviour, shared bytes."""
     assert area_for((26, 20, False), (64, 48), (3, 3)) is WHOLE
-    assert area_for((26, 20, True), (10, 4), (3, 3)) is WHOLE
+    assert area_for((26, 20, True), (20, 12), (3, 3)) is WHOLE
     area = area_for((200, 150, False), (40, 20), (0, 149))
-    # 14 x 9 blocks (56 x 36 cells), held on the board at its bottom-left corner.
-    assert area == Area(0, 29, 14, 9)
+    # 12 x 7 blocks (48 x 28 cells), held on the board at its bottom-left corner.
+    assert area == Area(0, 31, 12, 7)
 
 
 def test_big_arena_on_the_lossy_link_every_client_exact() -> None:

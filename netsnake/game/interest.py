@@ -55,7 +55,7 @@ BLOCK: Final = 4
 #: Cells of the area beyond the viewport on each side (before rounding to
 #: blocks).  Placing the area by the head's block may take up to BLOCK - 1
 #: of it; the rest covers the render delay and the camera's lead.
-VIEW_MARGIN: Final = 8
+VIEW_MARGIN: Final = 4
 #: The viewport assumed until a client sends VIEW (cells across, down).
 DEFAULT_VIEW: Final = (64, 48)
 

@@ -24,11 +24,23 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "netsnake.server",
         "netsnake.ui",
         "netsnake.play",
+        "netsnake.botapi",
+        "netsnake.botplay",
+        "netsnake.netem",
+        "netsnake.sim",
+    ),
+    # The bot API is data and helpers over the game, for bot writers: nothing else.
+    "netsnake.botapi": (
+        "netsnake.client",
+        "netsnake.server",
+        "netsnake.ui",
+        "netsnake.play",
+        "netsnake.botplay",
         "netsnake.netem",
         "netsnake.sim",
     ),
     # The client package below its command line: the model never imports the view.
-    "netsnake.client": ("netsnake.ui", "netsnake.server", "netsnake.play"),
+    "netsnake.client": ("netsnake.ui", "netsnake.server", "netsnake.play", "netsnake.botplay"),
     "netsnake.server": ("netsnake.client", "netsnake.ui", "netsnake.play"),
     "netsnake.ui": ("netsnake.server", "netsnake.play", "netsnake.client.session"),
 }

@@ -93,6 +93,9 @@ class GameSimulation:
             )
         }
         self._server_hashes: dict[int, int] = {}
+        #: Called with (source, destination, datagram) for every datagram delivered:
+        #: a capture of the game's traffic, as a sniffer on the path would see it.
+        self.on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None
         self._next_tick = 0.0  # ticks keep one schedule however run() is sliced
 
     def add_client(
@@ -154,6 +157,7 @@ class GameSimulation:
             until,
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
+            on_deliver=self.on_deliver,
             first_step=self._next_tick,
         )
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
@@ -22,6 +23,7 @@ from netsnake.client.botrunner import BotLoadError, BotSource, load_bot
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
+from netsnake.play_replay import replay_main
 
 __all__ = ["main"]
 
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="bots in the local game when no HOST is given (default 3)",
     )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
+    p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
+    p.add_argument(
+        "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
+    )
     bot = p.add_argument_group("bots (no UI; see README 'Write your own bot')")
     bot.add_argument(
         "--bot",
@@ -133,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        if args.host is not None or args.record is not None:
+            parser.error("--replay plays a file: give no HOST and no --record")
+        return replay_main(args.replay, ascii_mode=args.ascii)
     host: str | None = None
     port = args.port
     if args.host is not None:
@@ -140,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    if args.record is not None:
+        try:
+            with open(args.record, "wb"):
+                pass  # fail now, before the game starts, if it cannot be written
+        except OSError as exc:
+            parser.error(f"cannot write --record file: {exc.strerror or exc}")
     if args.name is not None:
         try:
             args.name = validate_name(args.name)
@@ -157,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.spectate:
             parser.error("--spectate and --bot do not go together (a bot plays)")
+        if args.record is not None:
+            parser.error("--record is for the terminal client, not --bot")
         try:
             source = load_bot(args.bot)
         except BotLoadError as exc:
@@ -194,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 bots=args.bots,
                 predict=args.predict == "on",
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+                record=Path(args.record) if args.record is not None else None,
             )
         )
     except KeyboardInterrupt:

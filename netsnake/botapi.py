@@ -46,6 +46,8 @@ strings ``"up"``, ``"down"``, ``"left"``, ``"right"`` (any case), or None to
 keep going straight.  Returning the current heading is the same as None.
 Reversing (``me.heading.opposite``) is ignored, as the server would ignore
 it.  Anything else is a bad answer: counted and reported, as an exception is.
+``Direction`` is an ``IntEnum`` and ``Direction.UP`` is 0, so test a choice
+with ``is None``, never by its truth value.
 
 Rules a bot needs (all from ``netsnake.game.world``)
 ----------------------------------------------------

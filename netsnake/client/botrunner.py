@@ -194,7 +194,7 @@ class BotStats:
     bad_turns: int = 0
     """Answers that were not a turn."""
     max_ms: float = 0.0
-    """The longest call that returned, in ms."""
+    """The longest call that returned (late ones included), in ms."""
 
     def summary(self) -> str:
         return (
@@ -404,6 +404,7 @@ class BotRunner:
             self._pending = None
         if call.timer is not None:
             call.timer.cancel()
+        self.stats.max_ms = max(self.stats.max_ms, outcome.elapsed * 1000)
         if call.late or outcome.elapsed > self.budget:
             if not call.late:
                 self.stats.late += 1  # the deadline timer had not run yet

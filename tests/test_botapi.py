@@ -340,7 +340,8 @@ def test_a_slow_bot_is_skipped_and_counted_and_the_network_loop_runs_on() -> Non
         async with bots_on_a_server(slow, budget=0.05) as (runner,):
             await until(lambda: runner.stats.late >= 5, 10.0, "five late answers")
             stats = runner.stats
-            assert stats.turns == 0 and stats.busy >= 4 and stats.max_ms >= 150 and runner.core.counters.turns_sent == 0
+            assert stats.turns == 0 and stats.busy >= 4 and stats.max_ms >= 150
+            assert runner.core.counters.turns_sent == 0
             assert runner.core.state is PLAYING
 
     run(scenario())

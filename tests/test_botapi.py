@@ -396,6 +396,15 @@ def test_several_bots_share_one_process_and_one_loop() -> None:
     run(scenario())
 
 
+def test_the_example_bot_plays_a_simulated_game_through_the_api() -> None:
+    from benchmarks.bot_match import play_game
+
+    example = load_bot(f"{REPO}/examples/hungry_bot.py:bot")
+    mine, theirs = play_game(3, example, load_bot("builtin"), seconds=15.0)
+    assert mine.errors == theirs.errors == 0
+    assert mine.food > 0 and theirs.food > 0
+
+
 # -- end to end ----------------------------------------------------------------------
 
 

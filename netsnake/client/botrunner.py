@@ -327,6 +327,7 @@ class BotRunner:
         self._bot = bot
         self._budget = budget
         self._pending: _Call | None = None
+        self._stopped = False
         self._loop = asyncio.get_running_loop() if threaded else None
         clock = self._loop.time if self._loop is not None else time.monotonic
         self.errors = ErrorReporter(name, clock, error_interval)
@@ -349,7 +350,8 @@ class BotRunner:
         return call is not None and time.perf_counter() - call.started > STUCK_AFTER
 
     def stop(self) -> None:
-        """Stop calling the bot (a running call is left to finish on its own)."""
+        """Stop calling the bot (a running call is left to finish on its own, unheard)."""
+        self._stopped = True
         if self._on_snapshot in self.core.snapshot_listeners:
             self.core.snapshot_listeners.remove(self._on_snapshot)
         if self._worker is not None:
@@ -418,7 +420,7 @@ class BotRunner:
                 self.stats.errors += 1
                 self.errors.report("the bot function raised (late)", outcome.error)
             return
-        if self.core.state is ConnectionState.PLAYING:
+        if self.core.state is ConnectionState.PLAYING and not self._stopped:
             self._finish(call.view, call.now, outcome)
 
     def _finish(self, view: BotView, now: float, outcome: _Outcome) -> None:

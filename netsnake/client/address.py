@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["parse_host"]
+import ipaddress
+
+__all__ = ["format_address", "normalize_host", "parse_host"]
 
 
 def parse_host(text: str, default_port: int) -> tuple[str, int]:
@@ -33,3 +35,16 @@ def parse_host(text: str, default_port: int) -> tuple[str, int]:
             raise ValueError(f"bad port {port_text!r}")
         port = int(port_text)
     return host, port
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets (``[::1]:5050``), as parse_host reads it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def normalize_host(host: str) -> str:
+    """One spelling per host: IP addresses in their compressed form, names in lower case."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()

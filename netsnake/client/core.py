@@ -56,6 +56,7 @@ from protocol import (
     LocalProtocolError,
     MessageReceived,
     PayloadReceived,
+    key_fingerprint,
 )
 
 __all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_config"]
@@ -108,7 +109,11 @@ class ClientCore:
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
     ) -> None:
-        self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
+        config = config or default_client_config()
+        self.endpoint = ClientEndpoint(server, config, nonce)
+        #: The key the server proved in the handshake (also when it was not the pinned one).
+        self.server_key: bytes | None = None
+        self._pinned_key = config.server_key
         self.server_label = server_label
         self.state = ConnectionState.CONNECTING
         self.status_reason = ""
@@ -145,6 +150,11 @@ class ClientCore:
     def connect_attempts(self) -> int:
         return self.endpoint.handshake_attempts
 
+    @property
+    def server_fingerprint(self) -> str | None:
+        """The ``SHA256:`` fingerprint of the key the server proved, once it has."""
+        return key_fingerprint(self.server_key) if self.server_key is not None else None
+
     def poll(self, now: float) -> None:
         """Time-based upkeep: the quit deadline and the render delay's inputs."""
         self._now = now
@@ -167,6 +177,7 @@ class ClientCore:
         elif isinstance(event, MessageReceived):
             self._on_message(event.data)
         elif isinstance(event, ConnectionEstablished):
+            self.server_key = event.server_key
             self.state = ConnectionState.JOINING
             if self.name is not None:
                 self._send_join()
@@ -230,6 +241,12 @@ class ClientCore:
         elif code == DisconnectCode.UNREACHABLE:
             self.state = ConnectionState.UNREACHABLE
             self.status_reason = f"Could not reach {self.server_label}"
+        elif code == DisconnectCode.SERVER_KEY_MISMATCH:
+            self.state = ConnectionState.KEY_CHANGED
+            self.server_key = self.endpoint.server_key
+            proven = key_fingerprint(self.server_key) if self.server_key else "another key"
+            pinned = key_fingerprint(self._pinned_key) if self._pinned_key else "?"
+            self.status_reason = f"it proved {proven}, expected {pinned}"
         elif code == DisconnectCode.SHUTDOWN:
             self.state = ConnectionState.SHUTDOWN
             self.status_reason = event.reason or "server shut down"

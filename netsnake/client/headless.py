@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from netsnake.client.session import ClientSession
-from netsnake.client.state import ConnectionState
+from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.game.bots import steer_client
 from netsnake.game.snapshot import Snapshot
 from protocol import ClientConfig
@@ -43,13 +43,7 @@ class HeadlessBot:
     ) -> HeadlessBot:
         """Connect and wait until playing (raises RuntimeError with the reason otherwise)."""
         session = await ClientSession.connect(host, port, name=name, config=config)
-        ok = await session.wait_for(
-            ConnectionState.PLAYING,
-            ConnectionState.REJECTED,
-            ConnectionState.UNREACHABLE,
-            ConnectionState.LOST,
-            timeout=timeout,
-        )
+        ok = await session.wait_for(ConnectionState.PLAYING, *TERMINAL_STATES, timeout=timeout)
         if not ok or session.core.state is not ConnectionState.PLAYING:
             state, reason = session.core.state.value, session.core.status_reason
             await session.close()

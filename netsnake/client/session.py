@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 
+from netsnake.client.address import format_address
 from netsnake.client.core import ClientCore
 from netsnake.client.state import ConnectionState
 from netsnake.transport import UdpTransport, open_udp
@@ -17,7 +18,8 @@ _POLL_INTERVAL = 0.05
 
 
 def format_label(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """How the UI names the server: ``host:port`` or ``[v6]:port``."""
+    return format_address(host, port)
 
 
 async def resolve(host: str, port: int) -> tuple[str, int]:

@@ -12,6 +12,7 @@ class ConnectionState(enum.Enum):
 
     ``CONNECTING`` and ``JOINING`` lead to ``PLAYING``; every other state
     ends the session (``REJECTED`` may be retried with another name).
+    ``KEY_CHANGED``: the server proved another key than the one pinned for it.
     """
 
     CONNECTING = "connecting"
@@ -22,6 +23,7 @@ class ConnectionState(enum.Enum):
     LOST = "lost"
     SHUTDOWN = "shutdown"
     CLOSED = "closed"
+    KEY_CHANGED = "key-changed"
 
 
 #: States after which the client will not play again without a new connection.
@@ -32,5 +34,6 @@ TERMINAL_STATES = frozenset(
         ConnectionState.LOST,
         ConnectionState.SHUTDOWN,
         ConnectionState.CLOSED,
+        ConnectionState.KEY_CHANGED,
     }
 )

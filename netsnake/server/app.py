@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import IO
 
 from netsnake.server.game import GameServer, ServerSettings
+from netsnake.server.key_file import ServerKey
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
-from protocol import ServerConfig, ServerEndpoint
+from protocol import ServerConfig, ServerEndpoint, key_fingerprint
 
 __all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
 
@@ -77,6 +78,11 @@ class RunningServer:
         self._stop = asyncio.Event()
         self._stats_interval = stats_interval
         self._ticks = _TickStats([])
+
+    @property
+    def fingerprint(self) -> str:
+        """The ``SHA256:`` fingerprint of the key clients see (and remember)."""
+        return key_fingerprint(self.game.endpoint.public_key)
 
     def stop(self) -> None:
         """Ask the tick loop to shut down (safe from signal handlers)."""
@@ -162,11 +168,17 @@ async def start_server(
     *,
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
+    static_key: bytes | None = None,
 ) -> RunningServer:
-    """Bind and start serving; raises OSError if the address cannot be used."""
+    """Bind and start serving; raises OSError if the address cannot be used.
+
+    ``static_key`` is the server's long-term X25519 private key (None: a fresh
+    one, as the local game uses).
+    """
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
-        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS), secret=os.urandom(32)
+        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS, static_key=static_key),
+        secret=os.urandom(32),
     )
     tracer: Callable[[str, int, float], None] | None = None
     if input_trace is not None:
@@ -188,10 +200,16 @@ async def serve(
     *,
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
+    key: ServerKey | None = None,
 ) -> None:
     """Run a server until SIGINT or SIGTERM (the command-line entry point's body)."""
     server = await start_server(
-        settings, host, port, stats_interval=stats_interval, input_trace=input_trace
+        settings,
+        host,
+        port,
+        stats_interval=stats_interval,
+        input_trace=input_trace,
+        static_key=key.private if key is not None else None,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -222,5 +240,14 @@ async def serve(
             shown,
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
+    if key is not None:
+        log.info(
+            "server key %s (%s %s)",
+            server.fingerprint,
+            "new, saved in" if key.created else "from",
+            key.path,
+        )
+    else:
+        log.info("server key %s (new for this run only)", server.fingerprint)
     log.info("press Ctrl+C to stop")
     await server.run()

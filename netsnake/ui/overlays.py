@@ -32,6 +32,8 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+C", "quit at once"),
 )
 _ASCII_HELP_KEYS = (("arrows  WASD  hjkl", "steer"), *HELP_KEYS[1:])
+_SERVER_KEY = "Server key fingerprint:"
+_KEY_UNKNOWN = "(not known yet)"
 
 
 def _times() -> str:
@@ -246,21 +248,34 @@ class NamePrompt(urwid.WidgetWrap[urwid.Widget]):
         return result
 
 
-def help_size(ascii_mode: bool = False) -> tuple[int, int]:
-    """The (columns, rows) of the help box."""
+def _help_lines(ascii_mode: bool, fingerprint: str | None) -> list[tuple[str, str]]:
     keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
-    line = max(len(k) for k, _ in keys) + 3 + max(len(v) for _, v in keys)
-    return line + 2, len(keys) + 2  # plus the frame
+    return [*keys, ("", ""), (_SERVER_KEY, ""), ("", fingerprint or _KEY_UNKNOWN)]
+
+
+def help_size(ascii_mode: bool = False, fingerprint: str | None = None) -> tuple[int, int]:
+    """The (columns, rows) of the help box."""
+    lines = _help_lines(ascii_mode, fingerprint)
+    key_cols = max(len(k) for k, _ in lines)
+    line = max(len(k) + 3 + len(v) if k else len(v) for k, v in lines)
+    return max(line, key_cols + 3) + 2, len(lines) + 2  # plus the frame
 
 
 def help_overlay(
-    bottom: urwid.Widget, *, ascii_mode: bool = False
+    bottom: urwid.Widget, *, ascii_mode: bool = False, fingerprint: str | None = None
 ) -> urwid.Overlay[urwid.Widget, urwid.Widget]:
-    """The help box (the key list) centred over ``bottom``."""
+    """The help box centred over ``bottom``: the key list, then the server's key
+    fingerprint (``fingerprint``, None while it is not known), to compare with
+    the one the server's operator sees in its log."""
     keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
     key_cols = max(len(k) for k, _ in keys)
     lines: list[urwid.Widget] = [
         urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v], wrap="clip") for k, v in keys
+    ]
+    lines += [
+        urwid.Divider(),
+        urwid.Text(("help.key", _SERVER_KEY), wrap="clip"),
+        urwid.Text(fingerprint or _KEY_UNKNOWN, wrap="clip"),
     ]
     pile = urwid.Pile(lines)
     if ascii_mode:
@@ -279,5 +294,5 @@ def help_overlay(
     else:
         frame = urwid.LineBox(pile, title="Keys")
     box = urwid.AttrMap(frame, "help")
-    cols, rows = help_size(ascii_mode)
+    cols, rows = help_size(ascii_mode, fingerprint)
     return urwid.Overlay(box, bottom, "center", cols, "middle", rows)

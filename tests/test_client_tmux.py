@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
 
+from netsnake.server.key_file import load_or_create_key as load_key_file
+
 pytestmark = [
     pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
     pytest.mark.skipif(
@@ -40,6 +42,7 @@ BOTS = 3
 GAME_START = 12.0  # s for a client to show a running game (process start included)
 
 _BORDER_TOP = re.compile(r"^[┌+][─-]{10,}[┐+]", re.MULTILINE)
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 _HUD = re.compile(r"ping (\d+|--) ms\s+loss \d+\.\d%.*tick \d+")
 # A scoreboard row, right of the board: marker(1) name(12) score(5) length(4) kills(4).
 _ROW = re.compile(r"[│|] ([ ▶>])(.{11})([ \d]{5})([ \d]{4})([ \d]{4})\s*$")
@@ -119,12 +122,18 @@ class Server:
     port: int
     pid: int
     trace: Path
+    key_file: Path
 
     def turns(self, name: str) -> int:
         """Turns from ``name`` the server has received (its --input-trace file)."""
         if not self.trace.exists():
             return 0
         return sum(f'"name": "{name}"' in line for line in self.trace.read_text().splitlines())
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the key the server proves."""
+        return load_key_file(self.key_file).fingerprint
 
 
 @pytest.fixture
@@ -136,25 +145,30 @@ def tmux() -> Iterator[Tmux]:
         term.kill()
 
 
-@pytest.fixture
-def server(tmux: Tmux, tmp_path: Path) -> Server:
-    trace = tmp_path / "inputs.jsonl"
+def launch_server(
+    tmux: Tmux, tmp_path: Path, *, name: str = "server", key_file: Path | None = None, port: int = 0
+) -> Server:
+    """Start ``netsnake-server`` in a tmux window of its own and wait for its join line."""
+    trace = tmp_path / f"{name}-inputs.jsonl"
+    key_file = key_file or tmp_path / f"{name}.key"
     print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
     # Port 0: the server picks a free port and prints the join command with it.
     target = tmux.new_window(
-        "server",
+        name,
         [
             str(BIN / "netsnake-server"),
             "--bots",
             str(BOTS),
             "--port",
-            "0",
+            str(port),
             "--host",
             "127.0.0.1",
             "--seed",
             str(SEED),
             "--input-trace",
             str(trace),
+            "--key-file",
+            str(key_file),
         ],
     )
     join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
@@ -167,7 +181,12 @@ def server(tmux: Tmux, tmp_path: Path) -> Server:
     )
     m = join.search(screen)
     assert m is not None
-    return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace)
+    return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace, key_file)
+
+
+@pytest.fixture
+def server(tmux: Tmux, tmp_path: Path) -> Server:
+    return launch_server(tmux, tmp_path)
 
 
 def unused_udp_port() -> int:
@@ -206,6 +225,10 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
     tmux.send_keys("?")
     screen = tmux.wait_for("show / hide this help", timeout=5, what="the help overlay")
     assert "Keys" in screen and "steer" in screen and "quit" in screen
+    # The key the server proved, as its operator sees it in the server's log.
+    assert "Server key fingerprint:" in screen
+    assert server.fingerprint in screen, screen
+    assert f"server key {server.fingerprint}" in tmux.capture(server.target, join=True)
     tmux.send_keys("?")
     screen = tmux.wait_for(
         lambda s: "show / hide this help" not in s, timeout=5, what="the help overlay hidden"
@@ -262,6 +285,11 @@ def test_no_host_plays_at_once_against_bots(tmux: Tmux, tmp_path: Path) -> None:
     print(f"bob and {BOTS} bots shown after {time.monotonic() - started:.1f} s")
     names = [r.name for r in scoreboard(screen)]
     assert len(names) == BOTS + 1 and "bob" in names, screen
+    # The local server's key is fresh each run; help shows it all the same.
+    tmux.send_keys("?")
+    screen = tmux.wait_for("Server key fingerprint:", timeout=5, what="the help overlay")
+    assert _FINGERPRINT.search(screen), screen
+    tmux.send_keys("?")
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
     assert_shell_restored(tmux, tmp_path)
@@ -379,3 +407,94 @@ def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
     assert 3 <= elapsed <= 20, elapsed
     assert exit_code(tmux.capture()) == 2
     assert_shell_restored(tmux, tmp_path)
+
+
+# -- server identity: trust on first use, a changed key, --trust-new-key
+
+
+@pytest.mark.timeout(120)
+def test_a_changed_server_key_exits_5_until_trusted(tmux: Tmux, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    known = config / "netsnake" / "known_servers"
+    key_a, key_b = tmp_path / "a.key", tmp_path / "b.key"
+    fp_a, fp_b = load_key_file(key_a).fingerprint, load_key_file(key_b).fingerprint
+    assert fp_a != fp_b
+
+    def play(extra: str = "") -> None:
+        tmux.clear_shell()
+        tmux.run_in_shell(
+            f"XDG_CONFIG_HOME={config} netsnake-client 127.0.0.1 --port {port} --name alice"
+            f"{extra}; echo EXIT=$?"
+        )
+
+    # First contact: the key is accepted, remembered, and the player is told.
+    server = launch_server(tmux, tmp_path, name="server-a", key_file=key_a)
+    port = server.port
+    play()
+    tmux.wait_for("its key is remembered in known_servers", timeout=GAME_START)
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    where = f"{known}:2"  # line 1 is the file's header comment
+    screen = tmux.capture(join=True)
+    assert f"new server 127.0.0.1:{port}: key {fp_a} added to {where}" in screen, screen
+    assert known.read_text().splitlines()[1].startswith(f"127.0.0.1:{port} x25519 ")
+
+    # Another server (another key) on the same address: refused, exit 5, file:line named.
+    os.kill(server.pid, signal.SIGTERM)
+    assert tmux.pane_exit_status(server.target, timeout=5) == 0
+    launch_server(tmux, tmp_path, name="server-b", key_file=key_b, port=port)
+    play()
+    screen = tmux.wait_for(
+        f"The key of 127.0.0.1:{port} has changed!", timeout=GAME_START, what="the refusal"
+    )
+    assert fp_b in screen and fp_a in screen, screen
+    assert tmux.wait_exit(timeout=8) == 5
+    screen = tmux.capture(join=True)
+    assert f"Offending key in {where}" in screen, screen
+    assert f"it proved {fp_b}, expected {fp_a}" in screen, screen
+    assert "--trust-new-key" in screen
+    assert_shell_restored(tmux, tmp_path)
+    assert known.read_text().splitlines()[1].startswith(f"127.0.0.1:{port} x25519 ")
+    before = known.read_bytes()
+
+    # --trust-new-key accepts the change and rewrites that line...
+    play(" --trust-new-key")
+    wait_game(tmux, "alice")
+    tmux.send_keys("?")
+    assert fp_b in tmux.wait_for("Server key fingerprint:", timeout=5)
+    tmux.send_keys("?")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    screen = tmux.capture(join=True)
+    assert f"the key of 127.0.0.1:{port} changed to {fp_b}: {where} rewritten" in screen, screen
+    after = known.read_bytes()
+    assert after != before and len(after) == len(before)  # the one line, in place
+
+    # ... and from then on the new key is the one pinned.
+    play()
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert "netsnake-client:" not in tmux.capture(join=True)  # nothing new to say
+    assert known.read_bytes() == after
+
+
+def test_odd_known_servers_lines_are_reported_and_play_goes_on(
+    tmux: Tmux, server: Server, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    known = config / "netsnake" / "known_servers"
+    known.parent.mkdir(parents=True)
+    known.write_text("# mine\nnot a line at all\n127.0.0.1:5 x25519 short==\n")
+    tmux.run_in_shell(
+        f"XDG_CONFIG_HOME={config} netsnake-client 127.0.0.1 --port {server.port} --name alice"
+        "; echo EXIT=$?"
+    )
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    screen = tmux.capture(join=True)
+    assert f"warning: {known}:2: expected 'HOST:PORT x25519 KEY', found 4 fields" in screen
+    assert f"warning: {known}:3: key 'short==' is not base64; line ignored" in screen, screen
+    assert known.read_text().splitlines()[3].startswith(f"127.0.0.1:{server.port} x25519 ")

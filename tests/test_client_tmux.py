@@ -495,6 +495,6 @@ def test_odd_known_servers_lines_are_reported_and_play_goes_on(
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
     screen = tmux.capture(join=True)
-    assert f"warning: {known}:2: expected 'HOST:PORT x25519 KEY', found 4 fields" in screen
+    assert f"warning: {known}:2: expected 'HOST:PORT x25519 KEY', found 5 fields" in screen
     assert f"warning: {known}:3: key 'short==' is not base64; line ignored" in screen, screen
     assert known.read_text().splitlines()[3].startswith(f"127.0.0.1:{server.port} x25519 ")

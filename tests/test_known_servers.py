@@ -17,6 +17,8 @@ from netsnake.client.known_servers import (
     record_key,
     server_label,
 )
+from netsnake.client.trust import ServerTrust
+from protocol import key_fingerprint
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
@@ -184,3 +186,67 @@ def test_the_default_file_is_under_xdg_config_home(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("HOME")
     with pytest.raises(KnownServersError, match="HOME"):
         default_known_servers_path()
+
+
+# ------------------------------------------------------------------ the trust policy
+
+
+def _trust(path: Path, label: str, trust_new_key: bool = False) -> ServerTrust:
+    return ServerTrust(KnownServers.load(path), label, trust_new_key)
+
+
+def test_first_contact_pins_nothing_then_remembers_the_proven_key(tmp_path: Path) -> None:
+    path = tmp_path / "netsnake" / "known_servers"
+    trust = _trust(path, "[::1]:5050")
+    assert trust.pinned_key is None and trust.pinned_from == ""
+    notice = trust.accept(KEY_A)
+    assert notice is not None
+    assert notice.full == (f"new server [::1]:5050: key {key_fingerprint(KEY_A)} added to {path}:2")
+    assert "known_servers" in notice.short and len(notice.short) < 60
+    assert trust.accept(KEY_A) is None  # nothing new the second time
+    again = _trust(path, "[::1]:5050")
+    assert again.pinned_key == KEY_A and again.pinned_from == f"{path}:2"
+
+
+def test_a_known_key_is_pinned_and_a_change_is_reported_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "known_servers"
+    path.write_text(f"# x\nother:1 x25519 {B64_A}\nhost:2 x25519 {B64_A}\n")
+    trust = _trust(path, "host:2")
+    assert trust.pinned_key == KEY_A
+    report = trust.mismatch_report(KEY_B)
+    assert report[0] == (
+        f"error: the key of host:2 has changed: it proved {key_fingerprint(KEY_B)}, "
+        f"expected {key_fingerprint(KEY_A)}"
+    )
+    assert report[1] == f"Offending key in {path}:3"
+    assert "--trust-new-key" in report[2]
+
+
+def test_trust_new_key_pins_nothing_and_rewrites_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "known_servers"
+    path.write_text(f"# x\nother:1 x25519 {B64_A}\nhost:2 x25519 {B64_A}\n")
+    trust = _trust(path, "host:2", trust_new_key=True)
+    assert trust.pinned_key is None
+    assert trust.accept(KEY_A) is None  # the same key after all: nothing to rewrite
+    notice = trust.accept(KEY_B)
+    assert notice is not None
+    fingerprint = key_fingerprint(KEY_B)
+    assert notice.full == f"the key of host:2 changed to {fingerprint}: {path}:3 rewritten"
+    assert path.read_text().splitlines()[1:] == [
+        f"other:1 x25519 {B64_A}",
+        format_line("host:2", KEY_B),
+    ]
+
+
+def test_a_file_that_cannot_be_written_only_costs_the_memory() -> None:
+    # Nobody, root included, may make a directory in /proc.
+    path = Path("/proc/netsnake-test/known_servers")
+    if not Path("/proc/self").exists():
+        pytest.skip("no /proc")
+    trust = _trust(path, "host:2")
+    notice = trust.accept(KEY_A)
+    assert notice is not None
+    assert notice.full.startswith(f"warning: cannot write {path}: ")
+    assert trust.pinned_key is None

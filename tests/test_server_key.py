@@ -179,3 +179,11 @@ def test_an_unsafe_key_file_stops_the_server_with_one_line(tmp_path: Path) -> No
         f"netsnake-server: error: {path}: permissions 0644 are too open (others may read the "
         f"server's private key); run: chmod 600 {path}"
     ]
+
+
+def test_a_dangling_link_is_a_one_line_error_and_stays(tmp_path: Path) -> None:
+    path = tmp_path / "server.key"
+    path.symlink_to(tmp_path / "elsewhere" / "gone.key")
+    with pytest.raises(KeyFileError, match=r"^cannot read .*server\.key: No such file"):
+        load_or_create_key(path)
+    assert path.is_symlink() and not list(tmp_path.glob(".*tmp"))

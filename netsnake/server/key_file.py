@@ -188,4 +188,5 @@ def load_or_create_key(path: Path) -> ServerKey:
     try:
         return ServerKey(load_key(path), path, created=created)
     except FileNotFoundError:
-        raise KeyFileError(f"cannot read {path}: it vanished right after it was made") from None
+        # Only a dangling symbolic link gets here: it blocks the name but has no file.
+        raise KeyFileError(f"cannot read {path}: No such file or directory") from None

@@ -246,7 +246,7 @@ class ClientCore:
             self.server_key = self.endpoint.server_key
             proven = key_fingerprint(self.server_key) if self.server_key else "another key"
             pinned = key_fingerprint(self._pinned_key) if self._pinned_key else "?"
-            self.status_reason = f"it proved {proven}, expected {pinned}"
+            self.status_reason = f"it proved {proven}\nbut {pinned} was expected"
         elif code == DisconnectCode.SHUTDOWN:
             self.state = ConnectionState.SHUTDOWN
             self.status_reason = event.reason or "server shut down"

@@ -334,6 +334,8 @@ class GameApp:
     def _on_state_change(self, state: ConnectionState, now: float) -> None:
         core = self._core
         reason = safe_name(core.status_reason, 60, placeholder="")
+        if state is ConnectionState.KEY_CHANGED:
+            reason = core.status_reason  # made here from two fingerprints: safe, and longer
         label = core.server_label
         if state is ConnectionState.REJECTED and core.rejection_code in RETRYABLE_REJECTIONS:
             self.prompt.ask(core.name or self._default_name, core.status_reason)

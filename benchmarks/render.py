@@ -23,13 +23,14 @@ from collections.abc import Callable, Hashable
 
 import urwid
 
+from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.game.bots import steer_bots
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.app import build_game_view
 from netsnake.ui.board import Board
 from netsnake.ui.palette import snake_attr
-from netsnake.ui.panels import Hud, HudInfo, MessageLine, Scoreboard
+from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 
 TICK_RATE = 20.0
 FPS = 30.0

@@ -12,9 +12,10 @@ import pytest
 
 from netsnake.client.address import parse_host
 from netsnake.client.core import CLIENT_TIMEOUT, default_client_config
-from netsnake.client.state import TERMINAL_STATES, ConnectionState
+from netsnake.client.state import TERMINAL_STATES, TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerLeft, ServerShuttingDown
+from netsnake.game.messages import Accepted, Rejected, RejectionCode, encode_message
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import PlayerState
 from netsnake.game.world import WorldConfig
@@ -23,6 +24,7 @@ from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, patient_client_
 from protocol import (
     ClientConfig,
     DisconnectCode,
+    MessageReceived,
     generate_static_key,
     key_fingerprint,
     public_key,
@@ -222,6 +224,41 @@ def test_another_key_than_the_pinned_one_ends_key_changed() -> None:
 
 
 # --------------------------------------------------------------------------- inputs
+
+
+def test_terminal_states_can_only_be_left_by_closing() -> None:
+    for terminal in TERMINAL_STATES - {S.REJECTED}:
+        assert TRANSITIONS[terminal] <= {S.CLOSED}, terminal
+    assert TRANSITIONS[S.CLOSED] == frozenset()
+    # PLAYING is reached only through JOINING (or a retried join after a rejection).
+    assert {s for s, targets in TRANSITIONS.items() if S.PLAYING in targets} == {
+        S.JOINING,
+        S.REJECTED,
+    }
+
+
+def test_illegal_state_changes_are_refused() -> None:
+    sim = game()
+    c = joined(sim)
+    with pytest.raises(IllegalTransition, match="from playing to unreachable"):
+        c.core.mark_unreachable("unknown host")
+    assert state(c) is S.PLAYING
+    with pytest.raises(AttributeError):
+        c.core.state = S.CLOSED  # type: ignore[misc]
+
+
+def test_answers_to_a_join_out_of_turn_are_counted_not_obeyed() -> None:
+    sim = game()
+    c = joined(sim)
+    core = c.core
+    before = core.counters.bad_messages
+    for msg in (
+        Rejected(code=RejectionCode.FULL, reason="out of turn"),
+        Accepted(player_id=9, name="x", width=5, height=5, wrap=True, tick_rate=1.0, colour=1),
+    ):
+        core.handle_event(MessageReceived(peer=SERVER_ADDR, data=encode_message(msg)), sim.now)
+    assert state(c) is S.PLAYING and core.player_id != 9 and core.status_reason == ""
+    assert core.counters.bad_messages == before + 2
 
 
 def test_steer_ignores_turns_that_the_server_would_ignore() -> None:

@@ -25,6 +25,7 @@ from netsnake.game.messages import (
     Input,
     Join,
     Rejected,
+    RejectionCode,
     SnapshotMessage,
     decode_message,
     encode_message,
@@ -79,7 +80,7 @@ MESSAGE_CORPUS = [
         Accepted(
             player_id=3, name="alice", width=26, height=20, wrap=False, tick_rate=10.0, colour=2
         ),
-        Rejected(code="bad-name", reason="the name is empty"),
+        Rejected(code=RejectionCode.BAD_NAME, reason="the name is empty"),
         Input(first_seq=7, turns=(Direction.UP, Direction.LEFT)),
         SnapshotMessage(state_hash=12345, input_ack=6, payload=SNAPSHOT_CORPUS[-1]),
         PlayerJoined(player_id=1, name="bob"),

@@ -204,6 +204,7 @@ def test_first_contact_pins_nothing_then_remembers_the_proven_key(tmp_path: Path
     assert notice.full == (f"new server [::1]:5050: key {key_fingerprint(KEY_A)} added to {path}:2")
     assert "known_servers" in notice.short and len(notice.short) < 60
     assert trust.accept(KEY_A) is None  # nothing new the second time
+    assert trust.said == [notice.full] and trust.proven == KEY_A
     again = _trust(path, "[::1]:5050")
     assert again.pinned_key == KEY_A and again.pinned_from == f"{path}:2"
 
@@ -215,7 +216,8 @@ def test_a_known_key_is_pinned_and_a_change_is_reported_with_file_and_line(
     path.write_text(f"# x\nother:1 x25519 {B64_A}\nhost:2 x25519 {B64_A}\n")
     trust = _trust(path, "host:2")
     assert trust.pinned_key == KEY_A
-    report = trust.mismatch_report(KEY_B)
+    trust.proven = KEY_B
+    report = trust.mismatch_report()
     assert report[0] == (
         f"error: the key of host:2 has changed: it proved {key_fingerprint(KEY_B)}, "
         f"expected {key_fingerprint(KEY_A)}"

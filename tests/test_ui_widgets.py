@@ -18,11 +18,13 @@ import pytest
 import urwid
 import urwid.testing as ut
 
+from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
+from netsnake.game.messages import RejectionCode
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
@@ -39,7 +41,6 @@ from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import (
     SCOREBOARD_WIDTH,
     Hud,
-    HudInfo,
     MessageLine,
     Scoreboard,
     format_hud,
@@ -418,7 +419,7 @@ class FakeCore:
         self._clock = clock
         self.state = ConnectionState.PLAYING if name else ConnectionState.CONNECTING
         self.status_reason = ""
-        self.rejection_code: str | None = None
+        self.rejection_code: RejectionCode | None = None
         self.server_label = "localhost:4000"
         self.server_fingerprint: str | None = "SHA256:" + "Fp" * 21 + "x"
         self.connect_attempts = 1
@@ -641,7 +642,10 @@ def test_app_name_prompt_asks_again_after_rejection() -> None:
         if name == "taken":
             c.state, c.status_reason = ConnectionState.JOINING, ""
             c.state = ConnectionState.REJECTED
-            c.status_reason, c.rejection_code = "bad name: taken by the test", "bad-name"
+            c.status_reason, c.rejection_code = (
+                "bad name: taken by the test",
+                RejectionCode.BAD_NAME,
+            )
         else:
             c.name, c.state = name, ConnectionState.PLAYING
 

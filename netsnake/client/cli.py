@@ -1,6 +1,8 @@
 """``netsnake-client``: play in the terminal.
 
-With a HOST it joins that server; with none it starts the real server code
+This module parses the arguments and prepares the process (logging, a
+terminal check); :func:`netsnake.play.play` wires the game together.  With a
+HOST it joins that server; with none it starts the real server code
 in-process on loopback (a free port, 3 bots) and joins it, so a lone player
 is in a game at once.
 """
@@ -9,35 +11,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import random
-import signal
 import sys
-from collections.abc import Awaitable
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.address import parse_host
-from netsnake.client.core import default_client_config
 from netsnake.client.known_servers import (
     KnownServers,
     KnownServersError,
     default_known_servers_path,
     server_label,
 )
-from netsnake.client.session import ClientSession
-from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.client.trust import KEY_CHANGED_EXIT, ServerTrust
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
-from netsnake.server.app import RunningServer, start_server
-from netsnake.server.game import ServerSettings
-
-if TYPE_CHECKING:
-    from netsnake.ui.app import GameApp
+from netsnake.play import play
 
 __all__ = ["main"]
 
@@ -107,87 +96,6 @@ def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
     return ServerTrust(known, server_label(host, port), trust_new_key)
 
 
-async def _remember_server_key(
-    session: ClientSession, app: GameApp, trust: ServerTrust, said: list[str]
-) -> None:
-    """Once the handshake has proved the server's key, remember it (first contact or
-    --trust-new-key), telling the player on the message line, in the log and in
-    ``said`` (printed when the game is over)."""
-    core = session.core
-    while core.server_key is None:
-        if core.state in TERMINAL_STATES:
-            return
-        await asyncio.sleep(0.05)
-    if core.state is ConnectionState.KEY_CHANGED:
-        return
-    notice = trust.accept(core.server_key)
-    if notice is not None:
-        log.info("%s", notice.full)
-        said.append(notice.full)
-        app.notify(notice.short)
-
-
-async def _run(
-    args: argparse.Namespace, host: str | None, port: int, trust: ServerTrust | None
-) -> int:
-    # Imported here so `--help` and argument errors stay fast and never touch the terminal.
-    from netsnake.ui.app import GameApp
-
-    loop = asyncio.get_running_loop()
-    server: RunningServer | None = None
-    server_task: asyncio.Task[None] | None = None
-    config = default_client_config()
-    if host is None:
-        # The local game's server has a fresh key each run: nothing to remember.
-        settings = ServerSettings(bots=args.bots, seed=random.randrange(2**32))
-        server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
-        server_task = asyncio.create_task(server.run())
-        host, port = server.address
-    elif trust is not None:
-        config = replace(config, server_key=trust.pinned_key)
-    session = await ClientSession.connect(
-        host, port, name=args.name, render_delay=args.render_delay, config=config
-    )
-    app = GameApp(
-        session.core,
-        ascii_mode=args.ascii,
-        default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
-        clock=loop.time,
-    )
-    said: list[str] = []
-    watcher = (
-        asyncio.create_task(_remember_server_key(session, app, trust, said))
-        if trust is not None
-        else None
-    )
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
-    try:
-        code = await app.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        if watcher is not None:
-            watcher.cancel()
-            await _quietly(watcher)
-        await session.close()
-        if server is not None and server_task is not None:
-            server.stop()
-            await _quietly(server_task)
-    # The game's screen is gone: what is printed now stays in the terminal.
-    for line in said:
-        _say(line)
-    if code == KEY_CHANGED_EXIT and trust is not None:
-        for line in trust.mismatch_report(session.core.server_key):
-            _say(line)
-    return code
-
-
-async def _quietly(aw: Awaitable[None]) -> None:
-    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(aw, 2.0)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -229,12 +137,31 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"error: {exc}")
             return 1
     try:
-        return asyncio.run(_run(args, host, port, trust))
+        code = asyncio.run(
+            play(
+                host,
+                port,
+                name=args.name,
+                render_delay=args.render_delay,
+                ascii_mode=args.ascii,
+                bots=args.bots,
+                default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+                trust=trust,
+            )
+        )
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
         print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    # The game's screen is gone: what is printed now stays in the terminal.
+    if trust is not None:
+        for line in trust.said:
+            _say(line)
+        if code == KEY_CHANGED_EXIT:
+            for line in trust.mismatch_report():
+                _say(line)
+    return code
 
 
 if __name__ == "__main__":

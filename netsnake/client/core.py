@@ -24,8 +24,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from netsnake import GAME_VERSION
+from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
-from netsnake.client.state import ConnectionState
+from netsnake.client.state import TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, ServerShuttingDown
 from netsnake.game.messages import (
@@ -35,6 +36,7 @@ from netsnake.game.messages import (
     Join,
     Quit,
     Rejected,
+    RejectionCode,
     Resync,
     SnapshotMessage,
     decode_message,
@@ -43,7 +45,6 @@ from netsnake.game.messages import (
 from netsnake.game.names import NameError_, validate_name
 from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
-from netsnake.ui.panels import HudInfo
 from protocol import (
     ClientConfig,
     ClientEndpoint,
@@ -115,9 +116,9 @@ class ClientCore:
         self.server_key: bytes | None = None
         self._pinned_key = config.server_key
         self.server_label = server_label
-        self.state = ConnectionState.CONNECTING
+        self._state = ConnectionState.CONNECTING
         self.status_reason = ""
-        self.rejection_code: str | None = None
+        self.rejection_code: RejectionCode | None = None
         self.name: str | None = name
         self.player_id: int | None = None
         self.colour = 0
@@ -138,6 +139,37 @@ class ClientCore:
         self._undecodable_since_resync = 0
         self._quit_deadline: float | None = None
         self._now = 0.0
+
+    # -------------------------------------------------------------------- state
+
+    @property
+    def state(self) -> ConnectionState:
+        """Where the connection stands (see :mod:`netsnake.client.state`)."""
+        return self._state
+
+    def _may_enter(self, state: ConnectionState) -> bool:
+        return state in TRANSITIONS[self._state]
+
+    def _enter(self, state: ConnectionState, reason: str | None = None) -> None:
+        """The one place the state changes: to ``state``, if the table allows it.
+
+        ``reason``, if given, becomes the status line shown to the player.
+        Raises IllegalTransition otherwise (a bug in the caller, not the peer:
+        what the server sends is checked with :meth:`_may_enter` first).
+        """
+        if not self._may_enter(state):
+            raise IllegalTransition(f"cannot go from {self._state.value} to {state.value}")
+        self._state = state
+        if reason is not None:
+            self.status_reason = reason
+
+    def _close(self) -> None:
+        if self._state is not ConnectionState.CLOSED:
+            self._enter(ConnectionState.CLOSED)
+
+    def mark_unreachable(self, detail: str) -> None:
+        """End a session that could not begin (e.g. the host does not resolve)."""
+        self._enter(ConnectionState.UNREACHABLE, f"Could not reach {self.server_label}: {detail}")
 
     # ------------------------------------------------------------------ driving
 
@@ -163,7 +195,7 @@ class ClientCore:
         ):
             self._quit_deadline = None
             self.endpoint.disconnect(DisconnectCode.NORMAL, "player quit")
-            self.state = ConnectionState.CLOSED
+            self._close()
             self.on_output()
         stats = self.endpoint.stats(now)
         if stats is not None and self._buffer is not None:
@@ -178,7 +210,7 @@ class ClientCore:
             self._on_message(event.data)
         elif isinstance(event, ConnectionEstablished):
             self.server_key = event.server_key
-            self.state = ConnectionState.JOINING
+            self._enter(ConnectionState.JOINING)
             if self.name is not None:
                 self._send_join()
         elif isinstance(event, ConnectionTerminated):
@@ -206,67 +238,86 @@ class ClientCore:
         except DecodeError:
             self.counters.bad_messages += 1
             return
-        if isinstance(msg, Accepted):
+        if isinstance(msg, Accepted | Rejected) and not self._may_enter(
+            ConnectionState.PLAYING if isinstance(msg, Accepted) else ConnectionState.REJECTED
+        ):
+            # Only an answer to our JOIN makes sense; a server that sends one
+            # out of turn is treated as sending garbage.
+            self.counters.bad_messages += 1
+        elif isinstance(msg, Accepted):
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
-            self.state = ConnectionState.PLAYING
-            self.status_reason = ""
+            self._enter(ConnectionState.PLAYING, "")
         elif isinstance(msg, Rejected):
-            self.state = ConnectionState.REJECTED
             self.rejection_code = msg.code
-            self.status_reason = msg.reason
-            if msg.code == "bad-name":
+            self._enter(ConnectionState.REJECTED, msg.reason)
+            if msg.code is RejectionCode.BAD_NAME:
                 self.name = None
         elif isinstance(msg, ServerShuttingDown):
             self._events.append(msg)
-            self.state = ConnectionState.SHUTDOWN
-            self.status_reason = msg.reason
+            if self._may_enter(ConnectionState.SHUTDOWN):
+                self._enter(ConnectionState.SHUTDOWN, msg.reason)
         elif isinstance(msg, GameEvent):
             self._events.append(msg)
         else:
             self.counters.bad_messages += 1
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
-        if self.state in (ConnectionState.CLOSED, ConnectionState.SHUTDOWN):
-            return
+        if self._state in (
+            ConnectionState.CLOSED,
+            ConnectionState.SHUTDOWN,
+            ConnectionState.LOST,
+            ConnectionState.UNREACHABLE,
+            ConnectionState.KEY_CHANGED,
+        ):
+            return  # already over; how the connection ended changes nothing
         code = event.code
         if self._quit_deadline is not None:
             # We asked to leave; the server saying goodbye first is the happy ending.
             self._quit_deadline = None
-            self.state = ConnectionState.CLOSED
-        elif code == DisconnectCode.UNREACHABLE:
-            self.state = ConnectionState.UNREACHABLE
-            self.status_reason = f"Could not reach {self.server_label}"
+            self._close()
+            return
+        lost_reason = (
+            "the server stopped answering"
+            if code == DisconnectCode.TIMEOUT
+            else f"disconnected: {event.reason}"
+        )
+        state, reason = ConnectionState.LOST, lost_reason
+        rejection: RejectionCode | None = None
+        if code == DisconnectCode.UNREACHABLE:
+            state, reason = ConnectionState.UNREACHABLE, f"Could not reach {self.server_label}"
         elif code == DisconnectCode.SERVER_KEY_MISMATCH:
-            self.state = ConnectionState.KEY_CHANGED
+            # The protocol keeps the key the server proved, to report (and perhaps trust).
             self.server_key = self.endpoint.server_key
             proven = key_fingerprint(self.server_key) if self.server_key else "another key"
             pinned = key_fingerprint(self._pinned_key) if self._pinned_key else "?"
-            self.status_reason = f"it proved {proven}\nbut {pinned} was expected"
+            state = ConnectionState.KEY_CHANGED
+            reason = f"it proved {proven}\nbut {pinned} was expected"
         elif code == DisconnectCode.SHUTDOWN:
-            self.state = ConnectionState.SHUTDOWN
-            self.status_reason = event.reason or "server shut down"
+            state, reason = ConnectionState.SHUTDOWN, event.reason or "server shut down"
         elif code in (
             DisconnectCode.SERVER_FULL,
             DisconnectCode.VERSION_MISMATCH,
             DisconnectCode.BAD_TOKEN,
         ):
-            self.state = ConnectionState.REJECTED
-            self.rejection_code = "full" if code == DisconnectCode.SERVER_FULL else "version"
-            self.status_reason = event.reason
-        elif code == DisconnectCode.NORMAL and not event.by_peer:
-            self.state = ConnectionState.CLOSED
-        else:
-            self.state = ConnectionState.LOST
-            self.status_reason = (
-                "the server stopped answering"
-                if code == DisconnectCode.TIMEOUT
-                else f"disconnected: {event.reason}"
+            state, reason = ConnectionState.REJECTED, event.reason
+            rejection = (
+                RejectionCode.FULL if code == DisconnectCode.SERVER_FULL else RejectionCode.VERSION
             )
+        elif code == DisconnectCode.NORMAL and not event.by_peer:
+            self._close()
+            return
+        if not self._may_enter(state):
+            # A denial that only makes sense during the handshake, after it: the
+            # connection is gone all the same.
+            state, reason, rejection = ConnectionState.LOST, lost_reason, None
+        if rejection is not None:
+            self.rejection_code = rejection
+        self._enter(state, reason)
 
     # ---------------------------------------------------------------- snapshots
 
@@ -349,7 +400,7 @@ class ClientCore:
             self._unacked = [(s, d) for s, d in self._unacked if s > input_ack]
 
     def _send_inputs(self) -> None:
-        if self.state is not ConnectionState.PLAYING or not self._unacked:
+        if self._state is not ConnectionState.PLAYING or not self._unacked:
             return
         msg = Input(first_seq=self._unacked[0][0], turns=tuple(d for _, d in self._unacked))
         try:
@@ -371,7 +422,7 @@ class ClientCore:
         A turn equal or opposite to the last one still pending (or to the
         snake's direction) is ignored, as the server would ignore it.
         """
-        if self.state is not ConnectionState.PLAYING:
+        if self._state is not ConnectionState.PLAYING:
             return None
         reference = self._unacked[-1][1] if self._unacked else self._current_direction()
         if reference is not None and direction in (reference, reference.opposite):
@@ -406,23 +457,25 @@ class ClientCore:
         Raises NameError_ with a reason if the name breaks the rules.
         """
         self.name = validate_name(name)
-        if self.state is ConnectionState.REJECTED and self.rejection_code == "bad-name":
-            self.state = ConnectionState.JOINING
-            self.status_reason = ""
-        if self.state is ConnectionState.JOINING:
+        if (
+            self._state is ConnectionState.REJECTED
+            and self.rejection_code is RejectionCode.BAD_NAME
+        ):
+            self._enter(ConnectionState.JOINING, "")
+        if self._state is ConnectionState.JOINING:
             self._send_join()
 
     def request_quit(self) -> None:
         """Send a reliable QUIT; the state becomes CLOSED once it is acked, or after 1 s."""
-        if self.state in (ConnectionState.PLAYING, ConnectionState.JOINING):
+        if self._state in (ConnectionState.PLAYING, ConnectionState.JOINING):
             self._send_reliable(encode_message(Quit()))
             self._quit_deadline = self._now + _QUIT_WAIT
-        elif self.state in (ConnectionState.CONNECTING, ConnectionState.REJECTED):
+        elif self._state in (ConnectionState.CONNECTING, ConnectionState.REJECTED):
             self.endpoint.disconnect(DisconnectCode.NORMAL, "player quit")
-            self.state = ConnectionState.CLOSED
+            self._close()
             self.on_output()
         else:
-            self.state = ConnectionState.CLOSED
+            self._close()
 
     @property
     def quitting(self) -> bool:

@@ -68,8 +68,7 @@ class ClientSession:
                 render_delay=render_delay,
                 config=config,
             )
-            core.state = ConnectionState.UNREACHABLE
-            core.status_reason = f"Could not reach {label}: unknown host"
+            core.mark_unreachable("unknown host")
             return cls(core, None)
         core = ClientCore(
             server, server_label=label, name=name, render_delay=render_delay, config=config

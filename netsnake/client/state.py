@@ -1,10 +1,24 @@
-"""Where the client's connection to the server stands, as the UI sees it."""
+"""Where the client's connection to the server stands, and how it may move on.
+
+Every legal change of :attr:`ClientCore.state <netsnake.client.core.ClientCore.state>`
+is in :data:`TRANSITIONS`; the core changes state only through one method
+that checks this table, and refuses anything else with
+:class:`IllegalTransition`::
+
+    CONNECTING --handshake done--> JOINING --ACCEPTED--> PLAYING
+    CONNECTING --denied: full, version, bad token--> REJECTED
+    CONNECTING --handshake timed out / host unknown--> UNREACHABLE
+    CONNECTING --the server proved another key than the pinned one--> KEY_CHANGED
+    JOINING --REJECTED--> REJECTED --new name--> JOINING
+    CONNECTING, JOINING, PLAYING, REJECTED --SHUTDOWN / disconnect--> SHUTDOWN or LOST
+    any state but CLOSED --the player quits--> CLOSED
+"""
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["TERMINAL_STATES", "ConnectionState"]
+__all__ = ["TERMINAL_STATES", "TRANSITIONS", "ConnectionState", "IllegalTransition"]
 
 
 class ConnectionState(enum.Enum):
@@ -26,6 +40,10 @@ class ConnectionState(enum.Enum):
     KEY_CHANGED = "key-changed"
 
 
+class IllegalTransition(RuntimeError):
+    """A caller asked the client core for a state change the table does not allow."""
+
+
 #: States after which the client will not play again without a new connection.
 TERMINAL_STATES = frozenset(
     {
@@ -37,3 +55,23 @@ TERMINAL_STATES = frozenset(
         ConnectionState.KEY_CHANGED,
     }
 )
+
+_S = ConnectionState
+
+#: Every legal state change, and nothing else.
+TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
+    _S.CONNECTING: frozenset(
+        {_S.JOINING, _S.REJECTED, _S.UNREACHABLE, _S.LOST, _S.SHUTDOWN, _S.CLOSED, _S.KEY_CHANGED}
+    ),
+    _S.JOINING: frozenset({_S.PLAYING, _S.REJECTED, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    _S.PLAYING: frozenset({_S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    # A ``bad-name`` rejection keeps the connection: the player may try another
+    # name (JOINING); a JOIN sent before the rejection may still be accepted.
+    _S.REJECTED: frozenset({_S.JOINING, _S.PLAYING, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    # The end of a session: only the player leaving (or their quit completing) remains.
+    _S.UNREACHABLE: frozenset({_S.CLOSED}),
+    _S.LOST: frozenset({_S.CLOSED}),
+    _S.SHUTDOWN: frozenset({_S.CLOSED}),
+    _S.KEY_CHANGED: frozenset({_S.CLOSED}),
+    _S.CLOSED: frozenset(),
+}

@@ -14,7 +14,7 @@ and uses none of this.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netsnake.client.known_servers import (
     KnownKey,
@@ -46,6 +46,10 @@ class ServerTrust:
     known: KnownServers
     label: str
     trust_new_key: bool = False
+    #: The key the server proved, once it has (also when it was not the pinned one).
+    proven: bytes | None = None
+    #: What was remembered, one line each, to print when the game is over.
+    said: list[str] = field(default_factory=list)
 
     @property
     def entry(self) -> KnownKey | None:
@@ -69,6 +73,7 @@ class ServerTrust:
 
         A file that cannot be written costs only the memory: the notice says so.
         """
+        self.proven = proven
         entry = self.entry
         if entry is not None and entry.key == proven:
             return None
@@ -76,24 +81,33 @@ class ServerTrust:
         try:
             saved = record_key(self.known.path, self.label, proven)
         except KnownServersError as exc:
-            return KeyNotice("could not remember the server's key", f"warning: {exc}")
+            return self._said(KeyNotice("could not remember the server's key", f"warning: {exc}"))
         self.known.entries[self.label] = saved
         where = f"{self.known.path}:{saved.line}"
         if entry is None:
-            return KeyNotice(
-                "new server: its key is remembered in known_servers",
-                f"new server {self.label}: key {fingerprint} added to {where}",
+            return self._said(
+                KeyNotice(
+                    "new server: its key is remembered in known_servers",
+                    f"new server {self.label}: key {fingerprint} added to {where}",
+                )
             )
-        return KeyNotice(
-            "the server's new key is trusted and remembered",
-            f"the key of {self.label} changed to {fingerprint}: {where} rewritten",
+        return self._said(
+            KeyNotice(
+                "the server's new key is trusted and remembered",
+                f"the key of {self.label} changed to {fingerprint}: {where} rewritten",
+            )
         )
 
-    def mismatch_report(self, proven: bytes | None) -> list[str]:
-        """What the client prints when the server proved another key than the pinned one."""
+    def _said(self, notice: KeyNotice) -> KeyNotice:
+        self.said.append(notice.full)
+        return notice
+
+    def mismatch_report(self) -> list[str]:
+        """What the client prints when the server proved another key than the pinned one
+        (:attr:`proven`, set by the caller from the client core)."""
         entry = self.entry
         assert entry is not None, "only a pinned key can mismatch"
-        offered = key_fingerprint(proven) if proven is not None else "unknown"
+        offered = key_fingerprint(self.proven) if self.proven is not None else "another key"
         return [
             f"error: the key of {self.label} has changed: it proved {offered}, "
             f"expected {key_fingerprint(entry.key)}",

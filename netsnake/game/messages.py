@@ -3,7 +3,13 @@
 Reliable (control): JOIN, QUIT, RESYNC from clients; ACCEPTED, REJECTED and
 the game events from the server.  Unreliable: INPUT from clients every time
 they steer or receive a snapshot, SNAPSHOT from the server every tick.  The
-layouts are tabled in ``protocol/PROTOCOL.rst`` under "Game messages".
+message table, with each type's channel and meaning, is
+``docs/game-messages.rst``.
+
+One table drives both directions: :data:`MESSAGE_TYPES` lists, for each
+message class, its type id and its field layout (each field's attribute,
+how it is written and how it is checked when read), as h11's reader and
+writer dispatch tables do.  Adding a message is one entry there.
 
 :func:`decode_message` is for untrusted bytes: it raises
 :class:`protocol.DecodeError` for anything that is not exactly one of these.
@@ -11,6 +17,8 @@ layouts are tabled in ``protocol/PROTOCOL.rst`` under "Game messages".
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +44,16 @@ from protocol import (
 
 __all__ = [
     "MAX_INPUT_TURNS",
+    "MESSAGE_TYPES",
     "Accepted",
+    "Field",
     "Input",
     "Join",
     "Message",
+    "MessageType",
     "Quit",
     "Rejected",
+    "RejectionCode",
     "Resync",
     "SnapshotMessage",
     "decode_message",
@@ -51,14 +63,26 @@ __all__ = [
 MAX_INPUT_TURNS = 32
 _MAX_SEQ = 2**31 - 1
 _MAX_NAME = 1024  # refused later with a reason if longer than the name rules allow
+_MAX_PAYLOAD = 19_000  # a snapshot payload; the datagram limit keeps it far smaller
 _LIMITS = CodecLimits(
     max_size=20_000,
     max_array_len=64,
     max_map_len=0,
     max_str_len=_MAX_NAME,
-    max_bin_len=19_000,
+    max_bin_len=_MAX_PAYLOAD,
     max_depth=3,
 )
+
+
+class RejectionCode(enum.StrEnum):
+    """Why the server refused a JOIN; the value is the string sent on the wire."""
+
+    FULL = "full"
+    """No seat left (the server is full of humans)."""
+    BAD_NAME = "bad-name"
+    """The name breaks the name rules; the client may JOIN again with another."""
+    VERSION = "version"
+    """The client speaks another game version."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,8 +114,7 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
-    code: str
-    """``full``, ``bad-name`` or ``version``."""
+    code: RejectionCode
     reason: str
 
 
@@ -115,64 +138,12 @@ class SnapshotMessage:
 
 Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent
 
-_JOIN, _QUIT, _RESYNC, _ACCEPTED, _REJECTED = 1, 2, 3, 10, 11
-_JOINED, _LEFT, _DIED, _RESPAWNED, _SHUTDOWN = 20, 21, 22, 23, 24
-_INPUT, _SNAPSHOT = 30, 40
 
-_packer = Packer()
-
-
-def _opt_id(value: int | None) -> int:
-    return -1 if value is None else value
-
-
-def encode_message(msg: Message) -> bytes:
-    """Encode one message (caller-side values are trusted)."""
-    fields: list[Any]
-    match msg:
-        case Join():
-            fields = [_JOIN, msg.name, msg.version]
-        case Quit():
-            fields = [_QUIT]
-        case Resync():
-            fields = [_RESYNC]
-        case Accepted():
-            fields = [
-                _ACCEPTED,
-                msg.player_id,
-                msg.name,
-                msg.width,
-                msg.height,
-                msg.wrap,
-                round(msg.tick_rate * 1000),
-                msg.colour,
-            ]
-        case Rejected():
-            fields = [_REJECTED, msg.code, msg.reason]
-        case Input():
-            fields = [_INPUT, msg.first_seq, bytes(int(t) for t in msg.turns)]
-        case SnapshotMessage():
-            fields = [_SNAPSHOT, msg.state_hash, msg.input_ack, msg.payload]
-        case PlayerJoined():
-            fields = [_JOINED, msg.player_id, msg.name]
-        case PlayerLeft():
-            fields = [_LEFT, msg.player_id, msg.name, msg.reason]
-        case PlayerDied():
-            fields = [
-                _DIED,
-                msg.player_id,
-                msg.name,
-                _opt_id(msg.killer_id),
-                msg.killer_name or "",
-                msg.cause,
-            ]
-        case PlayerRespawned():
-            fields = [_RESPAWNED, msg.player_id, msg.name]
-        case ServerShuttingDown():
-            fields = [_SHUTDOWN, msg.reason]
-        case _:
-            raise TypeError(f"not a message: {msg!r}")
-    return _packer.pack(fields)
+# ------------------------------------------------------------ field layouts
+#
+# A field is one item of the msgpack array after the type id: the attribute
+# it fills, how the value is written, and how the untrusted item is checked
+# and turned back into the value.  Readers raise only DecodeError.
 
 
 def _pid(v: Any) -> int:
@@ -183,76 +154,161 @@ def _text(v: Any) -> str:
     return expect_str(v, _MAX_NAME)
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One item of a message's array: attribute name, writer and checking reader."""
+
+    attr: str
+    read: Callable[[Any], Any]
+    write: Callable[[Any], Any] = _as_is
+
+
+def _int_field(attr: str, lo: int, hi: int) -> Field:
+    return Field(attr, lambda v: expect_int(v, lo, hi))
+
+
+def _pid_field(attr: str) -> Field:
+    return Field(attr, _pid)
+
+
+def _text_field(attr: str) -> Field:
+    return Field(attr, _text)
+
+
+def _read_bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise DecodeError("expected a bool")
+    return v
+
+
+def _read_millihertz(v: Any) -> float:
+    return expect_int(v, 1, 1_000_000) / 1000
+
+
+def _read_turns(v: Any) -> tuple[Direction, ...]:
+    raw = expect_bytes(v, MAX_INPUT_TURNS)
+    if any(b > 3 for b in raw):
+        raise DecodeError("bad direction")
+    return tuple(Direction(b) for b in raw)
+
+
+def _read_optional_pid(v: Any) -> int | None:
+    killer = expect_int(v, -1, 255)
+    return None if killer < 0 else killer
+
+
+def _read_optional_text(v: Any) -> str | None:
+    return _text(v) or None
+
+
+def _read_rejection_code(v: Any) -> RejectionCode:
+    try:
+        return RejectionCode(_text(v))
+    except ValueError:
+        raise DecodeError(f"unknown rejection code {v!r:.20}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    """One row of the message table: a class, its type id and its field layout."""
+
+    type_id: int
+    cls: type[Any]
+    fields: tuple[Field, ...]
+
+
+#: The one table of game messages (``docs/game-messages.rst`` documents it).
+MESSAGE_TYPES: tuple[MessageType, ...] = (
+    MessageType(1, Join, (_text_field("name"), _int_field("version", 0, 0xFFFF))),
+    MessageType(2, Quit, ()),
+    MessageType(3, Resync, ()),
+    MessageType(
+        10,
+        Accepted,
+        (
+            _pid_field("player_id"),
+            _text_field("name"),
+            _int_field("width", 1, 255),
+            _int_field("height", 1, 255),
+            Field("wrap", _read_bool),
+            # Sent as an integer number of millihertz: floats stay off the wire.
+            Field("tick_rate", _read_millihertz, lambda hz: round(hz * 1000)),
+            _int_field("colour", 0, 255),
+        ),
+    ),
+    MessageType(
+        11,
+        Rejected,
+        (Field("code", _read_rejection_code, str), _text_field("reason")),
+    ),
+    MessageType(20, PlayerJoined, (_pid_field("player_id"), _text_field("name"))),
+    MessageType(
+        21, PlayerLeft, (_pid_field("player_id"), _text_field("name"), _text_field("reason"))
+    ),
+    MessageType(
+        22,
+        PlayerDied,
+        (
+            _pid_field("player_id"),
+            _text_field("name"),
+            Field("killer_id", _read_optional_pid, lambda k: -1 if k is None else k),
+            Field("killer_name", _read_optional_text, lambda n: n or ""),
+            _text_field("cause"),
+        ),
+    ),
+    MessageType(23, PlayerRespawned, (_pid_field("player_id"), _text_field("name"))),
+    MessageType(24, ServerShuttingDown, (_text_field("reason"),)),
+    MessageType(
+        30,
+        Input,
+        (
+            _int_field("first_seq", 0, _MAX_SEQ),
+            Field("turns", _read_turns, lambda turns: bytes(int(t) for t in turns)),
+        ),
+    ),
+    MessageType(
+        40,
+        SnapshotMessage,
+        (
+            _int_field("state_hash", 0, 0xFFFFFFFF),
+            _int_field("input_ack", -1, _MAX_SEQ),
+            Field("payload", lambda v: expect_bytes(v, _MAX_PAYLOAD)),
+        ),
+    ),
+)
+
+_BY_CLASS = {row.cls: row for row in MESSAGE_TYPES}
+_BY_ID = {row.type_id: row for row in MESSAGE_TYPES}
+assert len(_BY_CLASS) == len(_BY_ID) == len(MESSAGE_TYPES), "type ids and classes must be unique"
+
+_packer = Packer()
+
+
+def encode_message(msg: Message) -> bytes:
+    """Encode one message (caller-side values are trusted)."""
+    row = _BY_CLASS.get(type(msg))
+    if row is None:
+        raise TypeError(f"not a message: {msg!r}")
+    return _packer.pack([row.type_id, *(f.write(getattr(msg, f.attr)) for f in row.fields)])
+
+
 def decode_message(data: bytes) -> Message:
     """Decode one untrusted message or raise DecodeError."""
     items = expect_list(unpack_untrusted(data, _LIMITS), 1, 16)
     kind = items[0]
-    n = len(items)
-
-    def need(count: int) -> None:
-        if n != count:
-            raise DecodeError(f"message type {kind} needs {count} fields, got {n}")
-
-    if kind == _SNAPSHOT:
-        need(4)
-        return SnapshotMessage(
-            state_hash=expect_int(items[1], 0, 0xFFFFFFFF),
-            input_ack=expect_int(items[2], -1, _MAX_SEQ),
-            payload=expect_bytes(items[3], 19_000),
+    # An int (not a bool or float that compares equal to one), so the lookup
+    # below can neither match by accident nor fail on an unhashable item.
+    row = _BY_ID.get(kind) if type(kind) is int else None
+    if row is None:
+        raise DecodeError(f"unknown message type {kind!r:.20}")
+    if len(items) != 1 + len(row.fields):
+        raise DecodeError(
+            f"message type {kind} needs {1 + len(row.fields)} fields, got {len(items)}"
         )
-    if kind == _INPUT:
-        need(3)
-        raw = expect_bytes(items[2], MAX_INPUT_TURNS)
-        if any(b > 3 for b in raw):
-            raise DecodeError("bad direction")
-        return Input(
-            first_seq=expect_int(items[1], 0, _MAX_SEQ), turns=tuple(Direction(b) for b in raw)
-        )
-    if kind == _JOIN:
-        need(3)
-        return Join(name=_text(items[1]), version=expect_int(items[2], 0, 0xFFFF))
-    if kind == _QUIT:
-        need(1)
-        return Quit()
-    if kind == _RESYNC:
-        need(1)
-        return Resync()
-    if kind == _ACCEPTED:
-        need(8)
-        if not isinstance(items[5], bool):
-            raise DecodeError("wrap must be a bool")
-        return Accepted(
-            player_id=_pid(items[1]),
-            name=_text(items[2]),
-            width=expect_int(items[3], 1, 255),
-            height=expect_int(items[4], 1, 255),
-            wrap=items[5],
-            tick_rate=expect_int(items[6], 1, 1_000_000) / 1000,
-            colour=expect_int(items[7], 0, 255),
-        )
-    if kind == _REJECTED:
-        need(3)
-        return Rejected(code=_text(items[1]), reason=_text(items[2]))
-    if kind == _JOINED:
-        need(3)
-        return PlayerJoined(player_id=_pid(items[1]), name=_text(items[2]))
-    if kind == _LEFT:
-        need(4)
-        return PlayerLeft(player_id=_pid(items[1]), name=_text(items[2]), reason=_text(items[3]))
-    if kind == _DIED:
-        need(6)
-        killer = expect_int(items[3], -1, 255)
-        return PlayerDied(
-            player_id=_pid(items[1]),
-            name=_text(items[2]),
-            killer_id=None if killer < 0 else killer,
-            killer_name=_text(items[4]) or None,
-            cause=_text(items[5]),
-        )
-    if kind == _RESPAWNED:
-        need(3)
-        return PlayerRespawned(player_id=_pid(items[1]), name=_text(items[2]))
-    if kind == _SHUTDOWN:
-        need(2)
-        return ServerShuttingDown(reason=_text(items[1]))
-    raise DecodeError(f"unknown message type {kind!r:.20}")
+    values = {f.attr: f.read(item) for f, item in zip(row.fields, items[1:], strict=True)}
+    message: Message = row.cls(**values)
+    return message

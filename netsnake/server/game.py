@@ -39,6 +39,7 @@ from netsnake.game.messages import (
     Message,
     Quit,
     Rejected,
+    RejectionCode,
     Resync,
     SnapshotMessage,
     decode_message,
@@ -266,9 +267,13 @@ class GameServer:
 
     def _reply_bad_join(self, client: _Client) -> None:
         if client.player_id is None:
-            self._reject(client, "bad-name", f"the name must be 1-{MAX_NAME} printable characters")
+            self._reject(
+                client,
+                RejectionCode.BAD_NAME,
+                f"the name must be 1-{MAX_NAME} printable characters",
+            )
 
-    def _reject(self, client: _Client, code: str, reason: str) -> None:
+    def _reject(self, client: _Client, code: RejectionCode, reason: str) -> None:
         self.counters.rejections += 1
         log.info("rejected %s: %s", _fmt(client.peer), reason)
         self._send(client, Rejected(code=code, reason=reason))
@@ -280,17 +285,19 @@ class GameServer:
         if msg.version != GAME_VERSION:
             self._reject(
                 client,
-                "version",
+                RejectionCode.VERSION,
                 f"version mismatch: server runs game version {GAME_VERSION}, client {msg.version}",
             )
             return
         try:
             name = validate_name(msg.name)
         except NameError_ as exc:
-            self._reject(client, "bad-name", f"bad name: {exc}")
+            self._reject(client, RejectionCode.BAD_NAME, f"bad name: {exc}")
             return
         if self.players >= self.settings.max_players and not self._bots:
-            self._reject(client, "full", f"server full ({self.settings.max_players} players)")
+            self._reject(
+                client, RejectionCode.FULL, f"server full ({self.settings.max_players} players)"
+            )
             return
         if self.players >= self.settings.max_players:
             self._remove_bot(self._bots[-1], "making room")

@@ -25,6 +25,7 @@ from typing import Protocol
 import urwid
 from urwid.str_util import get_byte_encoding
 
+from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.state import ConnectionState
 from netsnake.game.direction import Direction
@@ -35,12 +36,13 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.game.messages import RejectionCode
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, HudInfo, MessageLine, Scoreboard
+from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 #: Rejection codes after which the app asks for another name instead of exiting.
-RETRYABLE_REJECTIONS = frozenset({"bad-name"})
+RETRYABLE_REJECTIONS = frozenset({RejectionCode.BAD_NAME})
 
 #: Process exit code for each way a session ends.
 EXIT_CODES: dict[ConnectionState, int] = {
@@ -101,7 +103,7 @@ class ClientView(Protocol):
     @property
     def status_reason(self) -> str: ...
     @property
-    def rejection_code(self) -> str | None: ...
+    def rejection_code(self) -> RejectionCode | None: ...
     @property
     def server_label(self) -> str: ...
     @property

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import urwid
 
+from netsnake.client.hud import HudInfo
 from netsnake.game.snapshot import PlayerState
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 
-__all__ = ["SCOREBOARD_WIDTH", "Hud", "HudInfo", "MessageLine", "Scoreboard", "format_hud"]
+__all__ = ["SCOREBOARD_WIDTH", "Hud", "MessageLine", "Scoreboard", "format_hud"]
 
 #: Columns the scoreboard needs; the side panel is this wide.
 # The default 26x20 board is 54 columns with its border; 54 + 1 + 25 = 80, so
@@ -25,18 +25,6 @@ SCOREBOARD_WIDTH = 25
 _NAME_COLS = 11  # marker(1) + name(11) + score(5) + length(4) + kills(4) = 25
 
 Markup = str | tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HudInfo:
-    """Connection figures for the HUD line."""
-
-    ping_ms: float | None
-    loss_pct: float
-    down_kbps: float
-    up_kbps: float
-    server_tick: int | None
-    render_delay_ms: float
 
 
 def _pad_to(text: str, width: int) -> str:

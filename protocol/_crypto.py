@@ -282,12 +282,19 @@ class CryptoPair:
             # packet is never more than one epoch away from the newest.
             raise ValueError("epoch_bits must be between 16 and 62")
         self._epoch_bits = epoch_bits
+        self._initial = (send_key, recv_key)
         self._send = _KeyChain(send_key)
         self._recv = _KeyChain(recv_key)
 
     @classmethod
     def from_keys(cls, keys: NoiseKeys) -> CryptoPair:
         return cls(keys.send, keys.recv)
+
+    def mirror(self) -> CryptoPair:
+        """The peer's pair (keys swapped, from epoch 0): what tests and the attack
+        benchmark use to impersonate a peer whose keys they were given."""
+        send, recv = self._initial
+        return CryptoPair(recv, send, self._epoch_bits)
 
     def seal(self, header: bytes, body: bytes, counter: int) -> bytes:
         """``header || AEAD(body) || tag``; the caller never repeats a counter."""

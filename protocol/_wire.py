@@ -62,7 +62,8 @@ __all__ = [
 ]
 
 PROTOCOL_ID = 0x4E  # "N"
-PROTOCOL_VERSION = 1
+#: 2 since packets are sealed (issue 14); version 1 had a 16-bit keyed tag and no encryption.
+PROTOCOL_VERSION = 2
 PREFIX_SIZE = 4  # protocol id, version|kind, CRC-16 or packet sequence
 CRC_INIT = 0x4E53  # "NS": handshake CRC-16/CCITT initial value
 

@@ -15,10 +15,15 @@ from netsnake.client.core import CLIENT_TIMEOUT, default_client_config
 from netsnake.client.state import TERMINAL_STATES, TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerLeft, ServerShuttingDown
-from netsnake.game.messages import Accepted, Rejected, RejectionCode, encode_message
+from netsnake.game.messages import (
+    MAX_INPUT_TURNS,
+    Accepted,
+    Rejected,
+    RejectionCode,
+    encode_message,
+)
 from netsnake.game.names import NameError_
-from netsnake.game.snapshot import PlayerState
-from netsnake.game.world import WorldConfig
+from netsnake.game.world import MAX_QUEUED_TURNS, WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, patient_client_config
 from protocol import (
@@ -47,12 +52,6 @@ def game(seed: int = 1, link: LinkConfig | None = None, **settings: object) -> G
 def state(client: SimClient) -> ConnectionState:
     """The client's state (a call, so type checkers do not pin it between sim steps)."""
     return client.core.state
-
-
-def own(client: SimClient) -> PlayerState | None:
-    core = client.core
-    snap = core.latest_snapshot
-    return None if snap is None or core.player_id is None else snap.player(core.player_id)
 
 
 def joined(sim: GameSimulation, name: str = "p", **kwargs: object) -> SimClient:
@@ -264,7 +263,7 @@ def test_answers_to_a_join_out_of_turn_are_counted_not_obeyed() -> None:
 def test_steer_ignores_turns_that_the_server_would_ignore() -> None:
     sim = game(world=WorldConfig(wrap=True))
     c = joined(sim, steer=False)
-    me = own(c)
+    me = c.core.own_player
     assert me is not None and me.alive
     assert c.core.steer(me.direction) is None
     assert c.core.steer(me.direction.opposite) is None
@@ -273,6 +272,23 @@ def test_steer_ignores_turns_that_the_server_would_ignore() -> None:
     assert c.core.steer(right) is None  # same as the pending turn
     assert c.core.pending_direction is right
     assert c.core.steer(Direction((right + 1) % 4)) == 1
+
+
+def test_unacknowledged_turns_are_capped_by_what_one_input_carries_not_the_world_queue() -> None:
+    sim = game(world=WorldConfig(wrap=True))
+    c = joined(sim, steer=False)
+    me = c.core.own_player
+    assert me is not None and me.alive
+    sim.network.blackholed.add(SERVER_ADDR)  # nothing is acknowledged from now on
+    accepted = 0
+    for _ in range(MAX_INPUT_TURNS + 5):
+        pending = c.core.pending_direction
+        reference = me.direction if pending is None else pending
+        if c.core.steer(Direction((reference + 1) % 4)) is not None:
+            accepted += 1
+    # More than the world's MAX_QUEUED_TURNS: some may already have been applied.
+    assert accepted == MAX_INPUT_TURNS > MAX_QUEUED_TURNS
+    assert c.core.unacked_inputs == MAX_INPUT_TURNS
 
 
 @pytest.mark.parametrize("seed", [31, 32])
@@ -288,7 +304,7 @@ def test_turns_are_repeated_until_acknowledged_at_50_percent_loss(seed: int) -> 
     assert state(c) is S.PLAYING, f"seed {seed}: {core.state}"
     turns = 0
     for i in range(60):
-        me = own(c)
+        me = c.core.own_player
         # Alternate right and left turns so the snake zigzags and never bites itself.
         if (
             me is not None

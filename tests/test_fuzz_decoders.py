@@ -1,8 +1,10 @@
 """Fuzzing every decoder that sees network bytes (hypothesis, derandomized).
 
-Each decoder gets random bytes and mutations (bit flips, truncations,
-insertions, splices) of real encodings.  The contract under test: the
-decoder returns or raises its documented error — :class:`WireError` for the
+One parametrised test gives every decoder the same untrusted inputs: random
+bytes, mutations (bit flips, truncations, insertions, splices) of real
+encodings of every kind, mutated msgpack values and plausible snapshot
+headers with junk.  The contract under test: the decoder returns or raises
+its documented error — :class:`WireError` for the
 wire layer, :class:`DecodeError` for msgpack, game messages and snapshots —
 and the endpoints' ``receive_datagram`` never raises at all.  Longer,
 coverage-guided runs: ``fuzz/atheris_decoders.py``.
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import pytest
+from corpora import msgpack_values, snapshot_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +40,7 @@ from protocol import (
     ClientEndpoint,
     ClientState,
     DecodeError,
+    Packer,
     ServerConfig,
     ServerEndpoint,
     unpack_untrusted,
@@ -145,17 +149,6 @@ def mutated(draw: st.DrawFn, corpus: list[bytes]) -> bytes:
     return bytes(data)
 
 
-# -- the wire layer ------------------------------------------------------------------------------
-
-
-@FUZZ
-@given(mutated(PACKET_CORPUS))
-def test_wire_decoders_raise_only_wire_error(data: bytes) -> None:
-    for decode in (decode_data_header, decode_frames):
-        with contextlib.suppress(WireError):
-            decode(data)
-
-
 @FUZZ
 @given(st.lists(mutated(PACKET_CORPUS), min_size=1, max_size=8))
 def test_server_endpoint_never_raises(datagrams: list[bytes]) -> None:
@@ -200,30 +193,76 @@ def test_client_endpoint_never_raises(datagrams: list[bytes]) -> None:
                 pass
 
 
-# -- msgpack, game messages, snapshots -----------------------------------------------------------
+# -- every decoder: returns or raises its one error ----------------------------------------------
+
+#: Every decoder that sees network bytes, with the one error it may raise.
+#: Each is called as ``decode(data, baseline)``; only snapshots need a baseline.
+DECODERS: dict[str, tuple[Callable[[bytes, Snapshot | None], object], type[Exception]]] = {
+    "decode_data_header": (lambda data, _: decode_data_header(data), WireError),
+    "decode_frames": (lambda data, _: decode_frames(data), WireError),
+    "unpack_untrusted": (lambda data, _: unpack_untrusted(data), DecodeError),
+    "decode_message": (lambda data, _: decode_message(data), DecodeError),
+    "peek_header": (lambda data, _: peek_header(data), DecodeError),
+    "decode_snapshot": (decode_snapshot, DecodeError),
+}
+
+#: Valid encodings of every kind, each with the baseline it decodes against:
+#: deltas against the previous tick and six ticks back, joins and leaves.
+SEEDS: list[tuple[bytes, Snapshot | None]] = [
+    *((data, None) for data in PACKET_CORPUS + MESSAGE_CORPUS),
+    *((data, BASELINE) for data in SNAPSHOT_CORPUS),
+    *snapshot_corpus(seed=8),
+]
 
 
-@FUZZ
-@given(mutated(MESSAGE_CORPUS + SNAPSHOT_CORPUS))
-def test_unpack_untrusted_raises_only_decode_error(data: bytes) -> None:
-    with contextlib.suppress(DecodeError):
-        unpack_untrusted(data)
+@st.composite
+def flipped(draw: st.DrawFn) -> tuple[bytes, Snapshot | None]:
+    """A seed with one to three bits flipped: close enough to valid to get deep."""
+    encoded, baseline = draw(st.sampled_from(SEEDS))
+    data = bytearray(encoded)
+    for bit in draw(st.lists(st.integers(0, len(data) * 8 - 1), min_size=1, max_size=3)):
+        data[bit // 8] ^= 1 << (bit % 8)
+    return bytes(data), baseline
 
 
-@FUZZ
-@given(mutated(MESSAGE_CORPUS))
-def test_decode_message_raises_only_decode_error(data: bytes) -> None:
-    with contextlib.suppress(DecodeError):
-        decode_message(data)
+@st.composite
+def mutated_value(draw: st.DrawFn) -> bytes:
+    """Any msgpack value with one to three bytes overwritten, then cut anywhere."""
+    raw = bytearray(Packer().pack(draw(msgpack_values)))
+    for _ in range(draw(st.integers(1, 3))):
+        raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    return bytes(raw[: draw(st.integers(0, len(raw)))])
 
 
-@FUZZ
-@given(mutated(SNAPSHOT_CORPUS), st.booleans())
-def test_snapshot_decoders_raise_only_decode_error(data: bytes, with_baseline: bool) -> None:
-    with contextlib.suppress(DecodeError):
-        peek_header(data)
-    with contextlib.suppress(DecodeError):
-        decode_snapshot(data, BASELINE if with_baseline else None)
+#: Bytes that start like a snapshot (array of 2, 3, 7 or 8; full or age 1), then junk.
+plausible_snapshot = st.builds(
+    bytes.__add__,
+    st.sampled_from([b"\x92", b"\x93", b"\x97", b"\x98", b"\x93\x01", b"\x97\x00"]),
+    st.binary(max_size=60),
+)
+
+untrusted = st.one_of(
+    flipped(),
+    st.tuples(mutated([data for data, _ in SEEDS]), st.sampled_from([None, BASELINE])),
+    st.tuples(
+        st.binary(max_size=1500) | mutated_value() | plausible_snapshot,
+        st.sampled_from([None, BASELINE, *(baseline for _, baseline in SEEDS[-4:])]),
+    ),
+)
+
+
+@settings(
+    derandomize=True, max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@pytest.mark.parametrize("name", list(DECODERS))
+@given(sample=untrusted)
+def test_decoders_raise_only_their_documented_error(
+    name: str, sample: tuple[bytes, Snapshot | None]
+) -> None:
+    decode, error = DECODERS[name]
+    data, baseline = sample
+    with contextlib.suppress(error):
+        decode(data, baseline)
 
 
 @pytest.mark.parametrize(

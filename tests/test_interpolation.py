@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from netsnake.client.interpolation import RenderFrame, SnapshotBuffer, fill_gap, step_direction
+from netsnake.client.interpolation import RenderFrame, SnapshotBuffer, fill_gap
 from netsnake.game.bots import steer_bots
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step_direction
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 

@@ -8,8 +8,10 @@ real :class:`SnapshotBuffer`, so everything the UI draws comes from the game.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
+import typing
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 import urwid
 import urwid.testing as ut
 
+from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
 from netsnake.client.state import ConnectionState
@@ -521,9 +524,49 @@ def _keys(app: GameApp, *keys: str) -> None:
     loop.process_input(list(keys))
 
 
+def _view_mismatches(core: object) -> list[str]:
+    """How ``core`` fails ClientView at run time: members missing, of the wrong
+    type (properties, checked on their current value) or with other parameters."""
+    problems: list[str] = []
+    for member, declared in vars(ClientView).items():
+        if member.startswith("_"):
+            continue
+        if not hasattr(core, member):
+            problems.append(f"{member}: missing")
+        elif isinstance(declared, property):
+            assert declared.fget is not None
+            expected = typing.get_type_hints(declared.fget)["return"]
+            value = getattr(core, member)
+            if not isinstance(value, expected):
+                problems.append(f"{member}: {value!r} is not {expected}")
+        elif callable(declared):
+            want = list(inspect.signature(declared).parameters)[1:]  # without self
+            have = list(inspect.signature(getattr(core, member)).parameters)
+            if have != want:
+                problems.append(f"{member}: parameters {have}, not {want}")
+    return problems
+
+
 def test_fake_core_is_a_client_view() -> None:
-    core: ClientView = FakeCore(lambda: 0.0)  # mypy checks the protocol here
+    core: ClientView = FakeCore(lambda: 0.0)  # mypy checks the protocol statically, too
+    assert _view_mismatches(core) == []
     assert core.state is ConnectionState.PLAYING
+
+
+def test_the_real_client_core_is_a_client_view() -> None:
+    core = ClientCore(("127.0.0.1", 4000), server_label="localhost:4000", name="me")
+    assert _view_mismatches(core) == []
+
+
+def test_the_client_view_check_can_fail() -> None:
+    class Broken(FakeCore):
+        def steer(self, heading: Direction) -> None:  # type: ignore[override]
+            pass
+
+    broken = Broken(lambda: 0.0)
+    broken.tick_rate = "fast"  # type: ignore[assignment]
+    problems = _view_mismatches(broken)
+    assert [p.split(":")[0] for p in problems] == ["tick_rate", "steer"]
 
 
 def test_app_plays_steers_shows_help_and_quits() -> None:

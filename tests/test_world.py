@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netsnake.game import limits
 from netsnake.game.direction import Direction
+from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 from netsnake.game.world import (
     FoodEaten,
@@ -396,11 +400,32 @@ def test_add_and_remove_players() -> None:
 
 @pytest.mark.parametrize(
     ("player_id", "name", "colour"),
-    [(-1, "x", 0), (70000, "x", 0), (1, "x" * 33, 0), (1, "\udcff", 0), (1, "x", 256)],
+    [
+        (-1, "x", 0),
+        (MAX_PLAYER_ID + 1, "x", 0),  # the wire carries ids 0..255 only
+        (1, "x" * (MAX_NAME_LENGTH + 1), 0),
+        (1, "\udcff", 0),
+        (1, "x", 256),
+    ],
 )
 def test_bad_players_are_refused(player_id: int, name: str, colour: int) -> None:
     with pytest.raises(ValueError):
         World(WorldConfig(), seed=1).add_player(player_id, name, colour)
+
+
+def test_the_game_spec_quotes_the_shared_limits() -> None:
+    spec = (Path(__file__).parent.parent / "docs" / "game-messages.rst").read_text()
+    quoted = dict(re.findall(r"^``(MAX_[A-Z_]+)``\s+(\d+)\s", spec, re.MULTILINE))
+    assert quoted == {name: str(getattr(limits, name)) for name in limits.__all__}
+
+
+def test_the_largest_id_and_longest_name_the_wire_carries_are_admitted() -> None:
+    world = World(WorldConfig(), seed=1)
+    world.add_player(MAX_PLAYER_ID, "é" * MAX_NAME_LENGTH, 255)
+    assert world.snapshot().player(MAX_PLAYER_ID) is not None
+    with pytest.raises(ValueError):
+        WorldConfig(max_players=MAX_PLAYERS + 1)  # more players than ids
+    WorldConfig(max_players=MAX_PLAYERS)
 
 
 @pytest.mark.parametrize(

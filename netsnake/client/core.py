@@ -45,6 +45,7 @@ from netsnake.game.messages import (
 from netsnake.game.names import NameError_, validate_name
 from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
+from netsnake.game.world import accepts_turn
 from protocol import (
     ClientConfig,
     ClientEndpoint,
@@ -424,10 +425,13 @@ class ClientCore:
         """
         if self._state is not ConnectionState.PLAYING:
             return None
-        reference = self._unacked[-1][1] if self._unacked else self._current_direction()
-        if reference is not None and direction in (reference, reference.opposite):
-            return None
-        if len(self._unacked) >= MAX_INPUT_TURNS:
+        # The world's rule (accepts_turn), with the client's own cap: unacked
+        # turns are not the world's queue (up to a round trip of them may
+        # already be applied), so capping them at MAX_QUEUED_TURNS (3) would
+        # drop turns the server still accepts on a slow link.  The cap is
+        # what one INPUT can carry, since every INPUT repeats all of them.
+        pending = [d for _, d in self._unacked]
+        if not accepts_turn(pending, self._current_direction(), direction, MAX_INPUT_TURNS):
             return None
         seq = self._next_input_seq
         self._next_input_seq += 1

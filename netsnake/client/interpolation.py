@@ -46,10 +46,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step_direction, walk
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 
-__all__ = ["RenderFrame", "SnapshotBuffer", "fill_gap", "step_direction"]
+__all__ = ["RenderFrame", "SnapshotBuffer", "fill_gap"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +78,7 @@ def _signed_step(a: int, b: int, size: int, wrap: bool) -> int:
 
 
 def _is_step(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> bool:
-    dx = _signed_step(a[0], b[0], width, wrap)
-    dy = _signed_step(a[1], b[1], height, wrap)
-    return abs(dx) + abs(dy) == 1
-
-
-def step_direction(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> Direction | None:
-    """The direction of a one-cell move from ``a`` to ``b``, across the edge on wrap boards."""
-    dx = _signed_step(a[0], b[0], width, wrap)
-    dy = _signed_step(a[1], b[1], height, wrap)
-    return Direction.between((0, 0), (dx, dy))
-
-
-def _walk(
-    start: Cell, moves: list[Direction], width: int, height: int, wrap: bool
-) -> list[Cell] | None:
-    """The cells visited by ``moves`` from ``start``; ``None`` if one leaves a walled board."""
-    x, y = start
-    cells: list[Cell] = []
-    for m in moves:
-        x, y = x + m.dx, y + m.dy
-        if wrap:
-            x, y = x % width, y % height
-        elif not (0 <= x < width and 0 <= y < height):
-            return None
-        cells.append((x, y))
-    return cells
+    return step_direction(a, b, width, height, wrap) is not None
 
 
 def _plausible_path(
@@ -137,7 +112,7 @@ def _plausible_path(
             else horizontal + vertical
         )
         for moves in _with_detour(main, spare):
-            path = _walk(start, moves, width, height, wrap)
+            path = walk(start, moves, width, height, wrap)
             if path is not None and path[-1] == end:
                 return path
     return None

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step
 from netsnake.game.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -50,12 +50,9 @@ def _neighbours(width: int, height: int, wrap: bool) -> Neighbours:
         x, y = index % width, index // width
         pairs: list[tuple[int, int]] = []
         for d in Direction:
-            nx, ny = x + d.dx, y + d.dy
-            if wrap:
-                nx, ny = nx % width, ny % height
-            elif not (0 <= nx < width and 0 <= ny < height):
-                continue
-            pairs.append((int(d), ny * width + nx))
+            cell = step((x, y), d, width, height, wrap)
+            if cell is not None:
+                pairs.append((int(d), cell[1] * width + cell[0]))
         table.append(tuple(pairs))
     return tuple(table)
 

@@ -1,10 +1,21 @@
-"""The four directions a snake can face, and the grid steps they make."""
+"""The four directions a snake can face, and the grid steps they make.
+
+Every one-cell move on the board, in the rules, the snapshot codec, the
+client's gap filling and the bots, goes through :func:`step`, :func:`walk`
+and :func:`step_direction`, so a wrap board wraps the same way everywhere:
+with ``wrap`` on, a step off one edge re-enters on the opposite edge; with it
+off, that step leaves the board (``None``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
+from typing import Final
 
-__all__ = ["Direction"]
+__all__ = ["STEPS", "Direction", "step", "step_direction", "walk"]
+
+Cell = tuple[int, int]  # the same alias as netsnake.game.snapshot.Cell
 
 
 class Direction(IntEnum):
@@ -17,11 +28,11 @@ class Direction(IntEnum):
 
     @property
     def dx(self) -> int:
-        return _STEPS[self][0]
+        return STEPS[self][0]
 
     @property
     def dy(self) -> int:
-        return _STEPS[self][1]
+        return STEPS[self][1]
 
     @property
     def opposite(self) -> Direction:
@@ -33,5 +44,73 @@ class Direction(IntEnum):
         return _BY_STEP.get((dst[0] - src[0], dst[1] - src[1]))
 
 
-_STEPS: dict[int, tuple[int, int]] = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}
-_BY_STEP: dict[tuple[int, int], Direction] = {v: Direction(k) for k, v in _STEPS.items()}
+#: ``(dx, dy)`` of a one-cell step, indexed by direction (0 up, 1 right, 2 down, 3 left).
+STEPS: Final[tuple[tuple[int, int], ...]] = ((0, -1), (1, 0), (0, 1), (-1, 0))
+_BY_STEP: Final[dict[tuple[int, int], Direction]] = {v: Direction(k) for k, v in enumerate(STEPS)}
+_UP, _RIGHT, _DOWN, _LEFT = Direction
+
+
+def step(cell: Cell, direction: int, width: int, height: int, wrap: bool) -> Cell | None:
+    """The cell one step from ``cell`` towards ``direction``; None if it leaves a walled board."""
+    dx, dy = STEPS[direction]
+    x, y = cell[0] + dx, cell[1] + dy
+    if wrap:
+        return x % width, y % height
+    if 0 <= x < width and 0 <= y < height:
+        return x, y
+    return None
+
+
+def walk(
+    start: Cell, directions: Iterable[int], width: int, height: int, wrap: bool
+) -> list[Cell] | None:
+    """The cells visited by ``directions`` from ``start`` (start excluded).
+
+    None if a step leaves a walled board.  The loop is :func:`step` inlined:
+    the snapshot decoder walks every body cell of a full snapshot through it.
+    """
+    x, y = start
+    cells: list[Cell] = []
+    for d in directions:
+        dx, dy = STEPS[d]
+        x += dx
+        y += dy
+        if wrap:
+            x %= width
+            y %= height
+        elif not (0 <= x < width and 0 <= y < height):
+            return None
+        cells.append((x, y))
+    return cells
+
+
+def step_direction(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> Direction | None:
+    """The direction of the one-cell step ``a -> b`` (across an edge on a wrap board).
+
+    None if the cells are not neighbours.  On a wrap board two cells wide (or
+    high) both ways round are one step; the step across the edge wins, which
+    the snapshot encodings depend on.
+    """
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    if wrap:
+        if dx == 1 - width and width > 1:
+            dx = 1
+        elif dx == width - 1 and width > 1:
+            dx = -1
+        if dy == 1 - height and height > 1:
+            dy = 1
+        elif dy == height - 1 and height > 1:
+            dy = -1
+    # An if-chain, not a dict lookup: the snapshot encoder calls this for every
+    # body cell of a full snapshot.
+    if dx == 0:
+        if dy == -1:
+            return _UP
+        if dy == 1:
+            return _DOWN
+    elif dy == 0:
+        if dx == 1:
+            return _RIGHT
+        if dx == -1:
+            return _LEFT
+    return None

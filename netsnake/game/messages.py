@@ -31,6 +31,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.game.limits import MAX_PLAYER_ID, MAX_TEXT_LENGTH
 from protocol import (
     CodecLimits,
     DecodeError,
@@ -62,13 +63,12 @@ __all__ = [
 
 MAX_INPUT_TURNS = 32
 _MAX_SEQ = 2**31 - 1
-_MAX_NAME = 1024  # refused later with a reason if longer than the name rules allow
 _MAX_PAYLOAD = 19_000  # a snapshot payload; the datagram limit keeps it far smaller
 _LIMITS = CodecLimits(
     max_size=20_000,
     max_array_len=64,
     max_map_len=0,
-    max_str_len=_MAX_NAME,
+    max_str_len=MAX_TEXT_LENGTH,
     max_bin_len=_MAX_PAYLOAD,
     max_depth=3,
 )
@@ -147,11 +147,11 @@ Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage |
 
 
 def _pid(v: Any) -> int:
-    return expect_int(v, 0, 255)
+    return expect_int(v, 0, MAX_PLAYER_ID)
 
 
 def _text(v: Any) -> str:
-    return expect_str(v, _MAX_NAME)
+    return expect_str(v, MAX_TEXT_LENGTH)
 
 
 def _as_is(value: Any) -> Any:
@@ -197,7 +197,7 @@ def _read_turns(v: Any) -> tuple[Direction, ...]:
 
 
 def _read_optional_pid(v: Any) -> int | None:
-    killer = expect_int(v, -1, 255)
+    killer = expect_int(v, -1, MAX_PLAYER_ID)
     return None if killer < 0 else killer
 
 

@@ -1,7 +1,8 @@
 """Player name rules, shared by the server (which enforces them) and the client.
 
-A name is 1 to 16 characters after trimming surrounding spaces, and every
-character must be printable: Python's ``str.isprintable`` refuses control
+A name is 1 to ``MAX_NAME_LENGTH`` (16, in :mod:`netsnake.game.limits`)
+characters after trimming surrounding spaces, and every character must be
+printable: Python's ``str.isprintable`` refuses control
 characters (so ANSI escape sequences), format characters (zero-width joiners,
 bidirectional overrides), separators other than the space, and unassigned
 code points.  Bad names are *refused* with a reason, never silently changed;
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Container
 
-__all__ = ["MAX_NAME", "NameError_", "unique_name", "validate_name"]
+from netsnake.game.limits import MAX_NAME_LENGTH
 
-MAX_NAME = 16
+__all__ = ["NameError_", "unique_name", "validate_name"]
 
 
 class NameError_(ValueError):
@@ -26,8 +27,8 @@ def validate_name(raw: str) -> str:
     name = raw.strip(" ")
     if not name:
         raise NameError_("the name is empty")
-    if len(name) > MAX_NAME:
-        raise NameError_(f"the name is longer than {MAX_NAME} characters")
+    if len(name) > MAX_NAME_LENGTH:
+        raise NameError_(f"the name is longer than {MAX_NAME_LENGTH} characters")
     if not name.isprintable():
         raise NameError_("the name contains control or invisible characters")
     return name
@@ -40,7 +41,7 @@ def unique_name(name: str, taken: Container[str]) -> str:
     n = 2
     while True:
         suffix = f"-{n}"
-        candidate = name[: MAX_NAME - len(suffix)] + suffix
+        candidate = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
         if candidate not in taken:
             return candidate
         n += 1

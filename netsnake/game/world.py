@@ -66,13 +66,14 @@ import math
 import random
 from bisect import insort
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netsnake.game.direction import Direction
+from netsnake.game.direction import Direction, step, step_direction
+from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 
 __all__ = [
-    "MAX_NAME_LENGTH",
     "MAX_QUEUED_TURNS",
     "FoodEaten",
     "PlayerDied",
@@ -80,13 +81,11 @@ __all__ = [
     "World",
     "WorldConfig",
     "WorldEvent",
+    "accepts_turn",
 ]
 
-#: Longest player name, in characters (the snapshot codec enforces it too).
-MAX_NAME_LENGTH = 32
 #: Turns a player may have pending at once.
 MAX_QUEUED_TURNS = 3
-MAX_PLAYER_ID = 0xFFFF
 
 DEATH_CAUSES = frozenset({"wall", "self", "snake", "head-on"})
 
@@ -139,7 +138,7 @@ class WorldConfig:
         fpp = self.food_per_player
         if not isinstance(fpp, int | float) or not math.isfinite(fpp) or not 0 <= fpp <= 16:
             raise ValueError(f"WorldConfig.food_per_player must be in [0, 16], got {fpp!r}")
-        check_int("max_players", 1, 1024)
+        check_int("max_players", 1, MAX_PLAYERS)
         check_int("score_per_food", 0, 1_000_000)
 
 
@@ -222,6 +221,7 @@ class World:
         world = cls(config, seed)
         world.tick = snapshot.tick
         world._food.clear()
+        board = (config.width, config.height, config.wrap)
         for p in snapshot.players:
             if p.alive != bool(p.body) or p.alive == (p.respawn_ticks > 0):
                 raise ValueError(f"player {p.id}: alive, body and respawn_ticks disagree")
@@ -238,7 +238,7 @@ class World:
                     raise ValueError(f"player {p.id}: cell {cell} off the board")
                 if cell in world._occupied:
                     raise ValueError(f"player {p.id}: cell {cell} is taken")
-                if i and not _adjacent(p.body[i - 1], cell, config):
+                if i and step_direction(p.body[i - 1], cell, *board) is None:
                     raise ValueError(f"player {p.id}: body is not contiguous")
                 world._occupied[cell] = p.id
         for cell in snapshot.food:
@@ -324,11 +324,10 @@ class World:
         (the current direction if none is queued).
         """
         player = self._players.get(player_id)
-        if player is None or not player.alive or len(player.turns) >= MAX_QUEUED_TURNS:
+        if player is None or not player.alive:
             return False
         direction = Direction(direction)
-        reference = player.turns[-1] if player.turns else player.direction
-        if direction == reference or direction == reference.opposite:
+        if not accepts_turn(player.turns, player.direction, direction, MAX_QUEUED_TURNS):
             return False
         player.turns.append(direction)
         return True
@@ -350,16 +349,11 @@ class World:
         for p in live:
             if p.turns:
                 p.direction = p.turns.popleft()
-            hx, hy = p.body[0]
-            nx, ny = hx + p.direction.dx, hy + p.direction.dy
-            if wrap:
-                nx %= width
-                ny %= height
-            elif not (0 <= nx < width and 0 <= ny < height):
+            cell = step(p.body[0], p.direction, width, height, wrap)
+            if cell is None:
                 new_heads[p.id] = None
                 grows[p.id] = False
                 continue
-            cell = (nx, ny)
             new_heads[p.id] = cell
             grows[p.id] = cell in food
             entering.setdefault(cell, []).append(p.id)
@@ -502,16 +496,10 @@ class World:
             ):
                 continue
             run = 0
-            x, y = hx, hy
-            while run < _SPAWN_RUN_CAP:
-                x, y = x + direction.dx, y + direction.dy
-                if cfg.wrap:
-                    x, y = x % width, y % height
-                elif not (0 <= x < width and 0 <= y < height):
-                    break
-                if (x, y) in occupied:
-                    break
+            ahead = step(head, direction, width, height, cfg.wrap)
+            while run < _SPAWN_RUN_CAP and ahead is not None and ahead not in occupied:
                 run += 1
+                ahead = step(ahead, direction, width, height, cfg.wrap)
             if run < min_run:
                 continue
             score = 2 * distance + run
@@ -572,8 +560,18 @@ class World:
         return snapshot_hash(self.snapshot())
 
 
-def _adjacent(a: Cell, b: Cell, config: WorldConfig) -> bool:
-    dx, dy = abs(a[0] - b[0]), abs(a[1] - b[1])
-    if config.wrap:
-        dx, dy = min(dx, config.width - dx), min(dy, config.height - dy)
-    return dx + dy == 1
+def accepts_turn(
+    pending: Sequence[Direction], heading: Direction | None, turn: Direction, cap: int
+) -> bool:
+    """Whether ``turn`` may join the ``pending`` turns of a snake heading ``heading``.
+
+    The one turn rule, for the world's queues and the client's unacknowledged
+    inputs alike: refused when ``cap`` turns are already pending, or when
+    ``turn`` equals or reverses the *reference* direction, the last pending
+    turn (``heading`` if none is pending).  A ``heading`` of None (a client
+    that does not see its snake) leaves only the cap with no pending turn.
+    """
+    if len(pending) >= cap:
+        return False
+    reference = pending[-1] if pending else heading
+    return reference is None or (turn != reference and turn != reference.opposite)

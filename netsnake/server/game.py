@@ -32,6 +32,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
+from netsnake.game.limits import MAX_NAME_LENGTH
 from netsnake.game.messages import (
     Accepted,
     Input,
@@ -45,7 +46,7 @@ from netsnake.game.messages import (
     decode_message,
     encode_message,
 )
-from netsnake.game.names import MAX_NAME, NameError_, unique_name, validate_name
+from netsnake.game.names import NameError_, unique_name, validate_name
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import SnapshotHistory
 from netsnake.game.world import PlayerDied as WorldDied
@@ -270,7 +271,7 @@ class GameServer:
             self._reject(
                 client,
                 RejectionCode.BAD_NAME,
-                f"the name must be 1-{MAX_NAME} printable characters",
+                f"the name must be 1-{MAX_NAME_LENGTH} printable characters",
             )
 
     def _reject(self, client: _Client, code: RejectionCode, reason: str) -> None:

@@ -22,8 +22,8 @@ from collections.abc import Hashable, Iterable
 import urwid
 from urwid.widget.constants import Sizing
 
-from netsnake.client.interpolation import RenderFrame, step_direction
-from netsnake.game.direction import Direction
+from netsnake.client.interpolation import RenderFrame
+from netsnake.game.direction import Direction, step_direction
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.ui.palette import snake_attr
 

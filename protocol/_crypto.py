@@ -260,6 +260,10 @@ class _KeyChain:
             return AESGCM(key), key
         return None
 
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
     def advance(self, key: bytes, aead: AESGCM) -> None:
         self._epoch += 1
         self._key = key
@@ -301,13 +305,19 @@ class CryptoPair:
         if not 0 <= counter <= MAX_PACKET_COUNTER:
             raise ValueError("packet counter exhausted")
         epoch = counter >> self._epoch_bits
-        found = self._send.get(epoch)
-        if found is None:
-            raise ValueError("packet counters must not go back more than one epoch")
-        aead, new_key = found
-        if new_key is not None:
-            self._send.advance(new_key, aead)
-        return header + aead.encrypt(_NONCE.pack(counter), body, header)
+        while True:
+            found = self._send.get(epoch)
+            if found is None:
+                if epoch < self._send.epoch:
+                    raise ValueError("packet counters must not go back more than one epoch")
+                found = self._send.get(self._send.epoch + 1)  # a jump ahead: rekey in steps
+                assert found is not None and found[1] is not None
+                self._send.advance(found[1], found[0])
+                continue
+            aead, new_key = found
+            if new_key is not None:
+                self._send.advance(new_key, aead)
+            return header + aead.encrypt(_NONCE.pack(counter), body, header)
 
     def open_(self, packet: bytes, header_size: int, counter: int) -> bytes | None:
         """The body of a sealed packet, or None if it does not verify under ``counter``."""

@@ -3,8 +3,12 @@ not a key; and ``netsnake-server --key-file`` logging its fingerprint."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -187,3 +191,27 @@ def test_a_dangling_link_is_a_one_line_error_and_stays(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match=r"^cannot read .*server\.key: No such file"):
         load_or_create_key(path)
     assert path.is_symlink() and not list(tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_openssl_makes_keys_the_server_uses_and_computes_the_same_fingerprint(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "server.key"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "X25519", "-out", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    path.chmod(0o600)
+    key = load_or_create_key(path)
+    assert not key.created
+    # The README's one-liner, step by step: DER public key, its last 32 bytes, SHA-256.
+    der = subprocess.run(
+        ["openssl", "pkey", "-in", str(path), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert der[-32:] == key.public
+    digest = hashlib.sha256(der[-32:]).digest()
+    assert key.fingerprint == "SHA256:" + base64.b64encode(digest).decode().rstrip("=")

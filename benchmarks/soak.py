@@ -314,7 +314,7 @@ class _Soak:
         r.wraps_up = r.max_packets_up // _WRAP
         n = self.sim.network.counters
         r.network = (
-            f"sent {n.sent} dropped {n.dropped} duplicated {n.duplicated} "
+            f"sent {n.received} dropped {n.dropped} duplicated {n.duplicated} "
             f"reordered {n.reordered} corrupted {n.corrupted}"
         )
         r.protocol_counters = Counter(self.sim.endpoint.counters)

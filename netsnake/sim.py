@@ -80,7 +80,7 @@ class GameSimulation:
         self.settings = settings
         self.network = SimulatedNetwork(seed, link or LinkConfig())
         self.endpoint = ServerEndpoint(
-            ServerConfig(max_connections=settings.max_players + 4),
+            ServerConfig(max_connections=settings.max_connections),
             secret=random.Random(seed).randbytes(32),
         )
         self.server = GameServer(settings, self.endpoint)

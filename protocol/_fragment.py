@@ -35,15 +35,11 @@ class Reassembler:
         self, max_groups: int = 4, expiry: float = 1.0, counters: Counter[str] | None = None
     ) -> None:
         self.max_groups = max_groups
-        # Drops are also counted here, under fragment_<name>, for the endpoint's stats.
+        # Drops are counted only here, under fragment_<name>, in the endpoint's counters.
         self._counters: Counter[str] = counters if counters is not None else Counter()
         self.expiry = expiry
         self._groups: dict[int, _Partial] = {}
         self._newest: int | None = None
-        self.expired = 0
-        self.evicted = 0
-        self.inconsistent = 0
-        self.stale = 0
 
     def add(self, group: int, index: int, count: int, data: bytes, now: float) -> bytes | None:
         """Add one fragment (already range-checked by the wire decoder)."""
@@ -53,19 +49,16 @@ class Reassembler:
         if partial is None:
             # A group far behind the newest one is a replay or garbage, not news.
             if self._newest is not None and seq_diff(group, self._newest) < -64:
-                self.stale += 1
                 self._counters["fragment_stale"] += 1
                 return None
             if len(self._groups) >= self.max_groups:
                 oldest = min(self._groups, key=lambda g: self._groups[g].started)
                 del self._groups[oldest]
-                self.evicted += 1
                 self._counters["fragment_evicted"] += 1
             partial = self._groups[group] = _Partial(count, now)
             if self._newest is None or seq_diff(group, self._newest) > 0:
                 self._newest = group
         elif partial.count != count:
-            self.inconsistent += 1
             self._counters["fragment_inconsistent"] += 1
             return None
         partial.parts[index] = data
@@ -77,7 +70,6 @@ class Reassembler:
     def expire(self, now: float) -> None:
         for g in [g for g, p in self._groups.items() if now >= p.started + self.expiry]:
             del self._groups[g]
-            self.expired += 1
             self._counters["fragment_expired"] += 1
 
     def next_expiry(self) -> float | None:

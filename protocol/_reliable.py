@@ -92,20 +92,16 @@ class ReliableReceiver:
     def __init__(self, counters: Counter[str] | None = None) -> None:
         self._next_id = 0
         self._parked: dict[int, bytes] = {}
-        # Drops are also counted here, under reliable_<name>, for the endpoint's stats.
+        # Drops are counted only here, under reliable_<name>, in the endpoint's counters.
         self._counters: Counter[str] = counters if counters is not None else Counter()
-        self.duplicates = 0
-        self.out_of_window = 0
 
     def receive(self, mid: int, data: bytes) -> list[bytes]:
         """Accept one message; returns those now deliverable, in order."""
         ahead = seq_diff(mid, self._next_id)
         if ahead < 0 or mid in self._parked:
-            self.duplicates += 1
             self._counters["reliable_duplicate"] += 1
             return []
         if ahead >= RELIABLE_WINDOW:
-            self.out_of_window += 1
             self._counters["reliable_out_of_window"] += 1
             return []
         self._parked[mid] = data

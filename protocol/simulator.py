@@ -1,8 +1,10 @@
 """An in-memory, seeded network with a virtual clock, for tests and benchmarks.
 
 Nothing here reads a clock: the caller moves ``now`` forward.  Each direction
-(source address -> destination address) has its own :class:`LinkConfig` and
-its own draws from one seeded RNG, so a run is reproducible from its seed.
+(source address -> destination address) has its own :class:`LinkConfig`, and
+what it does to a datagram is decided by the one link model,
+:class:`LinkImpairment`, shared with the :mod:`netsnake.netem` relay.  All
+directions draw from one seeded RNG, so a run is reproducible from its seed.
 
 :func:`run_network` drives any number of sans-IO endpoints over the network
 until a deadline, which is all most tests need.
@@ -16,30 +18,18 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["Endpoint", "LinkConfig", "SimulatedNetwork", "run_network"]
+from protocol._link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkConfig:
-    """Impairments of one direction of a link. Probabilities are fractions 0..1."""
-
-    loss: float = 0.0
-    latency: float = 0.0
-    """One-way delay in seconds."""
-    jitter: float = 0.0
-    """Extra delay drawn uniformly from [-jitter, +jitter] (never below 0 in total)."""
-    duplicate: float = 0.0
-    reorder: float = 0.0
-    """Chance a datagram is held back by an extra 1-3 latencies, so later ones overtake it."""
-    corrupt: float = 0.0
-    """Chance one random bit of the datagram is flipped."""
-
-    def __post_init__(self) -> None:
-        for name in ("loss", "duplicate", "reorder", "corrupt"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be a fraction in [0, 1]")
-        if self.latency < 0 or self.jitter < 0:
-            raise ValueError("latency and jitter must be >= 0")
+__all__ = [
+    "MAX_DATAGRAM",
+    "Endpoint",
+    "Jitter",
+    "LinkConfig",
+    "LinkImpairment",
+    "LinkStats",
+    "SimulatedNetwork",
+    "run_network",
+]
 
 
 @dataclass(order=True, slots=True)
@@ -51,16 +41,6 @@ class _InFlight:
     data: bytes = field(compare=False)
 
 
-@dataclass(slots=True)
-class LinkCounters:
-    sent: int = 0
-    dropped: int = 0
-    duplicated: int = 0
-    reordered: int = 0
-    corrupted: int = 0
-    delivered: int = 0
-
-
 class SimulatedNetwork:
     """Datagrams in flight between addresses, delivered in virtual time."""
 
@@ -69,43 +49,34 @@ class SimulatedNetwork:
         self._rng = random.Random(seed)
         self._default = default or LinkConfig()
         self._links: dict[tuple[Hashable, Hashable], LinkConfig] = {}
+        # One link model per direction in use, all sharing the RNG and the counters.
+        self._directions: dict[tuple[Hashable, Hashable], LinkImpairment] = {}
         self._queue: list[_InFlight] = []
         self._order = 0
-        self.counters = LinkCounters()
+        self.counters = LinkStats()
+        """Every direction's counters together; ``forwarded`` counts deliveries."""
         self.blackholed: set[Hashable] = set()
         """Addresses whose traffic (both ways) is silently dropped."""
 
     def set_link(self, src: Hashable, dst: Hashable, config: LinkConfig) -> None:
         self._links[(src, dst)] = config
+        direction = self._directions.get((src, dst))
+        if direction is not None:
+            direction.config = config
 
     def link(self, src: Hashable, dst: Hashable) -> LinkConfig:
         return self._links.get((src, dst), self._default)
 
     def send(self, src: Hashable, dst: Hashable, data: bytes, now: float) -> None:
         """Put one datagram on the wire at time ``now``."""
-        cfg = self.link(src, dst)
-        rng = self._rng
-        self.counters.sent += 1
-        if src in self.blackholed or dst in self.blackholed or rng.random() < cfg.loss:
-            self.counters.dropped += 1
-            return
-        copies = 2 if rng.random() < cfg.duplicate else 1
-        if copies == 2:
-            self.counters.duplicated += 1
-        for _ in range(copies):
-            delay = max(0.0, cfg.latency + rng.uniform(-cfg.jitter, cfg.jitter))
-            if rng.random() < cfg.reorder:
-                delay += max(cfg.latency, 0.005) * rng.uniform(1.0, 3.0)
-                self.counters.reordered += 1
-            payload = data
-            if data and rng.random() < cfg.corrupt:
-                bit = rng.randrange(len(data) * 8)
-                buf = bytearray(data)
-                buf[bit // 8] ^= 1 << (bit % 8)
-                payload = bytes(buf)
-                self.counters.corrupted += 1
+        direction = self._directions.get((src, dst))
+        if direction is None:
+            direction = LinkImpairment(self.link(src, dst), self._rng, stats=self.counters)
+            self._directions[(src, dst)] = direction
+        direction.blackhole = src in self.blackholed or dst in self.blackholed
+        for arrival, payload in direction.transmit(now, data):
             self._order += 1
-            heapq.heappush(self._queue, _InFlight(now + delay, self._order, src, dst, payload))
+            heapq.heappush(self._queue, _InFlight(arrival, self._order, src, dst, payload))
 
     def next_delivery(self) -> float | None:
         return self._queue[0].deliver_at if self._queue else None
@@ -116,7 +87,7 @@ class SimulatedNetwork:
         while self._queue and self._queue[0].deliver_at <= now:
             item = heapq.heappop(self._queue)
             out.append((item.src, item.dst, item.data))
-        self.counters.delivered += len(out)
+        self.counters.forwarded += len(out)
         return out
 
     @property

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from netsnake.client.address import parse_host
+from netsnake.addresses import parse_host
 from netsnake.client.core import CLIENT_TIMEOUT, default_client_config
 from netsnake.client.state import TERMINAL_STATES, TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction

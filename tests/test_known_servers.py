@@ -50,7 +50,7 @@ def test_servers_are_labelled_as_the_host_argument_is_written(
 def test_ipv6_lines_are_read_in_brackets_and_normalised() -> None:
     assert parse_line(f"[::1]:5050 x25519 {B64_A}") == ("[::1]:5050", KEY_A)
     assert parse_line(f"[0::0001]:5050 x25519 {B64_A}") == ("[::1]:5050", KEY_A)
-    with pytest.raises(ValueError, match="no port"):
+    with pytest.raises(ValueError, match=r"expected HOST:PORT or \[IPV6\]:PORT, got '::1'"):
         parse_line(f"::1 x25519 {B64_A}")  # a bare IPv6 address has no port
 
 
@@ -59,7 +59,7 @@ def test_ipv6_lines_are_read_in_brackets_and_normalised() -> None:
     [
         ("example.org:5050", "found 1 fields"),
         (f"example.org:5050 x25519 {B64_A} extra", "found 4 fields"),
-        (f"example.org x25519 {B64_A}", "no port"),
+        (f"example.org x25519 {B64_A}", "expected HOST:PORT or [IPV6]:PORT"),
         (f"example.org:99999 x25519 {B64_A}", "bad port"),
         (f"[::1:5050 x25519 {B64_A}", "missing ']'"),
         (f"example.org:5050 ed25519 {B64_A}", "unknown key type 'ed25519'"),

@@ -1,11 +1,12 @@
-"""The lossy-link relay: the pure link model first, then real loopback sockets, then the CLI."""
+"""The lossy-link relay: real loopback sockets, then the CLI.
+
+The link model it applies is shared with the simulator and tested in test_link_model.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
-import random
 import re
 import signal
 import socket
@@ -19,171 +20,11 @@ from typing import Any, cast
 import pytest
 from netcheck import ipv6_loopback_works
 
-from netsnake.netem import Relay, parse_hostport, start_relay
-from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment
+from netsnake.netem import Relay, relay_link, start_relay
+from netsnake.netem import relay as relay_module
+from protocol.simulator import LinkConfig
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def link(seed: int = 1, **config: Any) -> LinkImpairment:
-    return LinkImpairment(LinkConfig(**config), random.Random(seed))
-
-
-# -- pure link model --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"loss_pct": -1.0},
-        {"loss_pct": 100.5},
-        {"duplicate_pct": 101.0},
-        {"reorder_pct": float("nan")},
-        {"latency_ms": -5.0},
-        {"jitter_ms": float("inf")},
-        {"reorder_delay_ms": float("nan")},
-        {"jitter": "uniform"},
-    ],
-)
-def test_config_rejects_bad_values(config: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
-        LinkConfig(**config)
-
-
-def test_perfect_link_delivers_everything_at_once() -> None:
-    model = link()
-    for i in range(100):
-        assert model.decide(float(i), 10) == [float(i)]
-    assert model.stats.received == 100
-    assert model.stats.dropped == model.stats.duplicated == model.stats.reordered == 0
-
-
-@pytest.mark.parametrize("loss", [10.0, 50.0, 90.0])
-def test_loss_rate_within_tolerance(loss: float) -> None:
-    model = link(seed=7, loss_pct=loss)
-    n = 10_000
-    delivered = sum(1 for i in range(n) if model.decide(i * 0.001, 100))
-    expected = n * (1 - loss / 100)
-    sigma = (n * loss / 100 * (1 - loss / 100)) ** 0.5
-    assert abs(delivered - expected) < 5 * sigma
-    assert model.stats.dropped == n - delivered
-
-
-def test_full_loss_drops_everything() -> None:
-    model = link(loss_pct=100.0)
-    assert not any(model.decide(float(i), 1) for i in range(1000))
-
-
-def test_duplicates_at_the_configured_rate_and_never_early() -> None:
-    model = link(seed=3, duplicate_pct=5.0, latency_ms=20.0, jitter_ms=5.0)
-    n = 10_000
-    twice = 0
-    for i in range(n):
-        now = i * 0.01
-        times = model.decide(now, 50)
-        assert 1 <= len(times) <= 2
-        if len(times) == 2:
-            twice += 1
-            assert times[0] <= times[1]
-    sigma = (n * 0.05 * 0.95) ** 0.5
-    assert abs(twice - n * 0.05) < 5 * sigma
-    assert model.stats.duplicated == twice
-
-
-def test_uniform_jitter_stays_within_bounds_and_keeps_order() -> None:
-    model = link(seed=11, latency_ms=50.0, jitter_ms=10.0)
-    previous = float("-inf")
-    spread = []
-    for i in range(10_000):
-        now = i * 0.001  # faster than the jitter, so order keeping matters
-        [arrival] = model.decide(now, 80)
-        delay = arrival - now
-        assert 0.040 - 1e-9 <= delay <= 0.060 + 1e-9
-        assert arrival >= previous
-        previous = arrival
-        spread.append(delay)
-    # The jitter is really there, not collapsed to a constant.
-    assert max(spread) - min(spread) > 0.015
-
-
-def test_normal_jitter_centres_on_latency_and_never_goes_back_in_time() -> None:
-    model = link(seed=5, latency_ms=30.0, jitter_ms=10.0, jitter=Jitter.NORMAL)
-    delays = []
-    for i in range(10_000):
-        now = float(i)  # far apart, so ordering never shifts a sample
-        [arrival] = model.decide(now, 80)
-        assert arrival >= now
-        delays.append((arrival - now) * 1000)
-    mean = sum(delays) / len(delays)
-    std = (sum((d - mean) ** 2 for d in delays) / len(delays)) ** 0.5
-    assert abs(mean - 30.0) < 0.5
-    assert 9.0 < std < 11.0
-    # A normal tail reaches beyond what uniform ±10 ms would allow.
-    assert max(delays) > 45.0
-
-
-def test_reorder_makes_later_datagrams_overtake() -> None:
-    model = link(seed=9, latency_ms=20.0, reorder_pct=10.0, reorder_delay_ms=30.0)
-    arrivals: list[tuple[float, int]] = []
-    for i in range(2000):
-        for arrival in model.decide(i * 0.005, 60):
-            arrivals.append((arrival, i))
-    order = [i for _, i in sorted(arrivals)]
-    overtaken = sum(1 for a, b in itertools.pairwise(order) if a > b)
-    assert overtaken > 100
-    assert abs(model.stats.reordered - 200) < 5 * (2000 * 0.1 * 0.9) ** 0.5
-    assert sorted(order) == list(range(2000))  # nothing lost or invented
-
-
-def test_same_seed_same_decisions_other_seed_differs() -> None:
-    config = {"loss_pct": 20.0, "jitter_ms": 5.0, "duplicate_pct": 5.0, "reorder_pct": 5.0}
-
-    def run(seed: int) -> list[list[float]]:
-        model = link(seed=seed, **config)
-        return [model.decide(i * 0.01, 100) for i in range(500)]
-
-    assert run(42) == run(42)
-    assert run(42) != run(43)
-
-
-def test_blackhole_drops_everything_counted_apart_from_loss() -> None:
-    model = link(seed=2, loss_pct=10.0)
-    model.blackhole = True
-    assert not any(model.decide(float(i), 10) for i in range(100))
-    assert model.stats.blackholed == 100
-    assert model.stats.dropped == 0
-    model.blackhole = False
-    assert sum(1 for i in range(100) if model.decide(100.0 + i, 10)) > 70
-
-
-def test_oversize_datagrams_are_refused() -> None:
-    model = link()
-    assert model.decide(0.0, MAX_DATAGRAM) == [0.0]
-    assert model.decide(0.0, MAX_DATAGRAM + 1) == []
-    assert model.stats.oversize == 1
-    with pytest.raises(ValueError):
-        model.decide(0.0, -1)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("127.0.0.1:5000", ("127.0.0.1", 5000)),
-        ("localhost:1", ("localhost", 1)),
-        ("[::1]:5050", ("::1", 5050)),
-        ("[fe80::1%lo]:65535", ("fe80::1%lo", 65535)),
-    ],
-)
-def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
-    assert parse_hostport(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["5000", "host", "::1:5000", "host:0", "host:70000", "[::1]", ":5"]
-)
-def test_parse_hostport_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_hostport(text)
 
 
 # -- real loopback sockets --------------------------------------------------------------------
@@ -309,7 +150,7 @@ def test_each_client_gets_its_own_upstream_and_only_its_replies() -> None:
 def test_half_loss_delivers_about_half() -> None:
     async def body() -> None:
         server = await open_endpoint(local=("127.0.0.1", 0), echo=True)
-        up = LinkConfig(loss_pct=50.0)
+        up = LinkConfig(loss=0.5)
         async with await start_relay(("127.0.0.1", 0), server.address, up, seed=4) as relay:
             client = await open_endpoint(remote=relay.address)
             await send_paced(client, [b"%d" % i for i in range(1000)])
@@ -330,7 +171,7 @@ def test_latency_is_applied_both_ways() -> None:
     async def body() -> None:
         loop = asyncio.get_running_loop()
         server = await open_endpoint(local=("127.0.0.1", 0), echo=True)
-        config = LinkConfig(latency_ms=100.0)
+        config = LinkConfig(latency=0.1)
         async with await start_relay(("127.0.0.1", 0), server.address, config, config) as relay:
             client = await open_endpoint(remote=relay.address)
             sent = loop.time()
@@ -525,6 +366,21 @@ def test_cli_cannot_bind_is_a_clean_error() -> None:
     assert proc.returncode == 1
     assert "cannot start relay" in err
     assert "Traceback" not in err
+
+
+def test_cli_takes_percent_and_milliseconds_and_builds_an_order_keeping_link() -> None:
+    parser = relay_module._build_parser()
+    argv = "0 127.0.0.1:5000 --loss 10 --latency 50 --jitter 20"
+    argv += " --up-loss 2.5 --down-reorder 5 --reorder-delay 40"
+    args = parser.parse_args(argv.split())
+    up = relay_module._link_config(args, "up_")
+    down = relay_module._link_config(args, "down_")
+    assert up == relay_link(loss=0.025, latency=0.05, jitter=0.02, reorder_delay=0.04)
+    assert down == relay_link(loss=0.1, latency=0.05, jitter=0.02, reorder=0.05, reorder_delay=0.04)
+    assert up.keep_order and down.keep_order
+    assert relay_link().reorder_delay == relay_module.DEFAULT_REORDER_DELAY == 0.030
+    # The banner speaks the command line's units.
+    assert up.summary().startswith("loss=2.5% latency=50ms jitter=±20ms")
 
 
 class EchoThread:

@@ -15,8 +15,8 @@ import logging
 import os
 import sys
 
+from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.client.address import parse_host
 from netsnake.client.known_servers import (
     KnownServers,
     KnownServersError,

@@ -30,7 +30,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netsnake.client.address import format_address, normalize_host, parse_host
+from netsnake.addresses import format_address, normalize_host, parse_hostport
 from netsnake.xdg import APP_DIR, XdgError, config_home, make_private_dirs
 
 __all__ = [
@@ -104,11 +104,9 @@ def parse_line(text: str) -> tuple[str, bytes]:
         raise ValueError(f"expected 'HOST:PORT {KEY_TYPE} KEY', found {len(fields)} fields")
     where, key_type, encoded = fields
     try:
-        host, port = parse_host(where, 0)
+        host, port = parse_hostport(where)
     except ValueError as exc:
         raise ValueError(f"bad HOST:PORT {_show(where)}: {exc}") from None
-    if port == 0:  # parse_host never returns 0 for a written port: so none was written
-        raise ValueError(f"no port in {_show(where)}")
     if key_type != KEY_TYPE:
         raise ValueError(f"unknown key type {_show(key_type)}")
     try:

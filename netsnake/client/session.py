@@ -6,20 +6,15 @@ import asyncio
 import contextlib
 import socket
 
-from netsnake.client.address import format_address
+from netsnake.addresses import format_address
 from netsnake.client.core import ClientCore
 from netsnake.client.state import ConnectionState
 from netsnake.transport import UdpTransport, open_udp
 from protocol import ClientConfig
 
-__all__ = ["ClientSession", "format_label", "resolve"]
+__all__ = ["ClientSession", "resolve"]
 
 _POLL_INTERVAL = 0.05
-
-
-def format_label(host: str, port: int) -> str:
-    """How the UI names the server: ``host:port`` or ``[v6]:port``."""
-    return format_address(host, port)
 
 
 async def resolve(host: str, port: int) -> tuple[str, int]:
@@ -57,7 +52,7 @@ class ClientSession:
         A host that does not resolve gives a session already in UNREACHABLE.
         """
         loop = asyncio.get_running_loop()
-        label = format_label(host, port)
+        label = format_address(host, port)
         try:
             server = await resolve(host, port)
         except OSError:

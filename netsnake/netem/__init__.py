@@ -1,12 +1,14 @@
 """A lossy-link UDP relay: put a bad network between netsnake clients and a server.
 
-:mod:`netsnake.netem.link` is the pure link model (what happens to one datagram);
-:mod:`netsnake.netem.relay` moves real datagrams through it.  Run it as
+What happens to one datagram is decided by the link model in
+:mod:`protocol.simulator` (:class:`LinkConfig`, :class:`LinkImpairment`), the
+same one the in-memory simulator uses; :mod:`netsnake.netem.relay` moves real
+datagrams through it.  Run it as
 ``python -m netsnake.netem LISTEN_PORT SERVER_HOST:PORT [options]``.
 """
 
-from netsnake.netem.link import Jitter, LinkConfig, LinkImpairment, LinkStats
-from netsnake.netem.relay import Relay, parse_hostport, start_relay
+from netsnake.netem.relay import Relay, parse_hostport, relay_link, start_relay
+from protocol.simulator import Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
     "Jitter",
@@ -15,5 +17,6 @@ __all__ = [
     "LinkStats",
     "Relay",
     "parse_hostport",
+    "relay_link",
     "start_relay",
 ]

@@ -13,11 +13,11 @@ back on the socket that knows which client they belong to.  A mapping that has
 heard nothing from its client for ``idle_timeout`` seconds is closed.
 
 Every datagram, either way, is handed to that direction's
-:class:`~netsnake.netem.link.LinkImpairment`, which answers with the times at
-which copies of it arrive (none = lost).  Those copies wait in one heap ordered
-by arrival time, served by a single re-armed ``loop.call_at`` timer.  All the
-randomness and bookkeeping lives in the pure link model; this module only moves
-bytes and keeps time.
+:class:`~protocol.simulator.LinkImpairment` (the same link model the in-memory
+simulator uses), which answers with the copies that arrive and when (none =
+lost).  Those copies wait in one heap ordered by arrival time, served by a
+single re-armed ``loop.call_at`` timer.  All the randomness and bookkeeping
+lives in the pure link model; this module only moves bytes and keeps time.
 
 The payload is never parsed, so malformed traffic is relayed like any other.
 """
@@ -32,16 +32,16 @@ import heapq
 import itertools
 import logging
 import random
-import re
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
-from netsnake.argparsing import int_range
-from netsnake.netem.link import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
+from netsnake.addresses import format_peer, parse_hostport
+from netsnake.argparsing import OneLineErrorParser, int_range
+from protocol.simulator import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -52,6 +52,7 @@ __all__ = [
     "RelayStats",
     "main",
     "parse_hostport",
+    "relay_link",
     "start_relay",
 ]
 
@@ -198,8 +199,8 @@ class Relay:
             if upstream is None:
                 return
         upstream.last_heard = now
-        for arrival in self._up.decide(now, len(data)):
-            self._schedule(arrival, upstream.send, data)
+        for arrival, payload in self._up.transmit(now, data):
+            self._schedule(arrival, upstream.send, payload)
 
     def _send_to_client(self, client: Address, data: bytes) -> None:
         listener, sock = self._listener, self._listener_sock
@@ -234,7 +235,7 @@ class Relay:
         task = self._loop.create_task(self._connect(upstream))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
-        log.info("new client %s (%d open)", _format_addr(client), len(self._clients))
+        log.info("new client %s (%d open)", format_peer(client), len(self._clients))
         return upstream
 
     async def _connect(self, upstream: _Upstream) -> None:
@@ -249,8 +250,8 @@ class Relay:
         if self._closed:
             return
         now = self._loop.time()
-        for arrival in self._down.decide(now, len(data)):
-            self._schedule(arrival, functools.partial(self._send_to_client, client), data)
+        for arrival, payload in self._down.transmit(now, data):
+            self._schedule(arrival, functools.partial(self._send_to_client, client), payload)
 
     def _forget(self, upstream: _Upstream) -> None:
         if self._clients.get(upstream.client) is upstream:
@@ -263,7 +264,7 @@ class Relay:
         now = self._loop.time()
         for upstream in list(self._clients.values()):
             if now - upstream.last_heard > self._idle_timeout:
-                log.info("client %s idle, mapping closed", _format_addr(upstream.client))
+                log.info("client %s idle, mapping closed", format_peer(upstream.client))
                 self._forget(upstream)
                 upstream.close()
         self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep_idle)
@@ -394,10 +395,12 @@ async def start_relay(
     idle_timeout: float = 30.0,
     max_clients: int = 1024,
 ) -> Relay:
-    """Start relaying datagrams sent to ``listen`` to ``server`` and back.
+    r"""Start relaying datagrams sent to ``listen`` to ``server`` and back.
 
     ``up`` impairs client → server traffic, ``down`` server → client; ``None``
-    means a perfect link.  ``listen`` may use port 0: read the real one from
+    means a perfect link; the command line's links are :func:`relay_link`\ s
+    (jitter keeps order, reordering holds back by a fixed delay).  ``listen``
+    may use port 0: read the real one from
     :attr:`Relay.address`.  Hosts are plain (``"::1"``, not ``"[::1]"``); a
     server name that resolves to both IPv4 and IPv6 uses its IPv4 address.
     Equal seeds give equal impairment decisions for equal traffic.
@@ -438,44 +441,42 @@ async def start_relay(
         relay.close()
         raise
     relay._attach(listener, sock)
-    log.info("listening on %s, relaying to %s", _format_addr(relay.address), _format_addr(server))
+    log.info("listening on %s, relaying to %s", format_peer(relay.address), format_peer(server))
     return relay
 
 
+#: How long the command line's reordering holds a datagram back unless told otherwise.
+DEFAULT_REORDER_DELAY = 0.030
+
+
+def relay_link(**impairments: Any) -> LinkConfig:
+    """A link as the relay's command line builds it: ``keep_order`` (jitter alone
+    never reorders, as through a queue on a real link) and a fixed
+    ``reorder_delay`` of :data:`DEFAULT_REORDER_DELAY`; ``impairments`` override."""
+    settings: dict[str, Any] = {"keep_order": True, "reorder_delay": DEFAULT_REORDER_DELAY}
+    settings.update(impairments)
+    return LinkConfig(**settings)
+
+
 # -- command line ---------------------------------------------------------------------------
-
-
-_HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)$")
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` or ``[IPV6]:PORT`` into ``(host, port)``.  Raises ``ValueError``."""
-    match = _HOSTPORT.match(text.strip())
-    if match is None:
-        raise ValueError(f"expected HOST:PORT or [IPV6]:PORT, got {text!r}")
-    port = int(match["port"])
-    if not 0 < port <= 65535:
-        raise ValueError(f"port must be 1-65535, got {port}")
-    return match["v6"] or match["host"], port
-
-
-def _format_addr(addr: Address | tuple[str, int]) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+# The link model counts in fractions and seconds; the command line takes percent and
+# milliseconds, converted here, at the edge.
 
 
 def _percent(text: str) -> float:
+    """PCT (0-100) as a fraction."""
     value = _number(text)
     if not 0.0 <= value <= 100.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text!r}")
-    return value
+    return value / 100.0
 
 
 def _millis(text: str) -> float:
+    """MS (>= 0) as seconds."""
     value = _number(text)
     if value < 0.0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+    return value / 1000.0
 
 
 def _number(text: str) -> float:
@@ -512,30 +513,30 @@ def _positive(text: str) -> float:
 
 # (option stem, LinkConfig field, argparse type, metavar, help)
 _LINK_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
-    ("loss", "loss_pct", _percent, "PCT", "drop this share of datagrams"),
-    ("latency", "latency_ms", _millis, "MS", "one-way delay"),
-    ("jitter", "jitter_ms", _millis, "MS", "random delay spread around --latency"),
+    ("loss", "loss", _percent, "PCT", "drop this share of datagrams"),
+    ("latency", "latency", _millis, "MS", "one-way delay"),
+    ("jitter", "jitter", _millis, "MS", "random delay spread around --latency"),
     (
         "jitter-dist",
-        "jitter",
+        "jitter_dist",
         _jitter,
         "{uniform,normal}",
         "uniform: ±jitter; normal: standard deviation jitter (default uniform)",
     ),
-    ("duplicate", "duplicate_pct", _percent, "PCT", "send this share of datagrams twice"),
-    ("reorder", "reorder_pct", _percent, "PCT", "hold back this share so later ones overtake"),
-    ("reorder-delay", "reorder_delay_ms", _millis, "MS", "how long to hold back (default 30)"),
+    ("duplicate", "duplicate", _percent, "PCT", "send this share of datagrams twice"),
+    ("reorder", "reorder", _percent, "PCT", "hold back this share so later ones overtake"),
+    (
+        "reorder-delay",
+        "reorder_delay",
+        _millis,
+        "MS",
+        f"how long to hold back (default {DEFAULT_REORDER_DELAY * 1000:g})",
+    ),
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not usage + error: the cause is what a user needs to see.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m netsnake.netem",
         description=(
             "Relay UDP between clients and a server through a simulated bad network. "
@@ -587,7 +588,7 @@ def _link_config(args: argparse.Namespace, prefix: str) -> LinkConfig:
             value = getattr(args, field_name)
         if value is not None:
             values[field_name] = value
-    return LinkConfig(**values)
+    return relay_link(**values)
 
 
 async def _serve(relay: Relay, out: Callable[[str], None]) -> None:
@@ -655,8 +656,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"netem: error: cannot start relay: {exc}", file=sys.stderr)
             return 1
         out(
-            f"netem: listening on {_format_addr(relay.address)}, relaying to "
-            f"{_format_addr(args.server)} (seed {seed})"
+            f"netem: listening on {format_peer(relay.address)}, relaying to "
+            f"{format_peer(args.server)} (seed {seed})"
         )
         out(f"netem: up   {up.summary()}")
         out(f"netem: down {down.summary()}")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from netsnake.addresses import format_host
 from netsnake.server.game import GameServer, ServerSettings
 from netsnake.server.key_file import ServerKey
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
@@ -28,8 +29,6 @@ __all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
 
 log = logging.getLogger("server")
 stats_log = logging.getLogger("stats")
-
-_EXTRA_SLOTS = 4  # connections beyond max_players, so late joiners hear "server full"
 
 
 def lan_addresses() -> list[str]:
@@ -177,7 +176,7 @@ async def start_server(
     """
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
-        ServerConfig(max_connections=settings.max_players + _EXTRA_SLOTS, static_key=static_key),
+        ServerConfig(max_connections=settings.max_connections, static_key=static_key),
         secret=os.urandom(32),
     )
     tracer: Callable[[str, int, float], None] | None = None
@@ -234,10 +233,9 @@ async def serve(
                 "" if bound_port == 5050 else f" --port {bound_port}",
             )
     else:
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         log.info(
             "players can join with: netsnake-client %s%s",
-            shown,
+            format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
     if key is not None:

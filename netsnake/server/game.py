@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
+from netsnake.addresses import format_peer
 from netsnake.game.bots import steer_bots
 from netsnake.game.events import (
     GameEvent,
@@ -91,6 +92,11 @@ BOT_NAMES = (
 )
 _COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
 
+#: Protocol connections accepted beyond ``max_players``.  A client arriving at a
+#: full server must still complete the handshake to be told "server full"; with
+#: no spare connection it would hear nothing and time out instead.
+SPARE_CONNECTIONS = 4
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
@@ -111,6 +117,11 @@ class ServerSettings:
             raise ValueError("max players must be between 1 and 64")
         if not 0 <= self.bots <= self.max_players:
             raise ValueError("bots must be between 0 and max players")
+
+    @property
+    def max_connections(self) -> int:
+        """How many protocol connections the server endpoint accepts (see SPARE_CONNECTIONS)."""
+        return self.max_players + SPARE_CONNECTIONS
 
 
 @dataclass(slots=True)
@@ -231,7 +242,7 @@ class GameServer:
             self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
             self._clients[event.peer] = _Client(event.peer, now)
-            log.debug("connection from %s", _fmt(event.peer))
+            log.debug("connection from %s", format_peer(event.peer))
         elif isinstance(event, ConnectionTerminated):
             reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
             self._remove_client(event.peer, reason)
@@ -276,7 +287,7 @@ class GameServer:
 
     def _reject(self, client: _Client, code: RejectionCode, reason: str) -> None:
         self.counters.rejections += 1
-        log.info("rejected %s: %s", _fmt(client.peer), reason)
+        log.info("rejected %s: %s", format_peer(client.peer), reason)
         self._send(client, Rejected(code=code, reason=reason))
 
     def _join(self, client: _Client, msg: Join) -> None:
@@ -322,7 +333,7 @@ class GameServer:
                 colour=colour,
             ),
         )
-        log.info("%s joined from %s as player %d", name, _fmt(client.peer), pid)
+        log.info("%s joined from %s as player %d", name, format_peer(client.peer), pid)
         self._broadcast(PlayerJoined(player_id=pid, name=name), exclude=client.peer)
 
     # ------------------------------------------------------------------ players
@@ -377,7 +388,7 @@ class GameServer:
             self._clients.pop(client.peer, None)  # already gone; its leave is being handled
         except LocalProtocolError as exc:
             # A full queue means the peer stopped acknowledging: it is gone.
-            log.warning("dropping %s: %s", _fmt(client.peer), exc)
+            log.warning("dropping %s: %s", format_peer(client.peer), exc)
             self._drop_client(client.peer, "not acknowledging")
 
     def _broadcast(self, event: GameEvent, exclude: Hashable | None = None) -> None:
@@ -438,7 +449,7 @@ class GameServer:
             try:
                 handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
             except LocalProtocolError as exc:
-                log.warning("cannot send snapshot to %s: %s", _fmt(client.peer), exc)
+                log.warning("cannot send snapshot to %s: %s", format_peer(client.peer), exc)
                 continue
             client.in_flight[handle] = tick
             if len(client.in_flight) > 2 * self.history.window:
@@ -460,10 +471,3 @@ class GameServer:
             with contextlib.suppress(LocalProtocolError):
                 total += self.endpoint.pending_reliable(peer)
         return total
-
-
-def _fmt(peer: Hashable) -> str:
-    if isinstance(peer, tuple) and len(peer) == 2:
-        host, port = peer
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(peer)

@@ -280,7 +280,11 @@ def test_server_interrupted_shows_shutdown(tmux: Tmux, server: Server, tmp_path:
 
 def test_no_host_plays_at_once_against_bots(tmux: Tmux, tmp_path: Path) -> None:
     started = time.monotonic()
-    client(tmux, "--name bob")
+    # The local game needs no file: nothing is read or written under this config home.
+    config, data = tmp_path / "config", tmp_path / "data"
+    tmux.run_in_shell(
+        f"XDG_CONFIG_HOME={config} XDG_DATA_HOME={data} netsnake-client --name bob; echo EXIT=$?"
+    )
     screen = wait_game(tmux, "bob", players=BOTS + 1, timeout=8)
     print(f"bob and {BOTS} bots shown after {time.monotonic() - started:.1f} s")
     names = [r.name for r in scoreboard(screen)]
@@ -292,6 +296,7 @@ def test_no_host_plays_at_once_against_bots(tmux: Tmux, tmp_path: Path) -> None:
     tmux.send_keys("?")
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
+    assert not config.exists() and not data.exists()
     assert_shell_restored(tmux, tmp_path)
 
 

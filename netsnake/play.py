@@ -51,6 +51,7 @@ async def play(
     render_delay: float | None,
     ascii_mode: bool,
     bots: int,
+    spectate: bool = False,
     default_name: str | None,
     trust: ServerTrust | None = None,
 ) -> int:
@@ -58,9 +59,10 @@ async def play(
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.  ``trust`` (with a host) pins the server's
-    remembered key and remembers the key it proves; afterwards its ``proven``
-    and ``said`` tell what happened.
+    offering ``default_name``.  ``spectate`` joins without a snake.
+    ``trust`` (with a host) pins the server's remembered key and remembers
+    the key it proves; afterwards its ``proven`` and ``said`` tell what
+    happened.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -78,7 +80,7 @@ async def play(
     if trust is not None:
         config = replace(config, server_key=trust.pinned_key)
     session = await ClientSession.connect(
-        host, port, name=name, render_delay=render_delay, config=config
+        host, port, name=name, render_delay=render_delay, spectate=spectate, config=config
     )
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     watcher = (

@@ -53,16 +53,18 @@ async def play(
     bots: int,
     spectate: bool = False,
     default_name: str | None,
+    predict: bool = True,
     trust: ServerTrust | None = None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.  ``spectate`` joins without a snake.
-    ``trust`` (with a host) pins the server's remembered key and remembers
-    the key it proves; afterwards its ``proven`` and ``said`` tell what
-    happened.
+    offering ``default_name``.  ``spectate`` joins without a snake;
+    ``predict`` draws the player's own snake ahead, where their turns land
+    (``--predict``).  ``trust`` (with a host) pins the server's remembered
+    key and remembers the key it proves; afterwards its ``proven`` and
+    ``said`` tell what happened.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -80,7 +82,13 @@ async def play(
     if trust is not None:
         config = replace(config, server_key=trust.pinned_key)
     session = await ClientSession.connect(
-        host, port, name=name, render_delay=render_delay, spectate=spectate, config=config
+        host,
+        port,
+        name=name,
+        render_delay=render_delay,
+        spectate=spectate,
+        predict=predict,
+        config=config,
     )
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     watcher = (

@@ -14,8 +14,11 @@ import urwid
 from urwid.str_util import get_byte_encoding
 from urwid.widget.constants import Sizing
 
+from netsnake.ui.netgraph import legend
+
 __all__ = [
     "HELP_KEYS",
+    "NET_GRAPH_MEANINGS",
     "NamePrompt",
     "SizeGuard",
     "StatusScreen",
@@ -30,12 +33,30 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("p", "play / watch (spectate)"),
     ("Tab", "watching: follow the next player"),
     ("?", "show / hide this help"),
+    ("n", "show / hide the net graph"),
     ("q  Esc", "quit"),
     ("Ctrl+C", "quit at once"),
 )
 _ASCII_HELP_KEYS = (("arrows  WASD  hjkl", "steer"), *HELP_KEYS[1:])
 _SERVER_KEY = "Server key fingerprint:"
 _KEY_UNKNOWN = "(not known yet)"
+
+#: What each net-graph column says about its snapshot tick (netsnake.client.netstats).
+NET_GRAPH_MEANINGS: dict[str, str] = {
+    "on time": "came before playback needed it",
+    "late": "came after; a rebuilt guess stood in",
+    "held": "picture froze until it came",
+    "lost": "never came in time: drawn rebuilt",
+}
+
+
+def _help_rows(ascii_mode: bool) -> tuple[tuple[str, str], ...]:
+    """The key list, then the net graph's legend."""
+    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
+    fates = tuple(
+        (f"  {glyph} {name}", NET_GRAPH_MEANINGS[name]) for glyph, name in legend(ascii_mode)
+    )
+    return (*keys, ("net graph", "one column per snapshot tick:"), *fates)
 
 
 def _times() -> str:
@@ -250,17 +271,13 @@ class NamePrompt(urwid.WidgetWrap[urwid.Widget]):
         return result
 
 
-def _help_lines(ascii_mode: bool, fingerprint: str | None) -> list[tuple[str, str]]:
-    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
-    return [*keys, ("", ""), (_SERVER_KEY, ""), ("", fingerprint or _KEY_UNKNOWN)]
-
-
 def help_size(ascii_mode: bool = False, fingerprint: str | None = None) -> tuple[int, int]:
-    """The (columns, rows) of the help box."""
-    lines = _help_lines(ascii_mode, fingerprint)
-    key_cols = max(len(k) for k, _ in lines)
-    line = max(len(k) + 3 + len(v) if k else len(v) for k, v in lines)
-    return max(line, key_cols + 3) + 2, len(lines) + 2  # plus the frame
+    """The (columns, rows) of the help box (with the server key's ``fingerprint``)."""
+    keys = _help_rows(ascii_mode)
+    line = max(len(k) for k, _ in keys) + 3 + max(len(v) for _, v in keys)
+    key_lines = max(len(_SERVER_KEY), len(fingerprint or _KEY_UNKNOWN))
+    # Plus a divider, the label and the fingerprint, and the frame.
+    return max(line, key_lines) + 2, len(keys) + 3 + 2
 
 
 def help_overlay(
@@ -269,7 +286,7 @@ def help_overlay(
     """The help box centred over ``bottom``: the key list, then the server's key
     fingerprint (``fingerprint``, None while it is not known), to compare with
     the one the server's operator sees in its log."""
-    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
+    keys = _help_rows(ascii_mode)
     key_cols = max(len(k) for k, _ in keys)
     lines: list[urwid.Widget] = [
         urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v], wrap="clip") for k, v in keys

@@ -24,9 +24,11 @@ import random
 import signal
 from collections.abc import Awaitable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netsnake.client.core import default_client_config
+from netsnake.client.recorder import ClientRecorder
 from netsnake.client.session import ClientSession
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.client.trust import ServerTrust
@@ -54,6 +56,7 @@ async def play(
     spectate: bool = False,
     default_name: str | None,
     predict: bool = True,
+    record: Path | None = None,
     trust: ServerTrust | None = None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
@@ -62,9 +65,10 @@ async def play(
     (``port`` is then ignored).  ``name`` None asks for one in the game,
     offering ``default_name``.  ``spectate`` joins without a snake;
     ``predict`` draws the player's own snake ahead, where their turns land
-    (``--predict``).  ``trust`` (with a host) pins the server's remembered
-    key and remembers the key it proves; afterwards its ``proven`` and
-    ``said`` tell what happened.
+    (``--predict``); ``record`` saves what the client receives there.
+    ``trust`` (with a host) pins the server's remembered key and remembers
+    the key it proves; afterwards its ``proven`` and ``said`` tell what
+    happened.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -90,6 +94,7 @@ async def play(
         predict=predict,
         config=config,
     )
+    recorder = ClientRecorder(record, session.core) if record is not None else None
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     watcher = (
         asyncio.create_task(_remember_server_key(session, app, trust))
@@ -107,6 +112,8 @@ async def play(
             watcher.cancel()
             await _quietly(watcher)
             trust.proven = session.core.server_key
+        if recorder is not None:
+            recorder.close(loop.time())
         await session.close()
         if server is not None and server_task is not None:
             server.stop()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
@@ -27,6 +28,7 @@ from netsnake.client.trust import KEY_CHANGED_EXIT, ServerTrust
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
+from netsnake.play_replay import replay_main
 
 __all__ = ["main"]
 
@@ -89,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept a server key that differs from the one in known_servers, and remember it",
     )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
+    p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
+    p.add_argument(
+        "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
+    )
     return p
 
 
@@ -111,6 +117,10 @@ def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        if args.host is not None or args.record is not None:
+            parser.error("--replay plays a file: give no HOST and no --record")
+        return replay_main(args.replay, ascii_mode=args.ascii)
     host: str | None = None
     port = args.port
     if args.host is not None:
@@ -120,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"bad HOST: {exc}")
     elif args.trust_new_key:
         parser.error("--trust-new-key needs a HOST (the local game has no key to trust)")
+    if args.record is not None:
+        try:
+            with open(args.record, "wb"):
+                pass  # fail now, before the game starts, if it cannot be written
+        except OSError as exc:
+            parser.error(f"cannot write --record file: {exc.strerror or exc}")
     if args.name is not None:
         try:
             args.name = validate_name(args.name)
@@ -160,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 bots=args.bots,
                 predict=args.predict == "on",
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+                record=Path(args.record) if args.record is not None else None,
                 trust=trust,
             )
         )

@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append one JSON line per received turn, and one per turn applied "
         "(its stamp, tick and cell; for benchmarks and tests)",
     )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write the game to a new file in DIR (netsnake-DATE-TIME.nsrec), "
+        "for netsnake-client --replay",
+    )
     return p
 
 
@@ -107,6 +113,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
     args = parser.parse_args(argv)
     if args.bots > args.max_players:
         parser.error(f"--bots {args.bots} is more than --max-players {args.max_players}")
+    if args.record is not None:
+        try:
+            os.makedirs(args.record, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"cannot create --record directory {args.record}: {exc.strerror or exc}")
+        if not os.access(args.record, os.W_OK | os.X_OK):
+            parser.error(f"cannot write to --record directory {args.record}")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4))
     try:
         world = WorldConfig(width=args.width, height=args.height, wrap=args.wrap)
@@ -131,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyFileError as exc:
         print(f"netsnake-server: error: {exc}", file=sys.stderr)
         return 1
+    record_dir = Path(args.record) if args.record is not None else None
     trace: IO[str] | None = None
     try:
         if args.input_trace:
@@ -142,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.port,
                 stats_interval=args.stats_interval,
                 input_trace=trace,
+                record_dir=record_dir,
                 key=key,
             )
         )

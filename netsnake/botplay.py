@@ -8,6 +8,9 @@ no host the real server code starts in-process on loopback first, as for a
 person, which is the quickest way to try a bot.  It runs until every session
 has ended, ``duration`` has passed, or SIGINT/SIGTERM; then each bot says a
 reliable goodbye and a summary line per bot is printed.
+
+A remote server's key is checked as for a person (``trust``): pinned if
+remembered, remembered on first contact once a bot's handshake proves it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ import logging
 import random
 import signal
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from netsnake.client.botrunner import BotRunner, BotSource
+from netsnake.client.core import default_client_config
 from netsnake.client.session import ClientSession
 from netsnake.client.state import EXIT_CODES, TERMINAL_STATES, ConnectionState
+from netsnake.client.trust import ServerTrust
 from netsnake.game.limits import MAX_NAME_LENGTH
 from netsnake.server.app import RunningServer, start_server
 from netsnake.server.game import ServerSettings
@@ -57,12 +63,14 @@ async def run_bots(
     local_bots: int = 3,
     duration: float | None = None,
     out: TextIO | None = None,
+    trust: ServerTrust | None = None,
 ) -> int:
     """Play ``len(names)`` bots until they are done; returns the process exit code.
 
     0 when the bots played until the end (duration, a signal or a server
     shutdown); otherwise the exit code of the first session that failed
-    (2 unreachable, 3 rejected, 4 lost), as for a person.
+    (2 unreachable, 3 rejected, 4 lost, 5 the server's key changed), as for
+    a person.  ``trust`` (with a host) pins and remembers the server's key.
     """
     out = out or sys.stdout
     loop = asyncio.get_running_loop()
@@ -74,6 +82,10 @@ async def run_bots(
         server_task = asyncio.create_task(server.run())
         host, port = server.address
         print(f"local server on {host} port {port} with {local_bots} built-in bots", file=out)
+        trust = None  # its key is fresh each run: nothing to pin or remember
+    config = default_client_config()
+    if trust is not None:
+        config = replace(config, server_key=trust.pinned_key)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -87,7 +99,7 @@ async def run_bots(
         )
         for i, session in enumerate(sessions):
             runners.append(BotRunner(session.core, source.make(i), name=names[i], budget=budget))
-        code = await _play(sessions, stop, duration)
+        code = await _play(sessions, stop, duration, trust)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -107,7 +119,12 @@ async def run_bots(
     return code
 
 
-async def _play(sessions: list[ClientSession], stop: asyncio.Event, duration: float | None) -> int:
+async def _play(
+    sessions: list[ClientSession],
+    stop: asyncio.Event,
+    duration: float | None,
+    trust: ServerTrust | None,
+) -> int:
     """Wait for the end; the exit code (0 if any bot played to the end)."""
     loop = asyncio.get_running_loop()
     deadline = None if duration is None else loop.time() + duration
@@ -118,6 +135,14 @@ async def _play(sessions: list[ClientSession], stop: asyncio.Event, duration: fl
             break
         for i, s in enumerate(sessions):
             state = s.core.state
+            key = s.core.server_key
+            if trust is not None and trust.proven is None and key is not None:
+                if state is ConnectionState.KEY_CHANGED:
+                    trust.proven = key  # refused by the handshake; the command line reports it
+                else:
+                    notice = trust.accept(key)
+                    if notice is not None:
+                        log.info("%s", notice.full)
             if state in TERMINAL_STATES and i not in reported:
                 reported.add(i)
                 reason = s.core.status_reason or state.value

@@ -440,13 +440,22 @@ def test_bot_command_line_plays_against_a_real_server_process(tmp_path: Path) ->
             text=True,
             timeout=30,
             cwd=REPO,
-            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+            env={
+                "PYTHONPATH": str(REPO),
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            },
             check=False,
         )
         assert proc.returncode == 0, proc.stderr
         server.wait_for_line(r"e2e-1 joined from", timeout=5)
         server.wait_for_line(r"e2e-2 joined from", timeout=5)
         server.wait_for_line(r"e2e-1 left", timeout=5)
+    # Trust on first use, as for a person: the server's key is remembered.
+    assert "new server" in proc.stderr
+    known = (tmp_path / "config" / "netsnake" / "known_servers").read_text()
+    assert f"\n127.0.0.1:{server.port} x25519 " in known
     lines = [line for line in proc.stdout.splitlines() if line.startswith("e2e-")]
     assert len(lines) == 2, proc.stdout
     for line in lines:

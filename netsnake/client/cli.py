@@ -20,6 +20,13 @@ from pathlib import Path
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.client.botrunner import BotLoadError, BotSource, load_bot
+from netsnake.client.known_servers import (
+    KnownServers,
+    KnownServersError,
+    default_known_servers_path,
+    server_label,
+)
+from netsnake.client.trust import KEY_CHANGED_EXIT, ServerTrust
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
@@ -100,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="bots in the local game when no HOST is given (default 3)",
     )
+    p.add_argument(
+        "--trust-new-key",
+        action="store_true",
+        help="accept a server key that differs from the one in known_servers, and remember it",
+    )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
     p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
     p.add_argument(
@@ -136,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(line: str) -> None:
+    print(f"netsnake-client: {line}", file=sys.stderr)
+
+
+def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
+    """What known_servers says about ``host``; ignored lines are reported on stderr.
+
+    Raises KnownServersError if the file cannot be read.
+    """
+    known = KnownServers.load(default_known_servers_path())
+    for report in known.problem_reports():
+        log.warning("%s", report)
+        _say(f"warning: {report}")
+    return ServerTrust(known, server_label(host, port), trust_new_key)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -150,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    elif args.trust_new_key:
+        parser.error("--trust-new-key needs a HOST (the local game has no key to trust)")
     if args.record is not None:
         try:
             with open(args.record, "wb"):
@@ -192,37 +222,64 @@ def main(argv: list[str] | None = None) -> int:
         # The terminal belongs to the game: log nothing there.
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger().setLevel(logging.CRITICAL)
-    if source is not None:
-        return _run_bots(args, host, port, source)
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
+    if source is None and (not sys.stdin.isatty() or not sys.stdout.isatty()):
         print(
             "netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
             file=sys.stderr,
         )
         return 1
-    try:
-        return asyncio.run(
-            play(
-                host,
-                port,
-                name=args.name,
-                render_delay=args.render_delay,
-                ascii_mode=args.ascii,
-                spectate=args.spectate,
-                bots=args.bots,
-                predict=args.predict == "on",
-                default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
-                record=Path(args.record) if args.record is not None else None,
-            )
+    trust: ServerTrust | None = None
+    if host is not None:
+        try:
+            trust = _load_trust(host, port, args.trust_new_key)
+        except KnownServersError as exc:
+            _say(f"error: {exc}")
+            return 1
+    if source is not None:
+        code = _run_bots(args, host, port, source, trust)
+    else:
+        try:
+            code = _play(args, host, port, trust)
+        except KeyboardInterrupt:
+            return 0
+        except OSError as exc:
+            print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    # The game's screen is gone: what is printed now stays in the terminal.
+    if trust is not None:
+        for line in trust.said:
+            _say(line)
+        if code == KEY_CHANGED_EXIT:
+            for line in trust.mismatch_report():
+                _say(line)
+    return code
+
+
+def _play(args: argparse.Namespace, host: str | None, port: int, trust: ServerTrust | None) -> int:
+    return asyncio.run(
+        play(
+            host,
+            port,
+            name=args.name,
+            render_delay=args.render_delay,
+            ascii_mode=args.ascii,
+            spectate=args.spectate,
+            bots=args.bots,
+            predict=args.predict == "on",
+            default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+            record=Path(args.record) if args.record is not None else None,
+            trust=trust,
         )
-    except KeyboardInterrupt:
-        return 0
-    except OSError as exc:
-        print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    )
 
 
-def _run_bots(args: argparse.Namespace, host: str | None, port: int, source: BotSource) -> int:
+def _run_bots(
+    args: argparse.Namespace,
+    host: str | None,
+    port: int,
+    source: BotSource,
+    trust: ServerTrust | None,
+) -> int:
     from netsnake.botplay import bot_names, run_bots
 
     try:
@@ -236,6 +293,7 @@ def _run_bots(args: argparse.Namespace, host: str | None, port: int, source: Bot
                 predict=args.predict == "on",
                 local_bots=args.bots,
                 duration=args.duration,
+                trust=trust,
             )
         )
     except KeyboardInterrupt:

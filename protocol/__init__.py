@@ -29,6 +29,14 @@ from protocol._events import (
     PayloadLost,
     PayloadReceived,
 )
+from protocol._info import (
+    INFO_REQUEST_SIZE,
+    MAX_INFO_PAYLOAD,
+    InfoAnswered,
+    InfoConfig,
+    InfoQuery,
+    InfoUnanswered,
+)
 from protocol._sequence import seq_diff, seq_greater, seq_next
 from protocol._server import ServerConfig, ServerEndpoint
 from protocol._stats import ConnectionStats
@@ -43,6 +51,8 @@ from protocol._wire import (
 __all__ = [
     "DATA_HEADER_SIZE",
     "HANDSHAKE_SIZE",
+    "INFO_REQUEST_SIZE",
+    "MAX_INFO_PAYLOAD",
     "MAX_DATAGRAM",
     "MAX_RELIABLE_MESSAGE",
     "PROTOCOL_VERSION",
@@ -58,6 +68,10 @@ __all__ = [
     "DecodeError",
     "DisconnectCode",
     "Event",
+    "InfoAnswered",
+    "InfoConfig",
+    "InfoQuery",
+    "InfoUnanswered",
     "LocalProtocolError",
     "MessageReceived",
     "MessageTooLarge",

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=int_range(1, 65535), default=5050, help="server port (default 5050)"
     )
+    p.add_argument(
+        "--list",
+        nargs="*",
+        metavar="HOST[:PORT]",
+        help="print a table of these servers (with none: find those on the LAN) and exit",
+    )
     p.add_argument("--name", help="your username (asked for in the game if not given)")
     p.add_argument("--ascii", action="store_true", help="plain ASCII, whole cells only")
     p.add_argument(
@@ -68,9 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    # Imported here: the local game's start-up should not pay for it.
+    from netsnake.client.listing import format_table, list_servers
+
+    texts = [*args.list, *([args.host] if args.host is not None else [])]
+    hosts = []
+    for text in texts:
+        try:
+            hosts.append(parse_host(text, args.port))
+        except ValueError as exc:
+            parser.error(f"bad HOST: {exc}")
+    rows = list_servers(hosts, args.port)
+    if not rows:
+        print(f"no netsnake servers answered on the LAN (port {args.port})")
+    else:
+        format_table(rows, sys.stdout)
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list is not None:
+        return _list(parser, args)
     host: str | None = None
     port = args.port
     if args.host is not None:

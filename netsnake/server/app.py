@@ -174,7 +174,7 @@ async def start_server(
         def tracer(name: str, seq: int, now: float) -> None:
             trace_file.write(json.dumps({"name": name, "seq": seq, "t": now}) + "\n")
 
-    game = GameServer(settings, endpoint, tracer)
+    game = GameServer(settings, endpoint, tracer, instance=int.from_bytes(os.urandom(4)))
     loop = asyncio.get_running_loop()
     transport = await open_udp(endpoint, lambda e: game.handle_event(e, loop.time()), sock=sock)
     return RunningServer(game, transport, settings, stats_interval)
@@ -198,7 +198,8 @@ async def serve(
     bound_host, bound_port = server.address
     cfg = settings.world
     log.info(
-        "netsnake server listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+        "netsnake server %r listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+        settings.server_name,
         bound_host,
         bound_port,
         settings.tick_rate,

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
-from netsnake import GAME_VERSION
+from netsnake import GAME_VERSION, __version__
 from netsnake.addresses import format_peer
 from netsnake.game.bots import steer_bots
 from netsnake.game.events import (
@@ -48,6 +48,7 @@ from netsnake.game.messages import (
     encode_message,
 )
 from netsnake.game.names import NameError_, unique_name, validate_name
+from netsnake.game.server_info import ServerInfo, encode_server_info
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import SnapshotHistory
 from netsnake.game.world import PlayerDied as WorldDied
@@ -109,6 +110,8 @@ class ServerSettings:
     seed: int = 0
     join_timeout: float = 120.0
     """A connection that has not joined after this long is closed."""
+    server_name: str = "netsnake"
+    """What INFO queries (``netsnake-client --list``) show; cut to fit the reply."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 60:
@@ -163,7 +166,10 @@ class GameServer:
         settings: ServerSettings,
         endpoint: ServerEndpoint,
         input_tracer: InputTracer | None = None,
+        *,
+        instance: int = 0,
     ) -> None:
+        """``instance`` is a random number per server process, sent in INFO replies."""
         self.settings = settings
         self.endpoint = endpoint
         cfg = settings.world
@@ -179,6 +185,9 @@ class GameServer:
         self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
         self._closing = False
+        self._instance = instance
+        self._started: float | None = None
+        self._info_key: tuple[int, int, int] | None = None
         self._fill_bots()
 
     # ------------------------------------------------------------------ queries
@@ -427,6 +436,41 @@ class GameServer:
         self.history.add(snap)
         self.counters.ticks += 1
         self._send_snapshots(snap.tick, now)
+        self._refresh_info(now)
+
+    # --------------------------------------------------------------------- info
+
+    @property
+    def spectators(self) -> int:
+        """Connections watching without a snake.  Always 0 until seats land (issue 12)."""
+        return 0
+
+    def server_info(self, now: float) -> ServerInfo:
+        """What this server answers to INFO queries at ``now``."""
+        started = now if self._started is None else self._started
+        cfg = self.settings.world
+        return ServerInfo(
+            name=self.settings.server_name,
+            version=__version__,
+            game_version=GAME_VERSION,
+            players=self.players,
+            max_players=self.settings.max_players,
+            spectators=self.spectators,
+            tick_rate=self.settings.tick_rate,
+            width=cfg.width,
+            height=cfg.height,
+            uptime=int(now - started),
+            instance=self._instance,
+        )
+
+    def _refresh_info(self, now: float) -> None:
+        # The endpoint answers INFO queries with bytes set here; re-encode only on change.
+        if self._started is None:
+            self._started = now
+        key = (self.players, self.spectators, int(now - self._started))
+        if key != self._info_key:
+            self._info_key = key
+            self.endpoint.info.payload = encode_server_info(self.server_info(now))
 
     def _send_snapshots(self, tick: int, now: float) -> None:
         oldest = tick - self.history.window

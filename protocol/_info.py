@@ -91,13 +91,13 @@ def decode_info_request(data: bytes) -> bytes:
     return data[PREFIX_SIZE:INFO_REPLY_HEADER_SIZE]
 
 
-def encode_info_reply(nonce: bytes, payload: bytes) -> bytes:
-    """An INFO_REPLY: prefix (this end's version), the request's nonce, the payload."""
+def encode_info_reply(nonce: bytes, payload: bytes, version: int = PROTOCOL_VERSION) -> bytes:
+    """An INFO_REPLY: prefix (the server's version), the request's nonce, the payload."""
     if len(nonce) != NONCE_SIZE:
         raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
     if len(payload) > MAX_INFO_PAYLOAD:
         raise ValueError(f"INFO payload of {len(payload)} bytes exceeds {MAX_INFO_PAYLOAD}")
-    return seal_crc(prefix(PacketKind.INFO_REPLY) + nonce + payload)
+    return seal_crc(prefix(PacketKind.INFO_REPLY, version) + nonce + payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class InfoResponder:
     The server endpoint hands it every datagram of kind INFO_REQUEST and sends
     what :meth:`handle_request` returns.  Drops are counted in ``counters``
     (the endpoint's): ``info_bad_size``, ``bad_check``, ``info_rate_limited``
-    (per address) and ``info_global_limited`` (overall).
+    (per address) and ``info_overloaded`` (overall).
     """
 
     def __init__(self, counters: Counter[str], config: InfoConfig | None = None) -> None:
@@ -182,9 +182,7 @@ class InfoResponder:
             return None
         refused = self._limit.allow(addr, now)
         if refused is not None:
-            self._counters[
-                "info_rate_limited" if refused == "address" else "info_global_limited"
-            ] += 1
+            self._counters["info_rate_limited" if refused == "address" else "info_overloaded"] += 1
             return None
         self.replies += 1
         reply = encode_info_reply(data[PREFIX_SIZE:INFO_REPLY_HEADER_SIZE], self._payload)

@@ -23,7 +23,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
@@ -205,19 +205,24 @@ def list_servers(
     hosts: Sequence[tuple[str, int]],
     discovery_port: int,
     *,
+    families: Collection[int] = (socket.AF_INET, socket.AF_INET6),
     clock: Callable[[], float] = time.monotonic,
 ) -> list[ListedServer]:
-    """Query ``hosts`` (or, if empty, discover servers on ``discovery_port``): one row each."""
+    """Query ``hosts`` (or, if empty, discover servers on ``discovery_port``): one row each.
+
+    ``families`` limits discovery to IPv4 broadcast or IPv6 multicast (tests use it).
+    """
     discover = not hosts
     query = InfoQuery(
         timeout=DISCOVERY_WINDOW if discover else QUERY_TIMEOUT, resend_interval=RESEND_INTERVAL
     )
     rows: dict[Hashable, ListedServer] = {}
-    families: dict[Hashable, int] = {}
+    targets: dict[Hashable, int] = {}
     order: list[Hashable] = []
     if discover:
         for family, sockaddr in discovery_targets(discovery_port):
-            families[sockaddr] = family
+            if family in families:
+                targets[sockaddr] = family
     else:
         for i, (host, port) in enumerate(hosts):
             typed = format_address(host, port)
@@ -227,15 +232,15 @@ def list_servers(
                 rows[i] = ListedServer(typed, problem="unknown host")
                 order.append(i)
                 continue
-            families[sockaddr] = family
+            targets[sockaddr] = family
             order.append(sockaddr)
             rows[sockaddr] = ListedServer(typed, problem="no answer")
-    socks = {f: s for f in set(families.values()) if (s := _open_socket(f)) is not None}
+    socks = {f: s for f in set(targets.values()) if (s := _open_socket(f)) is not None}
     try:
         now = clock()
-        for target in families:
+        for target in targets:
             query.query(target, now, discover=discover)
-        events = _run(query, socks, families, clock)
+        events = _run(query, socks, targets, clock)
     finally:
         for sock in socks.values():
             sock.close()

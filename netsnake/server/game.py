@@ -189,6 +189,8 @@ class GameServer:
         self._started: float | None = None
         self._info_key: tuple[int, int, int] | None = None
         self._fill_bots()
+        # Answer INFO queries from the start, before the first tick sets the clock.
+        self.endpoint.info.payload = encode_server_info(self.server_info(0.0))
 
     # ------------------------------------------------------------------ queries
 

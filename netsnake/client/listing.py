@@ -192,8 +192,7 @@ def _run(
             query.handle_timer(clock())
 
 
-def _row(event: InfoAnswered) -> tuple[ListedServer, int | None]:
-    address = _peer_text(event.peer)
+def _row(event: InfoAnswered, address: str) -> tuple[ListedServer, int | None]:
     try:
         info = decode_server_info(event.payload)
     except DecodeError:
@@ -248,8 +247,8 @@ def list_servers(
     for event in events:
         if not isinstance(event, InfoAnswered):
             continue
-        row, instance = _row(event)
         if discover:
+            row, instance = _row(event, _peer_text(event.peer))
             if instance is not None and instance in seen_instances:
                 continue  # the same server by another address or family
             if instance is not None:
@@ -258,7 +257,8 @@ def list_servers(
             order.append(key)
             rows[key] = row
         else:
-            rows[event.target] = row
+            # As the user typed it: a name stays a name.
+            rows[event.target] = _row(event, rows[event.target].address)[0]
     listed = [rows[k] for k in order]
     if discover:
         listed.sort(key=lambda r: ((r.info.name if r.info else "~"), r.address))

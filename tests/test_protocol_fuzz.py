@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import ClientEndpoint, ClientState, ServerEndpoint
+from protocol._info import encode_info_reply, encode_info_request
 from protocol._wire import (
     PREFIX_SIZE,
     PacketKind,
@@ -82,6 +83,8 @@ def _templates() -> tuple[list[bytes], bytes]:
     packets += [
         seal_crc(prefix(PacketKind.DENIED) + NONCE + encode_reason(3, "server full")),
         seal_keyed(prefix(PacketKind.DISCONNECT) + encode_reason(0, "bye"), session),
+        encode_info_request(NONCE),
+        encode_info_reply(NONCE, b"\x81\xa4name\xa5alpha"),
     ]
     kinds = {packet_kind(p) for p in packets}
     assert kinds == set(PacketKind), kinds

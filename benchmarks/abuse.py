@@ -16,8 +16,12 @@ capturing UDP proxy, so the benchmark holds real packets of a real client
 Phases: **baseline** (legitimate play only), **replay check** (the victim's
 packets replayed slowly from other source ports, so the kernel drops none and
 the server's ``unknown_source``/``bad_token`` counters must grow by exactly
-the number sent), **attack** (hostile sender processes at full speed),
-**after**.  The sender processes, one per attack kind, are:
+the number sent), **right-source check** (from the victim's own address, the
+proxy's socket: bit-flipped copies of the victim's sealed DATA packets, each of
+which must fail to open and be counted, then verbatim replays of them, each of
+which must be counted as a duplicate, stale or unopenable packet), **attack**
+(hostile sender processes at full speed), **after**.  The sender processes,
+one per attack kind, are:
 
 ``random``      datagrams of every size 0..1500, then larger ones up to 65507
 ``mutate``      truncations and bit flips of captured packets, wrong protocol
@@ -201,10 +205,10 @@ def _mutations(rng: random.Random, packet: bytes) -> bytes:
     if choice == 1:
         return bytes((rng.randrange(256),)) + bytes(buf[1:])  # protocol id
     if choice == 2 and len(buf) > 1:
-        buf[1] = rng.choice((0, 2, 3, 255))  # another protocol version
+        buf[1] = (rng.choice((0, 1, 3, 15)) << 4) | (buf[1] & 0x0F)  # another version
         return bytes(buf)
-    if choice == 3 and len(buf) > 2:
-        buf[2] = rng.choice((0, 8, 9, 100, 255))  # unknown packet kind
+    if choice == 3 and len(buf) > 1:
+        buf[1] = (buf[1] & 0xF0) | rng.choice((0, 8, 9, 15))  # unknown packet kind
         return bytes(buf)
     for _ in range(rng.randint(1, 8)):  # bit flips
         bit = rng.randrange(len(buf) * 8)
@@ -628,6 +632,12 @@ class AbuseResult:
     bots_playing_after: int = 0
     server_tick_rate: float = 0.0
     replay_kinds: str = ""
+    flipped_sent: int = 0
+    flipped_refused: int = 0
+    flipped_counters: str = ""
+    own_replay_sent: int = 0
+    own_replay_refused: int = 0
+    own_replay_counters: str = ""
     after_tick_rate: float = 0.0
     tick_p99_ms: float = 0.0
     overruns: int = 0
@@ -668,6 +678,42 @@ async def _replay_check(
     refused = sum(after.get(k, 0) - before.get(k, 0) for k in keys)
     # CONNECT_REQUESTs in the capture get a CHALLENGE (unverified, nothing accepted).
     return sent, refused
+
+
+def _delta(before: dict[str, int], after: dict[str, int], keys: tuple[str, ...]) -> Counter[str]:
+    return Counter(
+        {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) > before.get(k, 0)}
+    )
+
+
+async def _right_source_check(
+    server: _Server, proxy: _CaptureProxy, sealed: list[bytes], count: int, seed: int
+) -> tuple[int, Counter[str], int, Counter[str]]:
+    """From the victim's own address (the proxy's socket to the server): ``count``
+    copies of its sealed DATA packets with one random bit flipped, then ``count``
+    verbatim replays.  Returns (flipped sent, their drop counters, replays sent,
+    their drop counters); every datagram must land in one of the counters."""
+    assert proxy.upstream is not None
+    rng = random.Random(seed)
+    first = server.counters()
+    for i in range(count):
+        packet = bytearray(sealed[i % len(sealed)])
+        bit = rng.randrange(len(packet) * 8)
+        packet[bit // 8] ^= 1 << (bit % 8)
+        proxy.upstream.sendto(bytes(packet))
+        if i % 50 == 49:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(2.5)  # two stats lines later
+    second = server.counters()
+    for i in range(count):
+        proxy.upstream.sendto(sealed[i % len(sealed)])
+        if i % 50 == 49:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(2.5)
+    third = server.counters()
+    flipped = _delta(first, second, ("bad_check", "bad_protocol_id", "bad_version"))
+    replayed = _delta(second, third, ("duplicate", "stale", "bad_check"))
+    return count, flipped, count, replayed
 
 
 async def run_abuse(
@@ -713,6 +759,18 @@ async def run_abuse(
                 server, addr, replayable, 2000
             )
             log(f"replay check: {result.replay_sent} sent, {result.replay_refused} refused")
+            sealed = [d for d in captured if len(d) > 2 and _packet_kind(d) == PacketKind.DATA]
+            sent, flipped, replays, replayed = await _right_source_check(
+                server, proxy, sealed, 2000, seed
+            )
+            result.flipped_sent, result.flipped_refused = sent, sum(flipped.values())
+            result.flipped_counters = ", ".join(f"{k}={v}" for k, v in sorted(flipped.items()))
+            result.own_replay_sent, result.own_replay_refused = replays, sum(replayed.values())
+            result.own_replay_counters = ", ".join(f"{k}={v}" for k, v in sorted(replayed.items()))
+            log(
+                f"right-source check: {sent} bit-flipped, {result.flipped_refused} dropped; "
+                f"{replays} replayed, {result.own_replay_refused} dropped"
+            )
 
             ctx = mp.get_context("spawn")
             queue, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -889,6 +947,22 @@ def format_table(r: AbuseResult) -> str:
             ok(accepted <= 0),
         )
     )
+    rows.append(
+        (
+            "bit-flipped sealed packets from the victim's address",
+            f"{r.flipped_sent} sent, {r.flipped_refused} dropped and counted "
+            f"({r.flipped_counters})",
+            ok(r.flipped_sent > 0 and r.flipped_refused == r.flipped_sent),
+        )
+    )
+    rows.append(
+        (
+            "replays from the victim's own address",
+            f"{r.own_replay_sent} sent, {r.own_replay_refused} dropped and counted "
+            f"({r.own_replay_counters})",
+            ok(r.own_replay_sent > 0 and r.own_replay_refused == r.own_replay_sent),
+        )
+    )
     rows.append(("victim of the replays", r.victim_notes, ok(r.victim_ok)))
     info = r.by_kind.get("info")
     if info is not None:
@@ -974,6 +1048,10 @@ def main(argv: list[str] | None = None) -> int:
         and result.error_lines == 0
         and result.amplification <= 1.0
         and result.replay_refused >= result.replay_sent
+        and result.flipped_sent > 0
+        and result.flipped_refused == result.flipped_sent
+        and result.own_replay_sent > 0
+        and result.own_replay_refused == result.own_replay_sent
         and result.victim_ok
     )
     return 0 if hard else 1

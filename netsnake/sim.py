@@ -93,6 +93,9 @@ class GameSimulation:
             )
         }
         self._server_hashes: dict[int, int] = {}
+        #: Called with (source, destination, datagram) for every datagram delivered:
+        #: a capture of the game's traffic, as a sniffer on the path would see it.
+        self.on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None
 
     def add_client(
         self, name: str, *, steer: bool = True, config: ClientConfig | None = None
@@ -140,6 +143,7 @@ class GameSimulation:
             until,
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
+            on_deliver=self.on_deliver,
         )
 
     def playing(self) -> list[SimClient]:

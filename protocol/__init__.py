@@ -4,6 +4,11 @@ Feed datagrams and timer expiries in with ``receive_datagram(data, addr, now)``
 and ``handle_timer(now)``; pull ``next_event()`` and ``datagrams_to_send(now)``
 out; sleep until ``get_timer()``.  No sockets, clocks or asyncio in here.
 The byte-level specification is ``protocol/PROTOCOL.rst``.
+
+Every packet after the handshake is sealed (AES-256-GCM under keys from a Noise
+NX exchange); the server proves a static X25519 key (``ServerConfig.static_key``,
+``ServerEndpoint.public_key``) which a client may pin (``ClientConfig.server_key``)
+or learn on first use (``ConnectionEstablished.server_key``).
 """
 
 from protocol._client import ClientConfig, ClientEndpoint, ClientState
@@ -18,6 +23,7 @@ from protocol._codec import (
     unpack_untrusted,
 )
 from protocol._connection import Connection, ConnectionConfig
+from protocol._crypto import CryptoPair, generate_static_key, key_fingerprint, public_key
 from protocol._errors import LocalProtocolError, MessageTooLarge, NotConnected, QueueFull
 from protocol._events import (
     ConnectionEstablished,
@@ -65,6 +71,7 @@ __all__ = [
     "ConnectionEstablished",
     "ConnectionStats",
     "ConnectionTerminated",
+    "CryptoPair",
     "DecodeError",
     "DisconnectCode",
     "Event",
@@ -87,6 +94,9 @@ __all__ = [
     "expect_int",
     "expect_list",
     "expect_str",
+    "generate_static_key",
+    "key_fingerprint",
+    "public_key",
     "seq_diff",
     "seq_greater",
     "seq_next",

@@ -4,6 +4,11 @@ States (all transitions live in ``_TRANSITIONS``)::
 
     IDLE --connect()--> REQUESTING --CHALLENGE--> RESPONDING --ACCEPT--> CONNECTED
       any state --DENIED / timeout / DISCONNECT / disconnect()--> CLOSED
+      RESPONDING --ACCEPT proving another key than the pinned one--> CLOSED
+
+CONNECT_RESPONSE carries Noise NX message 1 (the client's ephemeral key) and
+ACCEPT carries message 2 (see ``_crypto.py``); a client is CONNECTED only once
+ACCEPT verified, which proves the server holds the static key it names.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from protocol._connection import Connection, ConnectionConfig
+from protocol._crypto import (
+    CryptoPair,
+    HandshakeError,
+    NoiseInitiator,
+    generate_static_key,
+    key_fingerprint,
+)
 from protocol._errors import LocalProtocolError, NotConnected
 from protocol._events import (
     ConnectionEstablished,
@@ -24,17 +36,18 @@ from protocol._events import (
 )
 from protocol._stats import ConnectionStats
 from protocol._wire import (
+    ACCEPT_SIZE,
     CHALLENGE_TOKEN_SIZE,
     MAX_DATAGRAM,
     NONCE_SIZE,
     PREFIX_SIZE,
     PROTOCOL_ID,
     PROTOCOL_VERSION,
-    SESSION_SIZE,
     PacketKind,
     WireError,
     check_crc,
     decode_reason,
+    handshake_prologue,
     packet_kind,
     packet_version,
     pad,
@@ -55,9 +68,7 @@ class ClientState(enum.Enum):
 
 _TRANSITIONS: dict[ClientState, frozenset[ClientState]] = {
     ClientState.IDLE: frozenset({ClientState.REQUESTING, ClientState.CLOSED}),
-    ClientState.REQUESTING: frozenset(
-        {ClientState.RESPONDING, ClientState.CONNECTED, ClientState.CLOSED}
-    ),
+    ClientState.REQUESTING: frozenset({ClientState.RESPONDING, ClientState.CLOSED}),
     ClientState.RESPONDING: frozenset({ClientState.CONNECTED, ClientState.CLOSED}),
     ClientState.CONNECTED: frozenset({ClientState.CLOSED}),
     ClientState.CLOSED: frozenset(),
@@ -72,14 +83,25 @@ class ClientConfig:
     """Handshake packets are resent this often until answered."""
     connect_timeout: float = 5.0
     """Give up (UNREACHABLE) when the handshake has not completed after this long."""
+    server_key: bytes | None = None
+    """The server's static public key, if known (pinned): a server that proves another
+    key is refused with SERVER_KEY_MISMATCH.  None accepts any key (trust on first use)."""
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
 
 
 class ClientEndpoint:
-    """Sans-IO client of one server address."""
+    """Sans-IO client of one server address.
+
+    ``nonce`` and ``ephemeral_key`` (a raw X25519 private key) are random unless
+    given; tests fix them to reproduce the golden vectors.
+    """
 
     def __init__(
-        self, server: Hashable, config: ClientConfig | None = None, nonce: bytes | None = None
+        self,
+        server: Hashable,
+        config: ClientConfig | None = None,
+        nonce: bytes | None = None,
+        ephemeral_key: bytes | None = None,
     ) -> None:
         self.server = server
         self.config = config or ClientConfig()
@@ -87,7 +109,11 @@ class ClientEndpoint:
         self.nonce = nonce if nonce is not None else os.urandom(NONCE_SIZE)
         if len(self.nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
+        self._ephemeral = ephemeral_key if ephemeral_key is not None else generate_static_key()
+        #: The static public key the server proved in its ACCEPT (None before that).
+        self.server_key: bytes | None = None
         self._token = b""
+        self._noise: NoiseInitiator | None = None
         self._events: deque[Event] = deque()
         self._conn: Connection | None = None
         self._started = 0.0
@@ -178,10 +204,7 @@ class ClientEndpoint:
                 self.counters["unexpected_kind"] += 1
         elif kind == PacketKind.CHALLENGE and self.state is ClientState.REQUESTING:
             self._handle_challenge(data, now)
-        elif kind == PacketKind.ACCEPT and self.state in (
-            ClientState.REQUESTING,
-            ClientState.RESPONDING,
-        ):
+        elif kind == PacketKind.ACCEPT and self.state is ClientState.RESPONDING:
             self._handle_accept(data, now)
         else:
             self.counters["unexpected_kind"] += 1
@@ -198,7 +221,13 @@ class ClientEndpoint:
             if self.state is ClientState.REQUESTING:
                 packet = pad(prefix(PacketKind.CONNECT_REQUEST) + self.nonce)
             else:
-                packet = pad(prefix(PacketKind.CONNECT_RESPONSE) + self.nonce + self._token)
+                assert self._noise is not None
+                packet = pad(
+                    prefix(PacketKind.CONNECT_RESPONSE)
+                    + self.nonce
+                    + self._token
+                    + self._noise.write_message1()
+                )
             packet = seal_crc(packet)
             return [(packet, self.server)]
         return []
@@ -247,21 +276,50 @@ class ClientEndpoint:
         if not self._nonce_ok(data):
             return
         self._token = data[PREFIX_SIZE + NONCE_SIZE :]
+        self._noise = NoiseInitiator(handshake_prologue(self.nonce, self._token), self._ephemeral)
         self._enter(ClientState.RESPONDING)
         self._next_handshake = now  # answer at once
 
     def _handle_accept(self, data: bytes, now: float) -> None:
-        if len(data) != PREFIX_SIZE + NONCE_SIZE + SESSION_SIZE:
+        if len(data) != ACCEPT_SIZE:
             self.counters["malformed"] += 1
             return
         if not self._nonce_ok(data):
             return
-        session = data[PREFIX_SIZE + NONCE_SIZE :]
+        assert self._noise is not None
+        try:
+            keys = self._noise.read_message2(data[PREFIX_SIZE + NONCE_SIZE :])
+        except HandshakeError:
+            # Not sealed by whoever holds the key it names, or tampered past the CRC.
+            self.counters["bad_handshake"] += 1
+            return
+        self.server_key = keys.server_static
+        pinned = self.config.server_key
+        if pinned is not None and pinned != keys.server_static:
+            self._enter(ClientState.CLOSED)
+            reason = (
+                f"server key {key_fingerprint(keys.server_static)} does not match"
+                f" the expected {key_fingerprint(pinned)}"
+            )
+            self._events.append(
+                ConnectionTerminated(
+                    peer=self.server,
+                    code=DisconnectCode.SERVER_KEY_MISMATCH,
+                    reason=reason,
+                    by_peer=False,
+                )
+            )
+            return
         self._conn = Connection(
-            self.server, session, now, self._events, self.counters, self.config.connection
+            self.server,
+            CryptoPair.from_keys(keys),
+            now,
+            self._events,
+            self.counters,
+            self.config.connection,
         )
         self._enter(ClientState.CONNECTED)
-        self._events.append(ConnectionEstablished(peer=self.server))
+        self._events.append(ConnectionEstablished(peer=self.server, server_key=keys.server_static))
 
     def _handle_denied(self, data: bytes) -> None:
         if not self._nonce_ok(data):

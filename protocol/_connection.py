@@ -12,8 +12,14 @@ Theory of operation (after Glenn Fiedler's "reliable" and aioquic):
   Reliable messages leave the send queue when acked and are otherwise resent
   on later packets; unreliable payloads surface as PayloadAcked/PayloadLost
   so the application can pick delta baselines.
-* Packets are deduplicated over a 1024-sequence window; anything older is
-  stale.  A packet is validated completely before any of it is applied.
+* Every packet is sealed by the connection's CryptoPair (``_crypto.py``): the
+  sequence on the wire is the low 16 bits of a 64-bit packet counter that is
+  also the AEAD nonce.  A receiver rebuilds the counter from the sequence and
+  the newest counter it verified, opens the packet, and only then looks at it.
+* Packets are deduplicated over a 1024-counter window; anything older is
+  stale.  Because the counter is rebuilt rather than wrapped, a packet
+  replayed after the sequence wrapped fails to open instead of looking new.
+  A packet is validated completely before any of it is applied.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from protocol._crypto import MAX_PACKET_COUNTER, CryptoPair
 from protocol._errors import MessageTooLarge
 from protocol._events import (
     ConnectionTerminated,
@@ -34,7 +41,7 @@ from protocol._events import (
 )
 from protocol._fragment import Reassembler, split_payload
 from protocol._reliable import ReliableReceiver, ReliableSender
-from protocol._sequence import SEQ_MASK, seq_diff, seq_next
+from protocol._sequence import SEQ_MASK, expand_sequence, seq_diff, seq_next
 from protocol._stats import ConnectionStats, LinkEstimator
 from protocol._wire import (
     FRAME_BUDGET,
@@ -42,11 +49,11 @@ from protocol._wire import (
     MAX_FRAGMENTS,
     MAX_UNRELIABLE_PAYLOAD,
     PREFIX_SIZE,
+    SEALED_HEADER_SIZE,
     DataHeader,
     FrameType,
     PacketKind,
     WireError,
-    check_keyed,
     decode_data_header,
     decode_frames,
     decode_reason,
@@ -56,15 +63,18 @@ from protocol._wire import (
     encode_reason,
     encode_reliable_frame,
     encode_unreliable_frame,
+    keyed_prefix,
     packet_kind,
-    prefix,
-    seal_keyed,
+    packet_sequence,
 )
 
 __all__ = ["Connection", "ConnectionConfig"]
 
 _DEDUP_WINDOW = 1024
 _MAX_IN_FLIGHT = 1024
+#: A connection ends once its packet counter gets this close to the last usable
+#: nonce (never in practice: 2**64 packets), keeping room for a DISCONNECT.
+_COUNTER_END = MAX_PACKET_COUNTER - 0x10000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,14 +114,15 @@ class Connection:
     def __init__(
         self,
         peer: Hashable,
-        session: bytes,
+        crypto: CryptoPair,
         now: float,
         events: deque[Event],
         counters: Counter[str],
         config: ConnectionConfig | None = None,
     ) -> None:
         self.peer = peer
-        self.session = session
+        #: Seals this side's packets and opens the peer's.
+        self.crypto = crypto
         self.config = config or ConnectionConfig()
         self.closed = False
         self._events = events
@@ -119,7 +130,7 @@ class Connection:
         self._link = LinkEstimator()
         self._now = now
         # Sending side.
-        self._next_seq = 0
+        self._send_counter = 0  # the next packet's counter; its low 16 bits are the sequence
         self._in_flight: dict[int, _SentPacket] = {}
         self._newest_acked: int | None = None
         self._last_send = now
@@ -134,7 +145,7 @@ class Connection:
         self._outbox: list[bytes] = []
         # Receiving side.
         self._last_recv = now
-        self._recv_latest: int | None = None
+        self._recv_latest = -1  # newest packet counter received (-1: none yet)
         self._recv_latest_time = now
         self._recv_bits = 0
         self._seen: list[int] = [-1] * _DEDUP_WINDOW
@@ -179,11 +190,15 @@ class Connection:
         """Close now; DISCONNECT goes out on the next ``datagrams_to_send``."""
         if self.closed:
             return
-        packet = seal_keyed(
-            prefix(PacketKind.DISCONNECT) + encode_reason(code, reason), self.session
-        )
+        packet = self._seal(PacketKind.DISCONNECT, encode_reason(code, reason))
         self._outbox.extend([packet] * self.config.disconnect_copies)
         self._close(code, reason, by_peer=False, notify=notify)
+
+    def _seal(self, kind: PacketKind, body: bytes) -> bytes:
+        """Seal one packet under the next counter (so no nonce is ever used twice)."""
+        counter = self._send_counter
+        self._send_counter = counter + 1
+        return self.crypto.seal(keyed_prefix(kind, counter & SEQ_MASK), body, counter)
 
     def _close(self, code: DisconnectCode, reason: str, *, by_peer: bool, notify: bool) -> None:
         self.closed = True
@@ -198,6 +213,10 @@ class Connection:
         self._now = now
         out, self._outbox = self._outbox, []
         if self.closed:
+            return out
+        if self._send_counter >= _COUNTER_END:
+            self.disconnect(DisconnectCode.PROTOCOL_ERROR, "packet counter exhausted")
+            out, self._outbox = self._outbox, []
             return out
         reliable = self._reliable_out.due(now)
         unreliable, self._unreliable_out = self._unreliable_out, []
@@ -234,17 +253,16 @@ class Connection:
         return out
 
     def _emit(self, now: float, frames: list[bytes], mids: list[int], handles: list[int]) -> bytes:
-        seq = self._next_seq
-        self._next_seq = seq_next(seq)
-        if self._recv_latest is None:
+        seq = self._send_counter & SEQ_MASK
+        if self._recv_latest < 0:
             ack, delay = SEQ_MASK, b""
         else:
-            ack = self._recv_latest
+            ack = self._recv_latest & SEQ_MASK
             # Tell the peer how long its packet waited here, so its RTT excludes our pacing.
             delay_ms = round((now - self._recv_latest_time) * 1000)
             delay = encode_ack_delay_frame(delay_ms) if delay_ms >= 1 else b""
         header = encode_data_header(DataHeader(seq, ack, self._recv_bits))
-        packet = seal_keyed(header + delay + b"".join(frames), self.session)
+        packet = self._seal(PacketKind.DATA, header[SEALED_HEADER_SIZE:] + delay + b"".join(frames))
         if seq in self._in_flight:  # wrapped onto a record never resolved
             self._resolve_lost(seq)
         # Empty packets get a record too (a later ack of them is an RTT sample),
@@ -266,29 +284,28 @@ class Connection:
         self._now = now
         if self.closed:
             return
-        if not check_keyed(packet, self.session):
+        counter = expand_sequence(self._recv_latest + 1, packet_sequence(packet))
+        body = self.crypto.open_(packet, SEALED_HEADER_SIZE, counter)
+        if body is None:  # tampered, forged, of another connection, or a replay from a lap ago
             self._counters["bad_check"] += 1
             return
-        kind = packet_kind(packet)
-        if kind == PacketKind.DISCONNECT:
-            self._receive_disconnect(packet)
+        opened = packet[:SEALED_HEADER_SIZE] + body
+        if packet_kind(packet) == PacketKind.DISCONNECT:
+            self._receive_disconnect(opened)
             return
         try:
-            header = decode_data_header(packet)
-            frames = decode_frames(packet)
+            header = decode_data_header(opened)
+            frames = decode_frames(opened)
         except WireError:
             self._counters["malformed"] += 1
             return
-        seq = header.sequence
-        if self._recv_latest is not None:
-            behind = seq_diff(self._recv_latest, seq)
-            if behind >= _DEDUP_WINDOW:
-                self._counters["stale"] += 1
-                return
-        if self._seen[seq % _DEDUP_WINDOW] == seq:
+        if self._recv_latest - counter >= _DEDUP_WINDOW:
+            self._counters["stale"] += 1
+            return
+        if self._seen[counter % _DEDUP_WINDOW] == counter:
             self._counters["duplicate"] += 1
             return
-        self._record_received(seq, now)
+        self._record_received(counter, now)
         self._link.on_received(now, len(packet))
         self._last_recv = now
         ack_delay_ms = next((f.ack_delay_ms for f in frames if f.type == FrameType.ACK_DELAY), 0)
@@ -321,12 +338,12 @@ class Connection:
             return
         self._close(DisconnectCode.parse(code), reason, by_peer=True, notify=True)
 
-    def _record_received(self, seq: int, now: float) -> None:
+    def _record_received(self, counter: int, now: float) -> None:
         latest = self._recv_latest
-        if latest is None:
-            self._recv_latest, self._recv_bits, self._recv_latest_time = seq, 0, now
+        if latest < 0:
+            self._recv_latest, self._recv_bits, self._recv_latest_time = counter, 0, now
         else:
-            d = seq_diff(seq, latest)
+            d = counter - latest
             if d > 0:
                 self._link.on_sequence(d - 1, late=False)
                 # Forget the window slots we skipped over so they don't look seen.
@@ -334,12 +351,12 @@ class Connection:
                     self._seen[(latest + i) % _DEDUP_WINDOW] = -1
                 bits = (self._recv_bits << d) | (1 << (d - 1)) if d <= 32 else 0
                 self._recv_bits = bits & 0xFFFFFFFF
-                self._recv_latest, self._recv_latest_time = seq, now
+                self._recv_latest, self._recv_latest_time = counter, now
             else:
                 self._link.on_sequence(0, late=True)
                 if -d <= 32:
                     self._recv_bits |= 1 << (-d - 1)
-        self._seen[seq % _DEDUP_WINDOW] = seq
+        self._seen[counter % _DEDUP_WINDOW] = counter
 
     def _process_acks(self, header: DataHeader, ack_delay_ms: int, now: float) -> None:
         ack = header.ack

@@ -32,6 +32,8 @@ class DisconnectCode(enum.IntEnum):
     PROTOCOL_ERROR = 6
     UNREACHABLE = 7
     REPLACED = 8
+    SERVER_KEY_MISMATCH = 9
+    """Local only: the server proved a static key other than the pinned one."""
 
     @classmethod
     def parse(cls, value: int) -> DisconnectCode:
@@ -51,7 +53,13 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionEstablished(Event):
-    """The handshake completed; reliable and unreliable data may flow."""
+    """The handshake completed; reliable and unreliable data may flow.
+
+    On the client, ``server_key`` is the static public key the server proved in
+    the handshake (what a known-servers file records); on the server it is b"".
+    """
+
+    server_key: bytes = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

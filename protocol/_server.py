@@ -9,17 +9,29 @@ creates a connection.  A spoofed source address never sees its token, so it
 cannot complete the handshake.  Handshake requests are padded to
 HANDSHAKE_SIZE and every pre-verification reply is smaller, so the server
 never sends an unverified address more bytes than it received from it.
+
+The key exchange (Noise NX, ``_crypto.py``) runs only for a CONNECT_RESPONSE
+whose token verified, and within the per-address handshake rate: a spoofed
+or flooding source cannot make the server spend Diffie-Hellman work.  The
+ACCEPT is kept per connection and resent byte for byte when the client asks
+again, so a lost ACCEPT never costs a second exchange or a second key.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter, deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from protocol._connection import Connection, ConnectionConfig
+from protocol._crypto import (
+    CryptoPair,
+    HandshakeError,
+    generate_static_key,
+    noise_respond,
+    public_key,
+)
 from protocol._errors import NotConnected
 from protocol._events import ConnectionEstablished, DisconnectCode, Event
 from protocol._info import InfoConfig, InfoResponder
@@ -28,16 +40,17 @@ from protocol._stats import ConnectionStats
 from protocol._token import TokenMinter
 from protocol._wire import (
     CHALLENGE_TOKEN_SIZE,
+    EPHEMERAL_KEY_SIZE,
     HANDSHAKE_SIZE,
     MAX_DATAGRAM,
     NONCE_SIZE,
     PREFIX_SIZE,
     PROTOCOL_ID,
     PROTOCOL_VERSION,
-    SESSION_SIZE,
     PacketKind,
     check_crc,
     encode_reason,
+    handshake_prologue,
     packet_kind,
     packet_version,
     prefix,
@@ -59,24 +72,42 @@ class ServerConfig:
     handshake_global_rate: float = 2000.0
     """Handshake replies per second allowed to all unverified addresses together."""
     rate_table_size: int = 8192
+    static_key: bytes | None = None
+    """The server's raw X25519 private key (32 bytes), proved to every client in the
+    handshake.  None makes a fresh key per endpoint (the local game, tests)."""
     info: InfoConfig = field(default_factory=InfoConfig)
     """Rate limits of INFO replies (their own buckets, apart from the handshake's)."""
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
 
 
 class ServerEndpoint:
-    """Sans-IO server: feed datagrams and timer expiries in, pull events and datagrams out."""
+    """Sans-IO server: feed datagrams and timer expiries in, pull events and datagrams out.
 
-    def __init__(self, config: ServerConfig | None = None, secret: bytes | None = None) -> None:
+    ``secret`` keys the challenge tokens; ``ephemeral_keys`` makes the ephemeral
+    X25519 private key of each key exchange.  Both are random unless given;
+    tests fix them to reproduce the golden vectors.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        secret: bytes | None = None,
+        ephemeral_keys: Callable[[], bytes] = generate_static_key,
+    ) -> None:
         self.config = config or ServerConfig()
         self._secret = secret or os.urandom(32)
         self._tokens = TokenMinter(self._secret, self.config.token_lifetime)
+        self._static = self.config.static_key or generate_static_key()
+        #: The public half of the server's static key (what clients pin or remember).
+        self.public_key = public_key(self._static)
+        self._ephemeral_keys = ephemeral_keys
         self._connections: dict[Hashable, Connection] = {}
         # Only connections touched since the last flush, or whose timer is due,
         # are visited: a datagram from one client costs O(1), not O(clients).
         self._dirty: set[Hashable] = set()
         self._timers: dict[Hashable, float] = {}
-        self._nonces: dict[Hashable, bytes] = {}
+        # Per connection: the client's nonce and the ACCEPT it was sent (for resends).
+        self._accepts: dict[Hashable, tuple[bytes, bytes]] = {}
         self._events: deque[Event] = deque()
         self._outbox: list[tuple[bytes, Hashable]] = []
         cfg = self.config
@@ -84,7 +115,6 @@ class ServerEndpoint:
             cfg.handshake_rate, cfg.handshake_burst, cfg.handshake_global_rate, cfg.rate_table_size
         )
         self._now = 0.0
-        self._session_counter = 0
         #: Named counters of dropped or notable datagrams.
         self.counters: Counter[str] = Counter()
         #: Bytes received from, and sent to, addresses without a connection.
@@ -260,7 +290,7 @@ class ServerEndpoint:
         # The DISCONNECT copies a closing connection still holds go out now.
         self._outbox.extend((d, conn.peer) for d in conn.datagrams_to_send(self._now))
         self._connections.pop(conn.peer, None)
-        self._nonces.pop(conn.peer, None)
+        self._accepts.pop(conn.peer, None)
         self._timers.pop(conn.peer, None)
         self._dirty.discard(conn.peer)
 
@@ -299,41 +329,49 @@ class ServerEndpoint:
         if len(data) != HANDSHAKE_SIZE:
             self.counters["bad_handshake_size"] += 1
             return
-        nonce = data[PREFIX_SIZE : PREFIX_SIZE + NONCE_SIZE]
-        token = data[PREFIX_SIZE + NONCE_SIZE : PREFIX_SIZE + NONCE_SIZE + CHALLENGE_TOKEN_SIZE]
+        start = PREFIX_SIZE + NONCE_SIZE
+        nonce = data[PREFIX_SIZE:start]
+        token = data[start : start + CHALLENGE_TOKEN_SIZE]
+        message1 = data[
+            start + CHALLENGE_TOKEN_SIZE : start + CHALLENGE_TOKEN_SIZE + EPHEMERAL_KEY_SIZE
+        ]
         if not self._tokens.check(token, addr, nonce, now):
             self.counters["bad_token"] += 1
             return
         if existing is not None:
-            if self._nonces.get(addr) == nonce:
-                # Our ACCEPT was lost and the client asked again: same answer.
-                self._outbox.append((self._accept_packet(nonce, existing.session), addr))
+            sent = self._accepts.get(addr)
+            if sent is not None and sent[0] == nonce:
+                # Our ACCEPT was lost and the client asked again: the very same answer.
+                self._outbox.append((sent[1], addr))
                 return
-            # The same address started a new session: the old one is over.
-            self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
-        if len(self._connections) >= self.config.max_connections:
+        if len(self._connections) - (existing is not None) >= self.config.max_connections:
             self._deny(data, addr, DisconnectCode.SERVER_FULL, "server full")
             return
-        session = self._new_session()
-        conn = Connection(addr, session, now, self._events, self.counters, self.config.connection)
+        # The key exchange costs two X25519 operations: rate-limited like any reply.
+        if not self._allow_reply(addr, now):
+            self.counters["rate_limited"] += 1
+            return
+        try:
+            message2, keys = noise_respond(
+                handshake_prologue(nonce, token), message1, self._static, self._ephemeral_keys()
+            )
+        except HandshakeError:
+            self.counters["bad_handshake"] += 1  # a low-order ephemeral key
+            return
+        if existing is not None:
+            # The same address started a new connection: the old one is over.
+            self.disconnect(addr, DisconnectCode.REPLACED, "replaced by a new connection")
+        conn = Connection(
+            addr,
+            CryptoPair.from_keys(keys),
+            now,
+            self._events,
+            self.counters,
+            self.config.connection,
+        )
         self._connections[addr] = conn
         self._dirty.add(addr)
-        self._nonces[addr] = nonce
-        self._outbox.append((self._accept_packet(nonce, session), addr))
+        accept = seal_crc(prefix(PacketKind.ACCEPT) + nonce + message2)
+        self._accepts[addr] = (nonce, accept)
+        self._outbox.append((accept, addr))
         self._events.append(ConnectionEstablished(peer=addr))
-
-    def _new_session(self) -> bytes:
-        # Unguessable without the secret, so an off-path attacker cannot forge DISCONNECT.
-        self._session_counter += 1
-        h = hashlib.blake2s(
-            self._session_counter.to_bytes(8, "big"),
-            key=self._secret[:32],
-            digest_size=SESSION_SIZE,
-            person=b"session",
-        )
-        return h.digest()
-
-    @staticmethod
-    def _accept_packet(nonce: bytes, session: bytes) -> bytes:
-        assert len(session) == SESSION_SIZE
-        return seal_crc(prefix(PacketKind.ACCEPT) + nonce + session)

@@ -5,24 +5,28 @@ in ``tests/test_protocol_wire.py`` keep the two in agreement.  Every decoder
 raises :class:`WireError` on malformed input and never anything else.
 
 Every packet opens with a 4-byte prefix: the protocol id, a byte holding the
-version (high nibble) and the packet kind (low nibble), and a 16-bit check
-over the rest of the packet.  Handshake packets carry a CRC-16 (integrity:
-bit flips are caught).  DATA and DISCONNECT packets carry a 16-bit keyed
-BLAKE2s tag under the 8-byte session id from ACCEPT, so they also resist blind
-injection by anyone who never saw the ACCEPT (one forgery in 65,536 passes).
+version (high nibble) and the packet kind (low nibble), and two more bytes.
+Handshake packets carry a CRC-16 there (integrity: bit flips are caught).
+DATA and DISCONNECT packets carry their 16-bit packet sequence there, and are
+sealed: everything after the prefix is encrypted and authenticated with
+AES-256-GCM, the prefix being the associated data, and a 16-byte tag ends the
+packet.  Sealing is not done here but by ``protocol._crypto.CryptoPair``; the
+functions below build and read the *opened* image of a packet (prefix and
+plaintext, without the tag).
 """
 
 from __future__ import annotations
 
 import binascii
 import enum
-import hashlib
 import struct
 from dataclasses import dataclass
 
 __all__ = [
+    "ACCEPT_SIZE",
     "CHALLENGE_TOKEN_SIZE",
     "DATA_HEADER_SIZE",
+    "EPHEMERAL_KEY_SIZE",
     "FRAME_BUDGET",
     "HANDSHAKE_SIZE",
     "MAX_DATAGRAM",
@@ -34,14 +38,14 @@ __all__ = [
     "PREFIX_SIZE",
     "PROTOCOL_ID",
     "PROTOCOL_VERSION",
-    "SESSION_SIZE",
+    "SEALED_HEADER_SIZE",
+    "TAG_SIZE",
     "DataHeader",
     "Frame",
     "FrameType",
     "PacketKind",
     "WireError",
     "check_crc",
-    "check_keyed",
     "decode_data_header",
     "decode_frames",
     "encode_ack_delay_frame",
@@ -49,27 +53,35 @@ __all__ = [
     "encode_fragment_frame",
     "encode_reliable_frame",
     "encode_unreliable_frame",
+    "handshake_prologue",
+    "keyed_prefix",
     "packet_kind",
+    "packet_sequence",
     "packet_version",
     "seal_crc",
-    "seal_keyed",
 ]
 
 PROTOCOL_ID = 0x4E  # "N"
-PROTOCOL_VERSION = 1
-PREFIX_SIZE = 4  # protocol id, version|kind, 16-bit check
+#: 2 since packets are sealed (issue 14); version 1 had a 16-bit keyed tag and no encryption.
+PROTOCOL_VERSION = 2
+PREFIX_SIZE = 4  # protocol id, version|kind, CRC-16 or packet sequence
 CRC_INIT = 0x4E53  # "NS": handshake CRC-16/CCITT initial value
 
 MAX_DATAGRAM = 1200
 NONCE_SIZE = 8
-SESSION_SIZE = 8
 CHALLENGE_TOKEN_SIZE = 20  # u32 time bucket + 16-byte BLAKE2s MAC
 #: CONNECT_REQUEST and CONNECT_RESPONSE are padded to exactly this size, which
 #: is larger than any reply the server sends before the address is verified.
 HANDSHAKE_SIZE = 256
 MAX_REASON_BYTES = 200
+EPHEMERAL_KEY_SIZE = 32  # X25519 public key, Noise message 1 in CONNECT_RESPONSE
+#: prefix(4) + nonce(8) + Noise message 2: ephemeral key(32), sealed static key(32 + 16), tag(16)
+ACCEPT_SIZE = PREFIX_SIZE + NONCE_SIZE + 32 + 48 + 16
 
-DATA_HEADER_SIZE = 12  # prefix(4) + seq(2) + ack(2) + ack_bits(4)
+#: DATA and DISCONNECT: the cleartext prefix holding the sequence; the associated data.
+SEALED_HEADER_SIZE = PREFIX_SIZE
+TAG_SIZE = 16  # AES-GCM tag at the end of every sealed packet
+DATA_HEADER_SIZE = 10  # prefix with seq(4) + ack(2) + ack_bits(4), as opened
 ACK_DELAY_FRAME_SIZE = 2  # type(1) + milliseconds(1); space is always reserved for it
 RELIABLE_FRAME_OVERHEAD = 5  # type(1) + message id(2) + length(2)
 UNRELIABLE_FRAME_OVERHEAD = 3  # type(1) + length(2)
@@ -77,9 +89,9 @@ FRAGMENT_FRAME_OVERHEAD = 7  # type(1) + group(2) + index(1) + count(1) + length
 
 MAX_RELIABLE_MESSAGE = 1024
 #: Room for frames in one DATA packet (the ACK_DELAY frame's space is kept free).
-FRAME_BUDGET = MAX_DATAGRAM - DATA_HEADER_SIZE - ACK_DELAY_FRAME_SIZE  # 1186
-MAX_UNRELIABLE_PAYLOAD = FRAME_BUDGET - UNRELIABLE_FRAME_OVERHEAD  # 1183
-MAX_FRAGMENT_DATA = FRAME_BUDGET - FRAGMENT_FRAME_OVERHEAD  # 1179
+FRAME_BUDGET = MAX_DATAGRAM - DATA_HEADER_SIZE - TAG_SIZE - ACK_DELAY_FRAME_SIZE  # 1172
+MAX_UNRELIABLE_PAYLOAD = FRAME_BUDGET - UNRELIABLE_FRAME_OVERHEAD  # 1169
+MAX_FRAGMENT_DATA = FRAME_BUDGET - FRAGMENT_FRAME_OVERHEAD  # 1165
 MAX_FRAGMENTS = 16
 
 
@@ -127,12 +139,6 @@ def _crc(data: bytes) -> int:
     return binascii.crc_hqx(memoryview(data)[4:], binascii.crc_hqx(data[:2], CRC_INIT))
 
 
-def _tag(data: bytes, key: bytes) -> bytes:
-    h = hashlib.blake2s(data[:2], key=key, digest_size=2)
-    h.update(memoryview(data)[4:])
-    return h.digest()
-
-
 def seal_crc(packet: bytes) -> bytes:
     """Fill in a handshake packet's CRC-16 (bytes 2-3)."""
     return packet[:2] + _crc(packet).to_bytes(2, "big") + packet[4:]
@@ -142,13 +148,19 @@ def check_crc(data: bytes) -> bool:
     return len(data) >= PREFIX_SIZE and int.from_bytes(data[2:4], "big") == _crc(data)
 
 
-def seal_keyed(packet: bytes, key: bytes) -> bytes:
-    """Fill in a DATA/DISCONNECT packet's keyed tag (bytes 2-3) under the session id."""
-    return packet[:2] + _tag(packet, key) + packet[4:]
+def keyed_prefix(kind: PacketKind, sequence: int) -> bytes:
+    """The four cleartext bytes of a DATA or DISCONNECT packet: id, version/kind, sequence."""
+    return bytes((PROTOCOL_ID, (PROTOCOL_VERSION << 4) | kind, sequence >> 8, sequence & 0xFF))
 
 
-def check_keyed(data: bytes, key: bytes) -> bool:
-    return len(data) >= PREFIX_SIZE and data[2:4] == _tag(data, key)
+def packet_sequence(data: bytes) -> int:
+    """The 16-bit sequence of a DATA or DISCONNECT packet (bytes 2-3)."""
+    return (data[2] << 8) | data[3]
+
+
+def handshake_prologue(nonce: bytes, token: bytes) -> bytes:
+    """The Noise prologue: binds the key exchange to this attempt and its challenge."""
+    return b"netsnake v%d" % PROTOCOL_VERSION + nonce + token
 
 
 def pad(packet: bytes, size: int = HANDSHAKE_SIZE) -> bytes:
@@ -181,25 +193,21 @@ class DataHeader:
     ack_bits: int
 
 
-_DATA_HEADER = struct.Struct(">BBHHHI")
+_DATA_HEADER = struct.Struct(">BBHHI")
 
 
 def encode_data_header(h: DataHeader) -> bytes:
-    """The 12-byte DATA header with a zero check (seal the whole packet afterwards)."""
+    """The 10-byte DATA header as opened (the first 4 bytes stay clear when sealed)."""
     return _DATA_HEADER.pack(
-        PROTOCOL_ID,
-        (PROTOCOL_VERSION << 4) | PacketKind.DATA,
-        0,
-        h.sequence,
-        h.ack,
-        h.ack_bits,
+        PROTOCOL_ID, (PROTOCOL_VERSION << 4) | PacketKind.DATA, h.sequence, h.ack, h.ack_bits
     )
 
 
 def decode_data_header(data: bytes) -> DataHeader:
+    """The header of an opened DATA packet."""
     if len(data) < DATA_HEADER_SIZE:
         raise WireError("truncated data header")
-    _, _, _, seq, ack, bits = _DATA_HEADER.unpack_from(data)
+    _, _, seq, ack, bits = _DATA_HEADER.unpack_from(data)
     return DataHeader(seq, ack, bits)
 
 
@@ -239,7 +247,7 @@ def encode_ack_delay_frame(delay_ms: int) -> bytes:
 
 
 def decode_frames(packet: bytes) -> list[Frame]:
-    """Decode every frame after the DATA header, or raise WireError for the whole packet."""
+    """Decode every frame after the header of an opened DATA packet, or raise WireError."""
     frames: list[Frame] = []
     pos, end = DATA_HEADER_SIZE, len(packet)
     while pos < end:

@@ -18,11 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import (
+    DATA_HEADER_SIZE,
     MAX_RELIABLE_MESSAGE,
     ClientConfig,
     ClientEndpoint,
     ClientState,
     ConnectionTerminated,
+    CryptoPair,
     Event,
     MessageReceived,
     MessageTooLarge,
@@ -50,9 +52,10 @@ from protocol._wire import (
     encode_fragment_frame,
     encode_unreliable_frame,
     packet_kind,
-    seal_keyed,
+    packet_sequence,
 )
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
+from tests.sealing import PeerView
 
 SERVER = ("server", 1)
 CLIENT = ("client", 2)
@@ -176,7 +179,7 @@ def test_sequence_numbers_wrap_and_acks_stay_right() -> None:
 
     def on_deliver(src: Hashable, dst: Hashable, data: bytes) -> None:
         if src == CLIENT and packet_kind(data) == PacketKind.DATA:
-            seqs_seen.append(int.from_bytes(data[4:6], "big"))
+            seqs_seen.append(packet_sequence(data))
 
     def collect() -> None:
         for e in pair.server_events:
@@ -378,6 +381,7 @@ def test_forged_fragments_cannot_grow_memory() -> None:
     now = pair.now
     bound = conn.config.reassembly_groups * MAX_FRAGMENTS * MAX_FRAGMENT_DATA
     most_groups = 0
+    client_side = PeerView(conn)
     for seq in range(5_000):
         frames = b""
         for _ in range(rng.randint(1, 3)):
@@ -386,10 +390,8 @@ def test_forged_fragments_cannot_grow_memory() -> None:
             frames += encode_fragment_frame(
                 rng.randrange(0x10000), rng.randrange(count), count, rng.randbytes(length)
             )
-        # Forged by someone holding the session (the peer itself, or on-path).
-        packet = seal_keyed(
-            encode_data_header(DataHeader(seq & 0xFFFF, 0xFFFF, 0)) + frames, conn.session
-        )
+        # Forged by someone holding the keys: the peer itself.
+        packet = client_side.seal(encode_data_header(DataHeader(seq & 0xFFFF, 0xFFFF, 0)) + frames)
         now += 0.001
         pair.server.receive_datagram(packet, CLIENT, now)
         sizes = conn.debug_sizes
@@ -401,7 +403,7 @@ def test_forged_fragments_cannot_grow_memory() -> None:
         frame = encode_fragment_frame(seq, 0, MAX_FRAGMENTS, bytes(MAX_FRAGMENT_DATA))
         now += 0.001
         pair.server.receive_datagram(
-            seal_keyed(encode_data_header(DataHeader(seq, 0xFFFF, 0)) + frame, conn.session),
+            client_side.seal(encode_data_header(DataHeader(seq, 0xFFFF, 0)) + frame),
             CLIENT,
             now,
         )
@@ -423,33 +425,32 @@ def test_forged_fragments_cannot_grow_memory() -> None:
     )
 
 
-def test_forged_acks_with_a_guessed_session_resolve_nothing() -> None:
-    """Someone spoofing the client's address, without the session, acks the server's
+def test_forged_acks_with_guessed_keys_resolve_nothing() -> None:
+    """Someone spoofing the client's address, without the keys, acks the server's
     packets (which the client never received): nothing is acknowledged."""
     pair = Pair(9, LinkConfig(latency=0.02))
     pair.connect()
     conn = pair.server.connection(CLIENT)
     handles = {pair.server.send_unreliable(CLIENT, bytes(600)) for _ in range(20)}
     sent = pair.server.datagrams_to_send(pair.now)  # never delivered
-    seqs = [decode_data_header(d).sequence for d, _ in sent]
+    seqs = [packet_sequence(d) for d, _ in sent]
     assert len(seqs) == 20 and all(seq_diff(b, a) == 1 for a, b in itertools.pairwise(seqs))
     ack, bits = seqs[-1], (1 << (len(seqs) - 1)) - 1  # names every one of them
     rng = random.Random(4)
     before = conn.stats(pair.now).packets_received
     for i in range(1000):
         forged = encode_data_header(DataHeader(0x4000 + i, ack, bits))
-        guess = rng.randbytes(8)
-        assert guess != conn.session
-        pair.server.receive_datagram(seal_keyed(forged, guess), CLIENT, pair.now)
-    # At 1 in 65,536 per guess, all 1,000 guesses are refused (for this seed).
+        guess = PeerView(CryptoPair(rng.randbytes(32), rng.randbytes(32)))
+        pair.server.receive_datagram(guess.seal(forged), CLIENT, pair.now)
+    # Each guess would pass with probability 2**-128: all 1,000 are refused.
     assert pair.server.counters["bad_check"] == 1000
     assert conn.stats(pair.now).packets_received == before
     pair.drain()
     assert outcomes(pair.server_events) == Counter()
-    # The same ack under the real session acknowledges them all: the forgeries were
-    # refused for their tag alone.
+    # The same ack under the real keys acknowledges them all: the forgeries were
+    # refused for their keys alone.
     real = encode_data_header(DataHeader(0x4000, ack, bits))
-    pair.server.receive_datagram(seal_keyed(real, conn.session), CLIENT, pair.now)
+    pair.server.receive_datagram(PeerView(conn).seal(real), CLIENT, pair.now)
     pair.drain()
     assert acked(pair.server_events) == handles
 
@@ -457,15 +458,28 @@ def test_forged_acks_with_a_guessed_session_resolve_nothing() -> None:
 # --------------------------------------------------------------- ACK_DELAY
 
 
+_KEY_A, _KEY_B = bytes(range(32)), bytes(range(32, 64))
+
+
 def _manual_pair() -> tuple[Connection, Connection]:
-    session = bytes(range(8))
-    a = Connection("b", session, 0.0, deque(), Counter())
-    b = Connection("a", session, 0.0, deque(), Counter())
+    a = Connection("b", CryptoPair(_KEY_A, _KEY_B), 0.0, deque(), Counter())
+    b = Connection("a", CryptoPair(_KEY_B, _KEY_A), 0.0, deque(), Counter())
     return a, b
 
 
+def _opened(packet: bytes) -> bytes:
+    """Open a packet of a _manual_pair connection with a fresh view of its keys."""
+    for keys in ((_KEY_A, _KEY_B), (_KEY_B, _KEY_A)):
+        view = PeerView(CryptoPair(*keys))
+        try:
+            return view.open(packet)
+        except AssertionError:
+            continue
+    raise AssertionError("not a packet of the manual pair")
+
+
 def _frames_of(packet: bytes) -> list[Frame]:
-    return decode_frames(packet)
+    return decode_frames(_opened(packet))
 
 
 def test_ack_delay_frame_is_sent_first_and_only_when_meaningful() -> None:
@@ -478,7 +492,7 @@ def test_ack_delay_frame_is_sent_first_and_only_when_meaningful() -> None:
     b.send_unreliable(b"pong")
     (reply,) = b.datagrams_to_send(0.010)  # answered at once: under 1 ms, no frame
     assert [f.type for f in _frames_of(reply)] == [FrameType.UNRELIABLE]
-    assert decode_data_header(reply).ack == 0
+    assert decode_data_header(_opened(reply)).ack == 0
     b.send_unreliable(b"later")
     (later,) = b.datagrams_to_send(0.1374)  # 127.4 ms after receiving seq 0
     assert _frames_of(later) == [
@@ -517,9 +531,9 @@ def test_rtt_excludes_the_peers_ack_delay() -> None:
         d.receive_packet(out, now + 0.05)
         d.send_unreliable(b"snapshot")
         (back,) = d.datagrams_to_send(now + 0.13)
-        header = back[:12]
+        header = _opened(back)[:DATA_HEADER_SIZE]
         rest = b"".join(encode_unreliable_frame(f.data) for f in _frames_of(back)[1:])
-        c.receive_packet(seal_keyed(header + rest, c.session), now + 0.18)
+        c.receive_packet(PeerView(c).seal(header + rest), now + 0.18)
         now += 0.2
     assert c.stats(now).rtt == pytest.approx(0.18, abs=0.002)
 

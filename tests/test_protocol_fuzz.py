@@ -4,9 +4,9 @@ Random datagrams and mutations (truncation, bit flips, overwritten bytes,
 changed kind and version nibbles) of valid packets of every kind are fed to
 the server and the client in every state.  Most mutations fail the packet's
 check; so that the decoders behind the check are fuzzed too, some mutated and
-random packets get a valid CRC or keyed tag (under the fuzzed session) before
-being sent.  Hypothesis runs derandomized so CI sees the same examples every
-time.
+random packets get a valid CRC, or are sealed under the fuzzed connection's
+keys (in either direction), before being sent.  Hypothesis runs derandomized
+so CI sees the same examples every time.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from protocol._wire import (
     PREFIX_SIZE,
     PacketKind,
     encode_reason,
+    keyed_prefix,
     packet_kind,
     prefix,
     seal_crc,
-    seal_keyed,
 )
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
+from tests.sealing import PeerView
 
 SERVER = ("203.0.113.1", 7777)
 CLIENT = ("198.51.100.2", 5000)
@@ -37,6 +38,8 @@ STRANGER = ("192.0.2.66", 6666)
 SECRET = bytes(range(32))
 NONCE = b"fuzznonc"
 T0 = 1000.0
+CLIENT_EPHEMERAL = bytes(range(64, 96))
+SERVER_EPHEMERAL = bytes(range(96, 128))
 
 Endpoint = ServerEndpoint | ClientEndpoint
 
@@ -48,10 +51,18 @@ def _exchange(src: Endpoint, src_addr: Hashable, dst: Endpoint, now: float) -> l
     return sent
 
 
+def make_server() -> ServerEndpoint:
+    return ServerEndpoint(secret=SECRET, ephemeral_keys=lambda: SERVER_EPHEMERAL)
+
+
+def make_client() -> ClientEndpoint:
+    return ClientEndpoint(SERVER, nonce=NONCE, ephemeral_key=CLIENT_EPHEMERAL)
+
+
 def connected_pair() -> tuple[ServerEndpoint, ClientEndpoint]:
-    """A deterministic handshake, so the same session and tokens come out every time."""
-    server = ServerEndpoint(secret=SECRET)
-    client = ClientEndpoint(SERVER, nonce=NONCE)
+    """A deterministic handshake, so the same keys and tokens come out every time."""
+    server = make_server()
+    client = make_client()
     client.connect(T0)
     _exchange(client, CLIENT, server, T0)  # request
     _exchange(server, SERVER, client, T0)  # challenge
@@ -61,16 +72,17 @@ def connected_pair() -> tuple[ServerEndpoint, ClientEndpoint]:
     return server, client
 
 
-def _templates() -> tuple[list[bytes], bytes]:
-    """One or more valid packets of every kind, both directions; and the session."""
-    server = ServerEndpoint(secret=SECRET)
-    client = ClientEndpoint(SERVER, nonce=NONCE)
+def _templates() -> tuple[list[bytes], PeerView, PeerView]:
+    """One or more valid packets of every kind, both directions; and views that seal
+    as the client (to the server) and as the server (to the client)."""
+    server = make_server()
+    client = make_client()
     client.connect(T0)
     packets = _exchange(client, CLIENT, server, T0)
     packets += _exchange(server, SERVER, client, T0)
     packets += _exchange(client, CLIENT, server, T0)
     packets += _exchange(server, SERVER, client, T0)
-    session = client.connection.session
+    as_client, as_server = PeerView(server.connection(CLIENT)), PeerView(client.connection)
     t = T0 + 0.01
     client.send_reliable(b"hello")
     client.send_unreliable(b"input" * 10)
@@ -82,24 +94,25 @@ def _templates() -> tuple[list[bytes], bytes]:
     packets += _exchange(client, CLIENT, server, t + 0.05)
     packets += [
         seal_crc(prefix(PacketKind.DENIED) + NONCE + encode_reason(3, "server full")),
-        seal_keyed(prefix(PacketKind.DISCONNECT) + encode_reason(0, "bye"), session),
+        as_client.seal(keyed_prefix(PacketKind.DISCONNECT, 9) + encode_reason(0, "bye")),
         encode_info_request(NONCE),
         encode_info_reply(NONCE, b"\x81\xa4name\xa5alpha"),
     ]
     kinds = {packet_kind(p) for p in packets}
     assert kinds == set(PacketKind), kinds
-    return packets, session
+    return packets, as_client, as_server
 
 
-TEMPLATES, SESSION = _templates()
+TEMPLATES, AS_CLIENT, AS_SERVER = _templates()
 
 
-def reseal(data: bytes) -> bytes:
-    """Give ``data`` the check its kind calls for, so it gets past the check."""
+def reseal(data: bytes, to_client: bool = False) -> bytes:
+    """Give ``data`` the check its kind calls for, so it gets past the check: a CRC,
+    or sealing (``data`` taken as the opened image) under the connection's keys."""
     if len(data) < PREFIX_SIZE:
         return data
     if packet_kind(data) in (PacketKind.DATA, PacketKind.DISCONNECT):
-        return seal_keyed(data, SESSION)
+        return (AS_SERVER if to_client else AS_CLIENT).seal(data)
     return seal_crc(data)
 
 
@@ -110,7 +123,7 @@ class Target:
 
 
 def _server_fresh() -> Target:
-    return Target(ServerEndpoint(secret=SECRET), CLIENT)
+    return Target(make_server(), CLIENT)
 
 
 def _server_connected() -> Target:
@@ -129,10 +142,10 @@ def _client(state: ClientState) -> Callable[[], Target]:
             client = connected_pair()[1]
             client.disconnect()
             return Target(client, SERVER)
-        client = ClientEndpoint(SERVER, nonce=NONCE)
+        client = make_client()
         if state is not ClientState.IDLE:
             client.connect(T0)
-            server = ServerEndpoint(secret=SECRET)
+            server = make_server()
             _exchange(client, CLIENT, server, T0)
             if state is ClientState.RESPONDING:
                 _exchange(server, SERVER, client, T0)
@@ -169,15 +182,20 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif op == "version" and len(data) > 1:
             data[1] = (draw(st.sampled_from([0, 2, 15])) << 4) | (data[1] & 0x0F)
     out = bytes(data)
-    return reseal(out) if draw(st.booleans()) else out
+    return reseal(out, draw(st.booleans())) if draw(st.booleans()) else out
 
 
 datagrams = st.one_of(
     st.binary(max_size=1300),
     st.builds(
-        lambda kind, body, sealed: (reseal if sealed else bytes)(bytes((0x4E, 0x10 | kind)) + body),
+        lambda kind, body, sealed, to_client: (
+            reseal(bytes((0x4E, 0x10 | kind)) + body, to_client)
+            if sealed
+            else bytes((0x4E, 0x10 | kind)) + body
+        ),
         st.integers(0, 15),
         st.binary(max_size=40),
+        st.booleans(),
         st.booleans(),
     ),
     mutated(),
@@ -225,7 +243,7 @@ def test_bit_flipping_link_soak() -> None:
     net = SimulatedNetwork(
         42, LinkConfig(latency=0.02, jitter=0.01, corrupt=0.2, loss=0.05, duplicate=0.05)
     )
-    server, client = ServerEndpoint(secret=SECRET), ClientEndpoint(SERVER, nonce=NONCE)
+    server, client = make_server(), make_client()
     client.connect(0.0)
 
     def tick(now: float) -> None:

@@ -3,33 +3,38 @@ disconnects, a lost ACCEPT and the handshake rate limit."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from collections.abc import Hashable
 
 from protocol import (
     HANDSHAKE_SIZE,
+    PROTOCOL_VERSION,
     ClientConfig,
     ClientEndpoint,
     ClientState,
     ConnectionEstablished,
     ConnectionTerminated,
+    CryptoPair,
     DisconnectCode,
     Event,
     ServerConfig,
     ServerEndpoint,
+    public_key,
 )
 from protocol._wire import (
     PacketKind,
     check_crc,
     encode_reason,
+    keyed_prefix,
     packet_kind,
     pad,
     prefix,
     seal_crc,
-    seal_keyed,
 )
 from protocol.simulator import LinkConfig, SimulatedNetwork, run_network
+from tests.sealing import PeerView, same_keys
 
 SERVER = ("203.0.113.1", 7777)
 CLIENT = ("198.51.100.2", 5000)
@@ -53,12 +58,14 @@ def terminations(events: list[Event]) -> list[ConnectionTerminated]:
     return [e for e in events if isinstance(e, ConnectionTerminated)]
 
 
-def request(nonce: bytes, version: int = 1) -> bytes:
+def request(nonce: bytes, version: int = PROTOCOL_VERSION) -> bytes:
     return seal_crc(pad(prefix(PacketKind.CONNECT_REQUEST, version) + nonce))
 
 
 def response(nonce: bytes, token: bytes) -> bytes:
-    return seal_crc(pad(prefix(PacketKind.CONNECT_RESPONSE) + nonce + token))
+    """A CONNECT_RESPONSE carrying a real ephemeral key (Noise message 1)."""
+    ephemeral = public_key(hashlib.sha256(nonce + token).digest())
+    return seal_crc(pad(prefix(PacketKind.CONNECT_RESPONSE) + nonce + token + ephemeral))
 
 
 def challenge_token(server: ServerEndpoint, nonce: bytes, addr: Hashable, now: float) -> bytes:
@@ -173,7 +180,7 @@ def test_unverified_addresses_never_get_more_bytes_than_they_sent() -> None:
         if roll < 0.4:
             data = request(rng.randbytes(8))
         elif roll < 0.55:
-            data = request(rng.randbytes(8), version=rng.choice([0, 2, 9]))  # DENIED is bigger
+            data = request(rng.randbytes(8), version=rng.choice([0, 1, 9]))  # DENIED is bigger
         elif roll < 0.7:
             data = response(rng.randbytes(8), rng.randbytes(20))
         else:  # wrong sizes, including tiny and just-short handshake packets
@@ -218,15 +225,15 @@ def test_wrong_size_handshakes_get_no_reply() -> None:
 
 
 class FutureClientLink:
-    """Stands between a v1 server and the network and rewrites every incoming
-    version nibble to 2 and reseals the CRC, so the server sees a client
-    speaking protocol v2 (whose check bytes a v1 server does not verify)."""
+    """Stands between a v2 server and the network and rewrites every incoming
+    version nibble to 3 and reseals the CRC, so the server sees a client
+    speaking protocol v3 (whose check bytes a v2 server does not verify)."""
 
     def __init__(self, server: ServerEndpoint) -> None:
         self.server = server
 
     def receive_datagram(self, data: bytes, addr: Hashable, now: float) -> None:
-        rewritten = seal_crc(data[:1] + bytes(((2 << 4) | (data[1] & 0x0F),)) + data[2:])
+        rewritten = seal_crc(data[:1] + bytes(((3 << 4) | (data[1] & 0x0F),)) + data[2:])
         self.server.receive_datagram(rewritten, addr, now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Hashable]]:
@@ -249,12 +256,12 @@ def test_version_mismatch_is_explained_to_the_client() -> None:
     (event,) = drain(client)
     assert isinstance(event, ConnectionTerminated)
     assert event.code is DisconnectCode.VERSION_MISMATCH and event.by_peer
-    assert event.reason == "version mismatch: server speaks protocol v1"
+    assert event.reason == "version mismatch: server speaks protocol v2"
     assert server.counters["bad_version"] >= 1 and server.peers == []
 
 
 def test_denied_from_a_newer_server_is_understood() -> None:
-    # DENIED keeps its layout in every version: a v1 client reads a v7 server's refusal.
+    # DENIED keeps its layout in every version: a v2 client reads a v7 server's refusal.
     client = ClientEndpoint(SERVER, nonce=b"abcdefgh")
     client.connect(0.0)
     denied = seal_crc(
@@ -359,14 +366,14 @@ def test_disconnect_gets_through_half_the_time_lost_in_most_runs() -> None:
     assert arrived["client"] < 50 or arrived["server"] < 50  # the loss really was there
 
 
-def test_disconnect_with_wrong_session_is_ignored() -> None:
+def test_disconnect_with_wrong_keys_is_ignored() -> None:
     sim = Sim(7, LinkConfig(latency=0.02))
     client = sim.connect(CLIENT)
-    session = client.connection.session
-    body = prefix(PacketKind.DISCONNECT) + encode_reason(0, "forged")
-    wrong = bytes((session[0] ^ 1,)) + session[1:]  # one bit away from the real session
-    forged = seal_keyed(body, wrong)
-    assert forged != seal_keyed(body, session)
+    body = keyed_prefix(PacketKind.DISCONNECT, 0x100) + encode_reason(0, "forged")
+    wrong = PeerView(CryptoPair(bytes(32), bytes(32)))
+    forged = wrong.seal(body, 0x100)
+    real = PeerView(sim.server.connection(CLIENT)).seal(body, 0x100)
+    assert forged != real and forged[:4] == real[:4]
     sim.server.receive_datagram(forged, CLIENT, sim.now)
     client.receive_datagram(forged, SERVER, sim.now)
     sim.server.receive_datagram(forged, ATTACKER, sim.now)
@@ -376,8 +383,7 @@ def test_disconnect_with_wrong_session_is_ignored() -> None:
     sim.run(1.0)
     assert sim.server.peers == [CLIENT] and client.state is ClientState.CONNECTED
     assert terminations(sim.events[SERVER] + sim.events[CLIENT]) == []
-    # The real session works, which shows the forged one was refused for its session alone.
-    real = seal_keyed(body, session)
+    # The real keys work, which shows the forged one was refused for its keys alone.
     sim.server.receive_datagram(real, CLIENT, sim.now)
     assert sim.server.peers == []
 
@@ -402,12 +408,12 @@ def test_lost_accept_recovers_without_a_second_connection() -> None:
     server.receive_datagram(again[0], CLIENT, 0.28)
     out = server.datagrams_to_send(0.28)
     accepts = [d for d, _ in out if packet_kind(d) == PacketKind.ACCEPT]
-    assert accepts == [first_accept[0]]  # the same session, not a new one
+    assert accepts == [first_accept[0]]  # the same ACCEPT, not a new key exchange
     assert server.peers == [CLIENT]
     assert [type(e) for e in drain(server)] == [ConnectionEstablished]
     client.receive_datagram(accepts[0], SERVER, 0.29)
     assert client.state is ClientState.CONNECTED
-    assert client.connection.session == server.connection(CLIENT).session
+    assert same_keys(client.connection, server.connection(CLIENT))
 
 
 def test_lost_accepts_recover_on_a_lossy_link() -> None:
@@ -418,7 +424,7 @@ def test_lost_accepts_recover_on_a_lossy_link() -> None:
         sim.run(10.0)
         assert client.state is ClientState.CONNECTED
         assert [type(e) for e in sim.events[SERVER]] == [ConnectionEstablished]
-        assert client.connection.session == sim.server.connection(CLIENT).session
+        assert same_keys(client.connection, sim.server.connection(CLIENT))
 
 
 def test_a_restarted_client_replaces_its_old_connection() -> None:

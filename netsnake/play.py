@@ -37,13 +37,14 @@ async def play(
     render_delay: float | None,
     ascii_mode: bool,
     bots: int,
+    spectate: bool = False,
     default_name: str | None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.
+    offering ``default_name``.  ``spectate`` joins without a snake.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -56,7 +57,9 @@ async def play(
         server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
         server_task = asyncio.create_task(server.run())
         host, port = server.address
-    session = await ClientSession.connect(host, port, name=name, render_delay=render_delay)
+    session = await ClientSession.connect(
+        host, port, name=name, render_delay=render_delay, spectate=spectate
+    )
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: app.quit(loop.time()))

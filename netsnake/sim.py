@@ -98,12 +98,22 @@ class GameSimulation:
         self.on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None
 
     def add_client(
-        self, name: str, *, steer: bool = True, config: ClientConfig | None = None
+        self,
+        name: str,
+        *,
+        steer: bool = True,
+        config: ClientConfig | None = None,
+        spectate: bool = False,
     ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
         addr = (f"10.0.1.{len(self.clients) + 1}", 40000 + len(self.clients))
         core = ClientCore(
-            SERVER_ADDR, server_label="sim", name=name, config=config, nonce=self._rng.randbytes(8)
+            SERVER_ADDR,
+            server_label="sim",
+            name=name,
+            config=config,
+            nonce=self._rng.randbytes(8),
+            spectate=spectate,
         )
         client = SimClient(addr, core, steer)
         core.snapshot_listeners.append(lambda s, now: self._check(client, s))

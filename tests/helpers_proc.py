@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 LISTENING_RE = re.compile(r"listening on (?P<host>\S+) port (?P<port>\d+)")
 #: The periodic stats line of ``netsnake.server.app``.
 STATS_RE = re.compile(
-    r"players (?P<players>\d+) \(humans (?P<humans>\d+)\) \| "
+    r"players (?P<players>\d+) \(humans (?P<humans>\d+)\) spectators (?P<spectators>\d+) \| "
     r"tick p50 (?P<p50>[\d.]+) ms p99 (?P<p99>[\d.]+) ms overruns (?P<overruns>\d+) \| "
     r"in (?P<in_dgrams>[\d.]+) dgram/s (?P<in_kbs>[\d.]+) KB/s \| "
     r"out (?P<out_dgrams>[\d.]+) dgram/s (?P<out_kbs>[\d.]+) KB/s \| "

@@ -169,6 +169,7 @@ def test_quit_while_connecting_closes_at_once() -> None:
 
 def test_terminal_states() -> None:
     assert S.PLAYING not in TERMINAL_STATES and S.JOINING not in TERMINAL_STATES
+    assert S.SPECTATING not in TERMINAL_STATES
     assert {S.LOST, S.SHUTDOWN, S.CLOSED, S.REJECTED, S.UNREACHABLE} == TERMINAL_STATES
 
 
@@ -179,10 +180,17 @@ def test_terminal_states_can_only_be_left_by_closing() -> None:
     for terminal in TERMINAL_STATES - {S.REJECTED}:
         assert TRANSITIONS[terminal] <= {S.CLOSED}, terminal
     assert TRANSITIONS[S.CLOSED] == frozenset()
-    # PLAYING is reached only through JOINING (or a retried join after a rejection).
+    # A seat is reached only through JOINING (or a retried join after a
+    # rejection), or by switching from the other seat.
     assert {s for s, targets in TRANSITIONS.items() if S.PLAYING in targets} == {
         S.JOINING,
         S.REJECTED,
+        S.SPECTATING,
+    }
+    assert {s for s, targets in TRANSITIONS.items() if S.SPECTATING in targets} == {
+        S.JOINING,
+        S.REJECTED,
+        S.PLAYING,
     }
 
 

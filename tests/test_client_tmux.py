@@ -138,6 +138,11 @@ def tmux() -> Iterator[Tmux]:
 
 @pytest.fixture
 def server(tmux: Tmux, tmp_path: Path) -> Server:
+    return start_server(tmux, tmp_path)
+
+
+def start_server(tmux: Tmux, tmp_path: Path, *extra: str) -> Server:
+    """``netsnake-server`` with the test's bots and seed (and ``extra`` arguments)."""
     trace = tmp_path / "inputs.jsonl"
     print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
     # Port 0: the server picks a free port and prints the join command with it.
@@ -155,6 +160,7 @@ def server(tmux: Tmux, tmp_path: Path) -> Server:
             str(SEED),
             "--input-trace",
             str(trace),
+            *extra,
         ],
     )
     join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
@@ -249,6 +255,86 @@ def test_server_interrupted_shows_shutdown(tmux: Tmux, server: Server, tmp_path:
     assert "Connection lost" not in screen
     assert tmux.wait_exit(timeout=8) == 0
     assert tmux.pane_exit_status(server.target, timeout=5) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+# -- spectating
+
+
+_WATCHING = re.compile(r"watching (.+?) \(Tab: next, p: play\)")
+
+
+def watched(screen: str) -> str | None:
+    """The player the spectator line names, if a spectator's game is shown."""
+    m = _WATCHING.search(screen)
+    return m[1] if m else None
+
+
+def spectating(players: int) -> Callable[[str], bool]:
+    """A screen predicate: a spectator's game (board, HUD, >= ``players`` rows, the
+    followed one marked and named on the message line, the footer counting us)."""
+
+    def check(screen: str) -> bool:
+        rows = scoreboard(screen)
+        marked = [r.name for r in rows if r.mine]
+        return (
+            bool(_BORDER_TOP.search(screen))
+            and bool(_HUD.search(screen))
+            and len(rows) >= players
+            and len(marked) == 1
+            and watched(screen) == marked[0]
+            and "1 watching" in screen
+        )
+
+    return check
+
+
+def test_spectate_follow_with_tab_and_switch_seats_with_p(
+    tmux: Tmux, server: Server, tmp_path: Path
+) -> None:
+    tmux.resize(80, 24)  # everything must fit a standard terminal
+    client(tmux, f"127.0.0.1 --port {server.port} --name eve --spectate")
+    screen = tmux.wait_for(spectating(BOTS), timeout=GAME_START, what="a spectator's game")
+    assert "eve" not in {r.name for r in scoreboard(screen)}  # no snake of our own
+    assert re.search(r"^└[─]+┘", screen, re.MULTILINE), screen  # the whole board is in view
+    assert "Traceback" not in screen
+    tmux.wait_for("eve is spectating, from 127.0.0.1", timeout=5, target=server.target, join=True)
+
+    # Tab follows each player in turn, and comes back round.
+    first = watched(screen)
+    followed = [first]
+    for _ in range(BOTS):
+        tmux.send_keys("Tab")
+        screen = tmux.wait_for(
+            lambda s: spectating(BOTS)(s) and watched(s) != followed[-1],
+            timeout=5,
+            what="the next player followed",
+        )
+        followed.append(watched(screen))
+    assert len(set(followed[:BOTS])) == BOTS and followed[BOTS] == first, followed
+
+    # p: a seat is free, so eve plays (and is marked as herself), then watches again.
+    tmux.send_keys("p")
+    screen = wait_game(tmux, "eve", players=BOTS + 1)
+    assert "0 watching" in screen and watched(screen) is None
+    tmux.wait_for("eve stopped spectating", timeout=5, target=server.target, join=True)
+    tmux.send_keys("p")
+    screen = tmux.wait_for(
+        lambda s: spectating(BOTS)(s) and "eve" not in {r.name for r in scoreboard(s)},
+        timeout=5,
+        what="watching again",
+    )
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+    tmux.wait_for("spectator eve left (quit)", timeout=5, target=server.target, join=True)
+
+
+def test_a_full_spectator_list_is_explained(tmux: Tmux, tmp_path: Path) -> None:
+    server = start_server(tmux, tmp_path, "--max-spectators", "0")
+    client(tmux, f"127.0.0.1 --port {server.port} --name eve --spectate")
+    tmux.wait_for("Rejected: no spectator seat left (0 watching)", timeout=GAME_START)
+    assert tmux.wait_exit(timeout=8) == 3
     assert_shell_restored(tmux, tmp_path)
 
 

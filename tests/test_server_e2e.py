@@ -372,8 +372,9 @@ def test_signal_shuts_down_cleanly_and_frees_the_port(sig: signal.Signals) -> No
         (["--host", "not-an-address"], r"cannot listen on not-an-address"),
         (["--tick-rate", "0"], r"--tick-rate: 0 Hz is not between 1 and 60"),
         (["--max-players", "many"], r"'many' is not a whole number"),
+        (["--max-spectators", "-1"], r"--max-spectators: -1 is not between 0 and 256"),
     ],
-    ids=["port", "bots", "width", "host", "tick-rate", "max-players"],
+    ids=["port", "bots", "width", "host", "tick-rate", "max-players", "max-spectators"],
 )
 def test_bad_arguments_give_one_error_line(args: list[str], message: str) -> None:
     result = run_server_cli(*args)

@@ -13,6 +13,7 @@ import dataclasses
 import msgpack
 import pytest
 
+from netsnake import GAME_VERSION
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft
 from netsnake.game.messages import (
@@ -326,7 +327,8 @@ def test_garbage_instead_of_a_join_is_answered_with_a_name_rejection() -> None:
     c = sim.add_client("c", steer=False)
     c.core.name = None
     sim.run(1.0)
-    c.core.endpoint.send_reliable(msgpack.packb([1, 12345, 1]))  # JOIN with a number as name
+    # A JOIN with a number as its name.
+    c.core.endpoint.send_reliable(msgpack.packb([1, 12345, GAME_VERSION, 0]))
     sim.run(0.5)
     assert c.core.state.value == "rejected" and c.core.rejection_code == "bad-name"
     c.core.submit_name("fixed")

@@ -25,6 +25,7 @@ from netsnake.game.server_info import (
     printable,
 )
 from netsnake.server.game import GameServer, ServerSettings
+from netsnake.sim import GameSimulation
 from protocol import MAX_INFO_PAYLOAD, DecodeError, ServerEndpoint
 
 DOC = REPO / "docs" / "game-messages.rst"
@@ -147,6 +148,18 @@ def test_the_game_server_keeps_its_info_payload_current() -> None:
     assert (first.width, first.height) == (settings_.world.width, settings_.world.height)
     game.tick(1061.5)
     assert decode_server_info(endpoint.info.payload).uptime == 61
+
+
+def test_info_counts_players_and_spectators_as_seated() -> None:
+    seed = 12
+    sim = GameSimulation(ServerSettings(tick_rate=10, bots=2, seed=seed), seed=seed)
+    sim.add_client("ann")
+    sim.add_client("eve", spectate=True)
+    sim.add_client("joe", spectate=True)
+    sim.run(3.0)
+    info = decode_server_info(sim.endpoint.info.payload)
+    assert (info.players, info.spectators) == (3, 2), f"seed {seed}"
+    assert info.uptime in (2, 3)
 
 
 # ------------------------------------------------------------- the command line

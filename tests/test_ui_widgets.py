@@ -27,12 +27,12 @@ from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
-from netsnake.game.messages import RejectionCode
+from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
 from netsnake.ui.board import Board
-from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall
+from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall, help_size
 from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import (
     SCOREBOARD_WIDTH,
@@ -256,6 +256,23 @@ def test_scoreboard_sorted_by_score_with_marker_and_truncation() -> None:
     assert text[3] == " alice          3   1   0"
     assert all(display_width(line) == SCOREBOARD_WIDTH for line in text)
     assert ("panel.mine", "▶") in ut.render_runs(board, (SCOREBOARD_WIDTH,))[2]
+    assert [t.rstrip() for t in text[4:]] == ["", " 0 watching"]  # the footer, after a gap
+
+
+def test_scoreboard_footer_counts_the_watchers() -> None:
+    board = Scoreboard()
+    board.update([player(1, ((0, 0),), name="alice")], my_id=None, watching=3)
+    text = ut.render_text(board, (SCOREBOARD_WIDTH,))
+    assert text[-1].rstrip() == " 3 watching" and text[-2].strip() == ""
+    board.update([player(1, ((0, 0),), name="alice")], my_id=None, watching=12)
+    assert ut.render_text(board, (SCOREBOARD_WIDTH,))[-1].rstrip() == " 12 watching"
+
+
+def test_sixteen_players_and_the_footer_fit_beside_the_default_board() -> None:
+    cfg = WorldConfig()
+    board = Scoreboard()
+    board.update([player(i, ((0, 0),), name=f"p{i}") for i in range(16)], None, watching=16)
+    assert board.rows((SCOREBOARD_WIDTH,)) <= cfg.height + 2  # the board's rows, border included
 
 
 def test_hud_line() -> None:
@@ -291,6 +308,12 @@ def test_message_line_fades_and_expires() -> None:
     line.set_sticky(None)
     line.update(6.0)
     assert ut.render_text(line, (60,), strip=True) == [""]
+
+
+def test_a_refused_seat_switch_is_shown_and_a_granted_one_is_not() -> None:
+    refused = Seated(seat=Seat.SPECTATOR, player_id=None, colour=0, refusal="server full (4)")
+    assert format_event(refused, None) == "server full (4)"
+    assert format_event(Seated(seat=Seat.PLAYER, player_id=1, colour=0), 1) is None
 
 
 def test_event_formatting() -> None:
@@ -433,6 +456,20 @@ class FakeCore:
         self.events: list[object] = [PlayerJoined(player_id=2, name="bot2")]
         self.rng = random.Random(1)
         self.on_submit: Callable[[FakeCore, str], None] | None = None
+        self.spectators = 0
+        self.followed = 2
+        self.seat_requests: list[Seat | None] = []
+
+    @property
+    def view_id(self) -> int | None:
+        return self.followed if self.state is ConnectionState.SPECTATING else self.player_id
+
+    def switch_seat(self, seat: Seat | None = None) -> None:
+        self.seat_requests.append(seat)
+
+    def follow_next(self) -> None:
+        ids = sorted(self.world.player_ids)
+        self.followed = next((i for i in ids if i > self.followed), ids[0])
 
     @property
     def latest_snapshot(self) -> Snapshot | None:
@@ -598,6 +635,45 @@ async def _run_app_with_clock(
     core._clock = clock
     core.start = clock()
     return await _run_app(core, script, clock=clock, **kwargs)
+
+
+def test_app_spectating_follows_with_tab_and_switches_with_p() -> None:
+    seen: dict[str, str] = {}
+    core = FakeCore(time.monotonic)
+    core.state, core.player_id, core.spectators = ConnectionState.SPECTATING, None, 2
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.3)
+        seen["watching"] = _text(screen)
+        _keys(app, "tab")
+        await asyncio.sleep(0.1)
+        seen["next"] = _text(screen)
+        _keys(app, "up")  # nobody to steer: the fake records it, the real core ignores it
+        _keys(app, "p")
+        await asyncio.sleep(0.05)
+        core.state, core.player_id = ConnectionState.PLAYING, 1  # as SEATED would
+        await asyncio.sleep(0.15)
+        seen["playing"] = _text(screen)
+        _keys(app, "tab")  # not spectating: Tab does nothing
+        _keys(app, "p")
+        _keys(app, "q")
+
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    assert "watching bot2 (Tab: next, p: play)" in seen["watching"]
+    assert "2 watching" in seen["watching"]
+    assert "ping 12 ms" in seen["watching"] and "┌" in seen["watching"]
+    assert "▶bot2" in seen["watching"].replace(" ", "")  # the followed row is marked
+    assert "watching bot3" in seen["next"]
+    assert "you are playing" in seen["playing"] and "(Tab: next" not in seen["playing"]
+    assert core.followed == 3
+    assert core.seat_requests == [None, None]
+
+
+@pytest.mark.parametrize("ascii_mode", [False, True])
+def test_help_fits_a_standard_terminal(ascii_mode: bool) -> None:
+    cols, rows = help_size(ascii_mode)
+    assert cols <= 80 and rows <= 24
 
 
 @pytest.mark.parametrize(

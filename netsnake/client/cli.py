@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a table of these servers (with none: find those on the LAN) and exit",
     )
     p.add_argument("--name", help="your username (asked for in the game if not given)")
+    p.add_argument(
+        "--spectate",
+        action="store_true",
+        help="watch without a snake (Tab follows the next player, p plays when a seat is free)",
+    )
     p.add_argument("--ascii", action="store_true", help="plain ASCII, whole cells only")
     p.add_argument(
         "--render-delay",
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 name=args.name,
                 render_delay=args.render_delay,
                 ascii_mode=args.ascii,
+                spectate=args.spectate,
                 bots=args.bots,
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
             )

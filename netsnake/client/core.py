@@ -12,6 +12,12 @@ server may pick any acknowledged tick as the next baseline.  Each snapshot is
 checked against the server's state hash; a mismatch or a missing baseline is
 counted, the snapshot is discarded and a RESYNC asks for a full snapshot.
 
+Seats.  The client asks for a seat in its JOIN (``spectate``) and may switch
+once admitted (:meth:`ClientCore.switch_seat`); ``state`` is PLAYING with a
+snake and SPECTATING without one, and snapshots arrive either way.  A
+spectator follows one player (:meth:`ClientCore.follow_next`); the id the
+view centres on, its own snake or the followed one, is ``view_id``.
+
 Inputs.  Each turn gets a sequence number and stays in ``_unacked`` until a
 snapshot's ``input_ack`` covers it; every INPUT datagram repeats all of them,
 so a lost datagram costs no key press.
@@ -26,7 +32,12 @@ from dataclasses import dataclass, field
 from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
-from netsnake.client.state import TRANSITIONS, ConnectionState, IllegalTransition
+from netsnake.client.state import (
+    ADMITTED_STATES,
+    TRANSITIONS,
+    ConnectionState,
+    IllegalTransition,
+)
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, ServerShuttingDown
 from netsnake.game.messages import (
@@ -38,12 +49,16 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Seat,
+    Seated,
     SnapshotMessage,
+    Spectators,
+    SwitchSeat,
     decode_message,
     encode_message,
 )
 from netsnake.game.names import NameError_, validate_name
-from netsnake.game.snapshot import PlayerState, Snapshot, snapshot_hash
+from netsnake.game.snapshot import PlayerState, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.game.world import accepts_turn
 from protocol import (
@@ -96,6 +111,12 @@ class ClientCounters:
 
 SnapshotListener = Callable[[Snapshot, float], None]
 
+#: What :meth:`ClientCore.drain_events` hands out: every reliable message from
+#: the server but the answer to JOIN (which shows as the state), in order:
+#: the game events, SEATED (a refused one says why in ``refusal``) and
+#: SPECTATORS (also kept in :attr:`ClientCore.spectators`).
+ClientEvent = GameEvent | Seated | Spectators
+
 
 class ClientCore:
     """One player's client, driven by protocol events and ``poll(now)``."""
@@ -109,7 +130,9 @@ class ClientCore:
         render_delay: float | None = None,
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
+        spectate: bool = False,
     ) -> None:
+        """``spectate`` asks for a seat without a snake (see :meth:`switch_seat`)."""
         self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
         self.server_label = server_label
         self._state = ConnectionState.CONNECTING
@@ -117,6 +140,10 @@ class ClientCore:
         self.rejection_code: RejectionCode | None = None
         self.name: str | None = name
         self.player_id: int | None = None
+        self.requested_seat = Seat.SPECTATOR if spectate else Seat.PLAYER
+        #: How many are watching, as the server last said (SPECTATORS).
+        self.spectators = 0
+        self._followed: int | None = None
         self.colour = 0
         self.tick_rate = 10.0
         self.board: tuple[int, int, bool] | None = None
@@ -128,7 +155,7 @@ class ClientCore:
         self._render_delay = render_delay
         self._buffer: SnapshotBuffer | None = None
         self._history: OrderedDict[int, Snapshot] = OrderedDict()
-        self._events: list[GameEvent] = []
+        self._events: list[ClientEvent] = []
         self._unacked: list[tuple[int, Direction]] = []
         self._next_input_seq = 0
         self._resync_pending = False
@@ -210,7 +237,8 @@ class ClientCore:
 
     def _send_join(self) -> None:
         assert self.name is not None
-        self._send_reliable(encode_message(Join(name=self.name, version=GAME_VERSION)))
+        join = Join(name=self.name, version=GAME_VERSION, seat=self.requested_seat)
+        self._send_reliable(encode_message(join))
 
     def _send_reliable(self, data: bytes) -> None:
         try:
@@ -229,11 +257,15 @@ class ClientCore:
             self.counters.bad_messages += 1
             return
         if isinstance(msg, Accepted | Rejected) and not self._may_enter(
-            ConnectionState.PLAYING if isinstance(msg, Accepted) else ConnectionState.REJECTED
+            _seat_state(msg.seat) if isinstance(msg, Accepted) else ConnectionState.REJECTED
         ):
             # Only an answer to our JOIN makes sense; a server that sends one
             # out of turn is treated as sending garbage.
             self.counters.bad_messages += 1
+        elif isinstance(msg, Accepted | Seated) and (msg.player_id is None) != (
+            msg.seat is Seat.SPECTATOR
+        ):
+            self.counters.bad_messages += 1  # a snake for a spectator, or none for a player
         elif isinstance(msg, Accepted):
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
@@ -241,7 +273,12 @@ class ClientCore:
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
-            self._enter(ConnectionState.PLAYING, "")
+            self._enter(_seat_state(msg.seat), "")
+        elif isinstance(msg, Seated):
+            self._on_seated(msg)
+        elif isinstance(msg, Spectators):
+            self.spectators = msg.count
+            self._events.append(msg)
         elif isinstance(msg, Rejected):
             self.rejection_code = msg.code
             self._enter(ConnectionState.REJECTED, msg.reason)
@@ -255,6 +292,18 @@ class ClientCore:
             self._events.append(msg)
         else:
             self.counters.bad_messages += 1
+
+    def _on_seated(self, msg: Seated) -> None:
+        if self._state not in ADMITTED_STATES:
+            self.counters.bad_messages += 1  # no seat to change before ACCEPTED
+            return
+        self._events.append(msg)
+        self.player_id, self.colour = msg.player_id, msg.colour
+        if msg.player_id is None:
+            self._unacked.clear()  # turns for a snake given up: nobody will apply them
+        state = _seat_state(msg.seat)
+        if state is not self._state:
+            self._enter(state)
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if self._state in (
@@ -434,6 +483,61 @@ class ClientCore:
     def unacked_inputs(self) -> int:
         return len(self._unacked)
 
+    # -------------------------------------------------------------------- seats
+
+    @property
+    def seat(self) -> Seat | None:
+        """The seat held now, or None when not admitted."""
+        if self._state is ConnectionState.PLAYING:
+            return Seat.PLAYER
+        if self._state is ConnectionState.SPECTATING:
+            return Seat.SPECTATOR
+        return None
+
+    def switch_seat(self, seat: Seat | None = None) -> bool:
+        """Ask to play or to watch (``None``: the other seat than now).
+
+        Returns False when not admitted.  The server answers SEATED: the
+        state follows it, and a refusal ("no free seat") comes out of
+        :meth:`drain_events`.
+        """
+        current = self.seat
+        if current is None:
+            return False
+        if seat is None:
+            seat = Seat.SPECTATOR if current is Seat.PLAYER else Seat.PLAYER
+        self.requested_seat = seat
+        self._send_reliable(encode_message(SwitchSeat(seat=seat)))
+        return True
+
+    @property
+    def followed_id(self) -> int | None:
+        """The player a spectator follows: the one chosen with :meth:`follow_next`
+        while it is in the game, else the scoreboard's leader."""
+        snap = self.latest_snapshot
+        if snap is None or not snap.players:
+            return None
+        if self._followed is not None and snap.player(self._followed) is not None:
+            return self._followed
+        return ranked(snap.players)[0].id
+
+    def follow_next(self) -> int | None:
+        """Follow the next player (by id, wrapping around); returns its id."""
+        snap = self.latest_snapshot
+        if snap is None or not snap.players:
+            return None
+        ids = sorted(p.id for p in snap.players)
+        current = self.followed_id
+        self._followed = next((i for i in ids if current is not None and i > current), ids[0])
+        return self._followed
+
+    @property
+    def view_id(self) -> int | None:
+        """The snake the view highlights: one's own, or the followed one when spectating."""
+        if self._state is ConnectionState.SPECTATING:
+            return self.followed_id
+        return self.player_id
+
     # ------------------------------------------------------------------ UI API
 
     def submit_name(self, name: str) -> None:
@@ -452,7 +556,7 @@ class ClientCore:
 
     def request_quit(self) -> None:
         """Send a reliable QUIT; the state becomes CLOSED once it is acked, or after 1 s."""
-        if self._state in (ConnectionState.PLAYING, ConnectionState.JOINING):
+        if self._state in ADMITTED_STATES or self._state is ConnectionState.JOINING:
             self._send_reliable(encode_message(Quit()))
             self._quit_deadline = self._now + _QUIT_WAIT
         elif self._state in (ConnectionState.CONNECTING, ConnectionState.REJECTED):
@@ -487,7 +591,7 @@ class ClientCore:
             render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
         )
 
-    def drain_events(self) -> list[GameEvent]:
+    def drain_events(self) -> list[ClientEvent]:
         events, self._events = self._events, []
         return events
 
@@ -498,3 +602,7 @@ class ClientCore:
         except NameError_ as exc:
             return str(exc)
         return None
+
+
+def _seat_state(seat: Seat) -> ConnectionState:
+    return ConnectionState.PLAYING if seat is Seat.PLAYER else ConnectionState.SPECTATING

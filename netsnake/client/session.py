@@ -46,6 +46,7 @@ class ClientSession:
         name: str | None = None,
         render_delay: float | None = None,
         config: ClientConfig | None = None,
+        spectate: bool = False,
     ) -> ClientSession:
         """Resolve, open a socket and start the handshake.
 
@@ -62,11 +63,17 @@ class ClientSession:
                 name=name,
                 render_delay=render_delay,
                 config=config,
+                spectate=spectate,
             )
             core.mark_unreachable("unknown host")
             return cls(core, None)
         core = ClientCore(
-            server, server_label=label, name=name, render_delay=render_delay, config=config
+            server,
+            server_label=label,
+            name=name,
+            render_delay=render_delay,
+            config=config,
+            spectate=spectate,
         )
         transport = await open_udp(
             core.endpoint, lambda e: core.handle_event(e, loop.time()), remote=server

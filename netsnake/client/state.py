@@ -5,11 +5,12 @@ is in :data:`TRANSITIONS`; the core changes state only through one method
 that checks this table, and refuses anything else with
 :class:`IllegalTransition`::
 
-    CONNECTING --handshake done--> JOINING --ACCEPTED--> PLAYING
+    CONNECTING --handshake done--> JOINING --ACCEPTED--> PLAYING or SPECTATING
+    PLAYING <--SEATED--> SPECTATING   (admitted either way: snapshots flow to both)
     CONNECTING --denied: full, version, bad token--> REJECTED
     CONNECTING --handshake timed out / host unknown--> UNREACHABLE
     JOINING --REJECTED--> REJECTED --new name--> JOINING
-    CONNECTING, JOINING, PLAYING, REJECTED --SHUTDOWN / disconnect--> SHUTDOWN or LOST
+    CONNECTING, JOINING, PLAYING, SPECTATING, REJECTED --SHUTDOWN / disconnect--> SHUTDOWN or LOST
     any state but CLOSED --the player quits--> CLOSED
 """
 
@@ -17,19 +18,27 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["TERMINAL_STATES", "TRANSITIONS", "ConnectionState", "IllegalTransition"]
+__all__ = [
+    "ADMITTED_STATES",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "ConnectionState",
+    "IllegalTransition",
+]
 
 
 class ConnectionState(enum.Enum):
     """The life of one client connection.
 
-    ``CONNECTING`` and ``JOINING`` lead to ``PLAYING``; every other state
-    ends the session (``REJECTED`` may be retried with another name).
+    ``CONNECTING`` and ``JOINING`` lead to a seat: ``PLAYING`` (with a
+    snake) or ``SPECTATING`` (without); every other state ends the session
+    (``REJECTED`` may be retried with another name).
     """
 
     CONNECTING = "connecting"
     JOINING = "joining"
     PLAYING = "playing"
+    SPECTATING = "spectating"
     REJECTED = "rejected"
     UNREACHABLE = "unreachable"
     LOST = "lost"
@@ -52,6 +61,9 @@ TERMINAL_STATES = frozenset(
     }
 )
 
+#: Admitted to the game, with a seat: snapshots and events arrive.
+ADMITTED_STATES = frozenset({ConnectionState.PLAYING, ConnectionState.SPECTATING})
+
 _S = ConnectionState
 
 #: Every legal state change, and nothing else.
@@ -59,11 +71,17 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.CONNECTING: frozenset(
         {_S.JOINING, _S.REJECTED, _S.UNREACHABLE, _S.LOST, _S.SHUTDOWN, _S.CLOSED}
     ),
-    _S.JOINING: frozenset({_S.PLAYING, _S.REJECTED, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
-    _S.PLAYING: frozenset({_S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    _S.JOINING: frozenset(
+        {_S.PLAYING, _S.SPECTATING, _S.REJECTED, _S.LOST, _S.SHUTDOWN, _S.CLOSED}
+    ),
+    # SEATED moves an admitted connection between the two seats.
+    _S.PLAYING: frozenset({_S.SPECTATING, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    _S.SPECTATING: frozenset({_S.PLAYING, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
     # A ``bad-name`` rejection keeps the connection: the player may try another
     # name (JOINING); a JOIN sent before the rejection may still be accepted.
-    _S.REJECTED: frozenset({_S.JOINING, _S.PLAYING, _S.LOST, _S.SHUTDOWN, _S.CLOSED}),
+    _S.REJECTED: frozenset(
+        {_S.JOINING, _S.PLAYING, _S.SPECTATING, _S.LOST, _S.SHUTDOWN, _S.CLOSED}
+    ),
     # The end of a session: only the player leaving (or their quit completing) remains.
     _S.UNREACHABLE: frozenset({_S.CLOSED}),
     _S.LOST: frozenset({_S.CLOSED}),

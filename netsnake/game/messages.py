@@ -1,10 +1,10 @@
 """The game's messages on top of the protocol: msgpack arrays ``[type, fields...]``.
 
-Reliable (control): JOIN, QUIT, RESYNC from clients; ACCEPTED, REJECTED and
-the game events from the server.  Unreliable: INPUT from clients every time
-they steer or receive a snapshot, SNAPSHOT from the server every tick.  The
-message table, with each type's channel and meaning, is
-``docs/game-messages.rst``.
+Reliable (control): JOIN, QUIT, RESYNC and SWITCH from clients;
+ACCEPTED, REJECTED, SEATED, SPECTATORS and the game events from the
+server.  Unreliable: INPUT from clients every time they steer or receive a
+snapshot, SNAPSHOT from the server every tick.  The message table, with
+each type's channel and meaning, is ``docs/game-messages.rst``.
 
 One table drives both directions: :data:`MESSAGE_TYPES` lists, for each
 message class, its type id and its field layout (each field's attribute,
@@ -56,9 +56,14 @@ __all__ = [
     "Rejected",
     "RejectionCode",
     "Resync",
+    "Seat",
+    "Seated",
     "SnapshotMessage",
+    "Spectators",
+    "SwitchSeat",
     "decode_message",
     "encode_message",
+    "join_version",
 ]
 
 MAX_INPUT_TURNS = 32
@@ -83,12 +88,29 @@ class RejectionCode(enum.StrEnum):
     """The name breaks the name rules; the client may JOIN again with another."""
     VERSION = "version"
     """The client speaks another game version."""
+    SPECTATORS_FULL = "spectators-full"
+    """Every spectator seat is taken (``--max-spectators``)."""
+
+
+class Seat(enum.IntEnum):
+    """How an admitted connection takes part; the value is the integer sent on the wire.
+
+    Being admitted and having a snake are separate: every admitted seat gets
+    the snapshots and the game events, only a ``PLAYER`` seat has a snake.
+    """
+
+    PLAYER = 0
+    """A snake of its own, steered with INPUT."""
+    SPECTATOR = 1
+    """No snake: watches the game (counted against ``--max-spectators``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Join:
     name: str
     version: int
+    seat: Seat = Seat.PLAYER
+    """The seat asked for."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,14 +124,46 @@ class Resync:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SwitchSeat:
+    """An admitted client asks to play (take a snake) or to watch (give it up)."""
+
+    seat: Seat
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:
-    player_id: int
+    player_id: int | None
+    """The snake's id; None for a spectator."""
     name: str
     width: int
     height: int
     wrap: bool
     tick_rate: float
     colour: int
+    seat: Seat = Seat.PLAYER
+    """The seat the connection was admitted with."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seated:
+    """The answer to SWITCH: the connection's seat from now on.
+
+    A refused switch leaves the seat as it was and says why in ``refusal``
+    (empty when the switch was made).
+    """
+
+    seat: Seat
+    player_id: int | None
+    """The snake's id in a PLAYER seat; None for a spectator."""
+    colour: int
+    refusal: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spectators:
+    """How many spectators are watching; sent to every seat when it changes."""
+
+    count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +190,19 @@ class SnapshotMessage:
     """A full or delta snapshot from :mod:`netsnake.game.snapshot_codec`."""
 
 
-Message = Join | Quit | Resync | Accepted | Rejected | Input | SnapshotMessage | GameEvent
+Message = (
+    Join
+    | Quit
+    | Resync
+    | SwitchSeat
+    | Accepted
+    | Rejected
+    | Seated
+    | Spectators
+    | Input
+    | SnapshotMessage
+    | GameEvent
+)
 
 
 # ------------------------------------------------------------ field layouts
@@ -201,6 +267,18 @@ def _read_optional_pid(v: Any) -> int | None:
     return None if killer < 0 else killer
 
 
+def _write_optional_pid(pid: int | None) -> int:
+    return -1 if pid is None else pid
+
+
+def _read_seat(v: Any) -> Seat:
+    return Seat(expect_int(v, 0, len(Seat) - 1))
+
+
+def _seat_field(attr: str) -> Field:
+    return Field(attr, _read_seat, int)
+
+
 def _read_optional_text(v: Any) -> str | None:
     return _text(v) or None
 
@@ -223,14 +301,17 @@ class MessageType:
 
 #: The one table of game messages (``docs/game-messages.rst`` documents it).
 MESSAGE_TYPES: tuple[MessageType, ...] = (
-    MessageType(1, Join, (_text_field("name"), _int_field("version", 0, 0xFFFF))),
+    MessageType(
+        1, Join, (_text_field("name"), _int_field("version", 0, 0xFFFF), _seat_field("seat"))
+    ),
     MessageType(2, Quit, ()),
     MessageType(3, Resync, ()),
+    MessageType(4, SwitchSeat, (_seat_field("seat"),)),
     MessageType(
         10,
         Accepted,
         (
-            _pid_field("player_id"),
+            Field("player_id", _read_optional_pid, _write_optional_pid),
             _text_field("name"),
             _int_field("width", 1, 255),
             _int_field("height", 1, 255),
@@ -238,12 +319,23 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
             # Sent as an integer number of millihertz: floats stay off the wire.
             Field("tick_rate", _read_millihertz, lambda hz: round(hz * 1000)),
             _int_field("colour", 0, 255),
+            _seat_field("seat"),
         ),
     ),
     MessageType(
         11,
         Rejected,
         (Field("code", _read_rejection_code, str), _text_field("reason")),
+    ),
+    MessageType(
+        12,
+        Seated,
+        (
+            _seat_field("seat"),
+            Field("player_id", _read_optional_pid, _write_optional_pid),
+            _int_field("colour", 0, 255),
+            _text_field("refusal"),
+        ),
     ),
     MessageType(20, PlayerJoined, (_pid_field("player_id"), _text_field("name"))),
     MessageType(
@@ -255,13 +347,14 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         (
             _pid_field("player_id"),
             _text_field("name"),
-            Field("killer_id", _read_optional_pid, lambda k: -1 if k is None else k),
+            Field("killer_id", _read_optional_pid, _write_optional_pid),
             Field("killer_name", _read_optional_text, lambda n: n or ""),
             _text_field("cause"),
         ),
     ),
     MessageType(23, PlayerRespawned, (_pid_field("player_id"), _text_field("name"))),
     MessageType(24, ServerShuttingDown, (_text_field("reason"),)),
+    MessageType(25, Spectators, (_int_field("count", 0, 0xFFFF),)),
     MessageType(
         30,
         Input,
@@ -312,3 +405,20 @@ def decode_message(data: bytes) -> Message:
     values = {f.attr: f.read(item) for f, item in zip(row.fields, items[1:], strict=True)}
     message: Message = row.cls(**values)
     return message
+
+
+def join_version(data: bytes) -> int | None:
+    """The game version in what looks like a JOIN that failed to decode, else None.
+
+    A client of another game version may lay out its JOIN differently; the
+    server still reads the version from it so the answer is "version
+    mismatch" rather than a complaint about the name.
+    """
+    try:
+        items = expect_list(unpack_untrusted(data, _LIMITS), 3, 16)
+    except DecodeError:
+        return None
+    if type(items[0]) is not int or items[0] != _BY_CLASS[Join].type_id:
+        return None
+    version = items[2]
+    return version if type(version) is int and 0 <= version <= 0xFFFF else None

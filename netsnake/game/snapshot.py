@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netsnake.game.direction import Direction
 
-__all__ = ["Cell", "PlayerState", "Snapshot", "snapshot_hash"]
+__all__ = ["Cell", "PlayerState", "Snapshot", "ranked", "snapshot_hash"]
 
 Cell = tuple[int, int]
 
@@ -92,6 +93,11 @@ class Snapshot:
 
 
 _I = struct.Struct(">i")
+
+
+def ranked(players: Iterable[PlayerState]) -> list[PlayerState]:
+    """Players in scoreboard order: score, then kills, then length, then id."""
+    return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
 
 
 def snapshot_hash(snapshot: Snapshot) -> int:

@@ -123,10 +123,11 @@ class RunningServer:
         dropped = self.game.endpoint.counters + self.game.counters.dropped
         drops = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()) if v) or "none"
         stats_log.info(
-            "players %d (humans %d) | tick p50 %.2f ms p99 %.2f ms overruns %d | "
+            "players %d (humans %d) spectators %d | tick p50 %.2f ms p99 %.2f ms overruns %d | "
             "in %.0f dgram/s %.1f KB/s | out %.0f dgram/s %.1f KB/s | dropped: %s",
             self.game.players,
             self.game.humans,
+            self.game.spectators,
             p50,
             p99,
             t.overruns,

@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         help="players at once, bots included (default 16)",
     )
+    p.add_argument(
+        "--max-spectators",
+        type=int_range(0, 256),
+        default=16,
+        help="spectators at once, not counted as players (default 16)",
+    )
     p.add_argument("--bots", type=int_range(0, 64), default=0, help="bot players (default 0)")
     p.add_argument(
         "--seed", type=int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
@@ -118,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
             tick_rate=args.tick_rate,
             world=world,
             max_players=args.max_players,
+            max_spectators=args.max_spectators,
             bots=args.bots,
             seed=seed,
             server_name=args.server_name or default_server_name(),

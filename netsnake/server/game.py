@@ -8,9 +8,17 @@ simulated network with a virtual clock.
 
 Per tick: bots choose turns (through the same turn queue as humans), the
 world steps, the snapshot joins the history, world events go out reliably,
-and every joined client gets the snapshot as a delta against the newest
+and every admitted client gets the snapshot as a delta against the newest
 tick it acknowledged (a full snapshot when it has none in the window).
 Clients with the same baseline share the same encoded bytes.
+
+Seats.  Being admitted and having a snake are separate.  A connection is
+admitted (ACCEPTED) with a seat: a PLAYER seat has a snake in the world and
+counts against ``max_players`` (bots included, a bot gives way to a human);
+a SPECTATOR seat has none and counts against ``max_spectators``.  Both get
+the snapshots and the game events; SWITCH moves an admitted connection
+between them, answered by SEATED.  Every seat hears SPECTATORS whenever the
+number watching changes.
 """
 
 from __future__ import annotations
@@ -43,9 +51,14 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Seat,
+    Seated,
     SnapshotMessage,
+    Spectators,
+    SwitchSeat,
     decode_message,
     encode_message,
+    join_version,
 )
 from netsnake.game.names import NameError_, unique_name, validate_name
 from netsnake.game.server_info import ServerInfo, encode_server_info
@@ -93,7 +106,7 @@ BOT_NAMES = (
 )
 _COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
 
-#: Protocol connections accepted beyond ``max_players``.  A client arriving at a
+#: Protocol connections accepted beyond the seats.  A client arriving at a
 #: full server must still complete the handshake to be told "server full"; with
 #: no spare connection it would hear nothing and time out instead.
 SPARE_CONNECTIONS = 4
@@ -106,6 +119,8 @@ class ServerSettings:
     tick_rate: float = 10.0
     world: WorldConfig = field(default_factory=WorldConfig)
     max_players: int = 16
+    max_spectators: int = 16
+    """Spectators at once; they do not count against ``max_players``."""
     bots: int = 0
     seed: int = 0
     join_timeout: float = 120.0
@@ -118,20 +133,27 @@ class ServerSettings:
             raise ValueError("tick rate must be between 1 and 60 Hz")
         if not 1 <= self.max_players <= 64:
             raise ValueError("max players must be between 1 and 64")
+        if not 0 <= self.max_spectators <= 256:
+            raise ValueError("max spectators must be between 0 and 256")
         if not 0 <= self.bots <= self.max_players:
             raise ValueError("bots must be between 0 and max players")
 
     @property
     def max_connections(self) -> int:
-        """How many protocol connections the server endpoint accepts (see SPARE_CONNECTIONS)."""
-        return self.max_players + SPARE_CONNECTIONS
+        """How many protocol connections the server endpoint accepts: every seat,
+        players and spectators, plus SPARE_CONNECTIONS."""
+        return self.max_players + self.max_spectators + SPARE_CONNECTIONS
 
 
 @dataclass(slots=True)
 class _Client:
     peer: Hashable
     connected_at: float
+    seat: Seat | None = None
+    """None until admitted."""
     player_id: int | None = None
+    """The snake's id, in a PLAYER seat only."""
+    colour: int = 0
     name: str = ""
     last_input_seq: int = -1
     baseline_tick: int | None = None
@@ -152,6 +174,7 @@ class GameCounters:
     handler_errors: int = 0
     joins: int = 0
     rejections: int = 0
+    seat_switches: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
 
 
@@ -196,7 +219,13 @@ class GameServer:
 
     @property
     def humans(self) -> int:
-        return sum(1 for c in self._clients.values() if c.player_id is not None)
+        """Connections in a PLAYER seat."""
+        return sum(1 for c in self._clients.values() if c.seat is Seat.PLAYER)
+
+    @property
+    def spectators(self) -> int:
+        """Connections in a SPECTATOR seat."""
+        return sum(1 for c in self._clients.values() if c.seat is Seat.SPECTATOR)
 
     @property
     def players(self) -> int:
@@ -248,7 +277,7 @@ class GameServer:
                 self.counters.dropped["bad_message"] += 1
                 log.debug("bad message from %s: %s", event.peer, exc)
                 if isinstance(event, MessageReceived):
-                    self._reply_bad_join(client)
+                    self._reply_bad_join(client, join_version(event.data))
                 return
             self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
@@ -262,10 +291,15 @@ class GameServer:
         if isinstance(msg, Input):
             if client.player_id is not None:
                 self._apply_input(client, msg, now)
+            else:
+                # Normal for a moment after giving up a snake; never applied.
+                self.counters.dropped["input_without_snake"] += 1
         elif not reliable:
             self.counters.dropped["unexpected_unreliable"] += 1
         elif isinstance(msg, Join):
             self._join(client, msg)
+        elif isinstance(msg, SwitchSeat):
+            self._switch_seat(client, msg.seat)
         elif isinstance(msg, Quit):
             self._remove_client(client.peer, "quit")
             self.endpoint.disconnect(client.peer, DisconnectCode.NORMAL, "goodbye")
@@ -288,8 +322,12 @@ class GameServer:
             if self._trace is not None:
                 self._trace(client.name, seq, now)
 
-    def _reply_bad_join(self, client: _Client) -> None:
-        if client.player_id is None:
+    def _reply_bad_join(self, client: _Client, version: int | None) -> None:
+        if client.seat is not None:
+            return
+        if version is not None and version != GAME_VERSION:
+            self._reject_version(client, version)
+        else:
             self._reject(
                 client,
                 RejectionCode.BAD_NAME,
@@ -301,51 +339,115 @@ class GameServer:
         log.info("rejected %s: %s", format_peer(client.peer), reason)
         self._send(client, Rejected(code=code, reason=reason))
 
+    def _reject_version(self, client: _Client, version: int) -> None:
+        self._reject(
+            client,
+            RejectionCode.VERSION,
+            f"version mismatch: server runs game version {GAME_VERSION}, client {version}",
+        )
+
     def _join(self, client: _Client, msg: Join) -> None:
-        if client.player_id is not None:
+        if client.seat is not None:
             self.counters.dropped["duplicate_join"] += 1
             return
         if msg.version != GAME_VERSION:
-            self._reject(
-                client,
-                RejectionCode.VERSION,
-                f"version mismatch: server runs game version {GAME_VERSION}, client {msg.version}",
-            )
+            self._reject_version(client, msg.version)
             return
         try:
             name = validate_name(msg.name)
         except NameError_ as exc:
             self._reject(client, RejectionCode.BAD_NAME, f"bad name: {exc}")
             return
-        if self.players >= self.settings.max_players and not self._bots:
-            self._reject(
-                client, RejectionCode.FULL, f"server full ({self.settings.max_players} players)"
-            )
+        refusal = self._seat_refusal(msg.seat)
+        if refusal is not None:
+            code = RejectionCode.FULL if msg.seat is Seat.PLAYER else RejectionCode.SPECTATORS_FULL
+            if code is RejectionCode.FULL and self._seat_refusal(Seat.SPECTATOR) is None:
+                refusal += "; you can watch with --spectate"
+            self._reject(client, code, refusal)
             return
-        if self.players >= self.settings.max_players:
-            self._remove_bot(self._bots[-1], "making room")
-        name = unique_name(name, set(self._names.values()))
-        pid = self._free_id()
-        colour = self._free_colour()
-        self.world.add_player(pid, name, colour)
-        self._names[pid] = name
-        client.player_id, client.name = pid, name
+        client.name = name
         self.counters.joins += 1
+        pid = self._take_snake(client) if msg.seat is Seat.PLAYER else None
+        if pid is None:
+            client.seat = Seat.SPECTATOR
         cfg = self.settings.world
         self._send(
             client,
             Accepted(
-                player_id=pid,
-                name=name,
+                player_id=client.player_id,
+                name=client.name,
                 width=cfg.width,
                 height=cfg.height,
                 wrap=cfg.wrap,
                 tick_rate=self.settings.tick_rate,
-                colour=colour,
+                colour=client.colour,
+                seat=msg.seat,
             ),
         )
-        log.info("%s joined from %s as player %d", name, format_peer(client.peer), pid)
-        self._broadcast(PlayerJoined(player_id=pid, name=name), exclude=client.peer)
+        if pid is not None:
+            log.info("%s joined from %s as player %d", client.name, format_peer(client.peer), pid)
+            self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
+            if self.spectators:  # a client starts from 0 watching
+                self._send(client, Spectators(count=self.spectators))
+        else:
+            log.info("%s is spectating, from %s", name, format_peer(client.peer))
+            self._announce_spectators()
+
+    # -------------------------------------------------------------------- seats
+
+    def _seat_refusal(self, seat: Seat) -> str | None:
+        """Why a new ``seat`` cannot be had now, or None if it can."""
+        if seat is Seat.PLAYER:
+            if self.players >= self.settings.max_players and not self._bots:
+                n = self.settings.max_players
+                return f"server full ({n} player{'' if n == 1 else 's'})"
+        elif self.spectators >= self.settings.max_spectators:
+            return f"no spectator seat left ({self.settings.max_spectators} watching)"
+        return None
+
+    def _take_snake(self, client: _Client) -> int:
+        """Give ``client`` a snake (a bot makes room if need be); its name becomes unique."""
+        if self.players >= self.settings.max_players:
+            self._remove_bot(self._bots[-1], "making room")
+        name = unique_name(client.name, set(self._names.values()))
+        pid = self._free_id()
+        client.colour = self._free_colour()
+        self.world.add_player(pid, name, client.colour)
+        self._names[pid] = name
+        client.seat, client.player_id, client.name = Seat.PLAYER, pid, name
+        return pid
+
+    def _switch_seat(self, client: _Client, seat: Seat) -> None:
+        """Move an admitted client to ``seat`` and tell it (SEATED), or say why not."""
+        if client.seat is None:
+            self.counters.dropped["switch_before_join"] += 1
+            return
+        refusal = None if seat is client.seat else self._seat_refusal(seat)
+        if refusal is None and seat is not client.seat:
+            self.counters.seat_switches += 1
+            if seat is Seat.PLAYER:
+                pid = self._take_snake(client)
+                log.info("%s stopped spectating: player %d", client.name, pid)
+                self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
+            else:
+                assert client.player_id is not None
+                self._remove_player(client.player_id, "spectating")
+                client.seat, client.player_id = Seat.SPECTATOR, None
+                log.info("%s is spectating", client.name)
+                self._fill_bots()
+            self._announce_spectators()
+        self._send(
+            client,
+            Seated(
+                seat=client.seat,
+                player_id=client.player_id,
+                colour=client.colour,
+                refusal=refusal or "",
+            ),
+        )
+
+    def _announce_spectators(self) -> None:
+        self._broadcast(Spectators(count=self.spectators))
 
     # ------------------------------------------------------------------ players
 
@@ -385,6 +487,9 @@ class GameServer:
         if client.player_id is not None:
             self._remove_player(client.player_id, reason)
             self._fill_bots()
+        elif client.seat is Seat.SPECTATOR:
+            log.info("spectator %s left (%s)", client.name, reason)
+            self._announce_spectators()
 
     def _drop_client(self, peer: Hashable, reason: str) -> None:
         self._remove_client(peer, reason)
@@ -402,11 +507,11 @@ class GameServer:
             log.warning("dropping %s: %s", format_peer(client.peer), exc)
             self._drop_client(client.peer, "not acknowledging")
 
-    def _broadcast(self, event: GameEvent, exclude: Hashable | None = None) -> None:
+    def _broadcast(self, event: GameEvent | Spectators, exclude: Hashable | None = None) -> None:
         if self._closing:
             return
         for client in list(self._clients.values()):
-            if client.player_id is not None and client.peer != exclude:
+            if client.seat is not None and client.peer != exclude:
                 self._send(client, event)
 
     # --------------------------------------------------------------------- tick
@@ -442,11 +547,6 @@ class GameServer:
 
     # --------------------------------------------------------------------- info
 
-    @property
-    def spectators(self) -> int:
-        """Connections watching without a snake.  Always 0 until seats land (issue 12)."""
-        return 0
-
     def server_info(self, now: float) -> ServerInfo:
         """What this server answers to INFO queries at ``now``."""
         started = now if self._started is None else self._started
@@ -477,7 +577,7 @@ class GameServer:
     def _send_snapshots(self, tick: int, now: float) -> None:
         oldest = tick - self.history.window
         for client in list(self._clients.values()):
-            if client.player_id is None:
+            if client.seat is None:
                 if now - client.connected_at > self.settings.join_timeout:
                     self._drop_client(client.peer, "did not join in time")
                 continue
@@ -504,10 +604,13 @@ class GameServer:
                     del client.in_flight[h]
 
     def shutdown(self, reason: str = "server shutting down") -> None:
-        """Tell every joined client the server is going away (reliably)."""
+        """Tell every admitted client the server is going away (reliably)."""
         self._broadcast(ServerShuttingDown(reason=reason))
         self._closing = True
-        log.info("shutting down: telling %d client(s)", self.humans)
+        log.info(
+            "shutting down: telling %d client(s)",
+            sum(c.seat is not None for c in self._clients.values()),
+        )
 
     @property
     def unacked(self) -> int:

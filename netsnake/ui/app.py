@@ -4,7 +4,10 @@ The app is a thin adapter in the style of urwid's examples: widgets (the
 view) only draw what they are handed; :class:`GameApp` reads the client core
 (the model, seen through the :class:`ClientView` protocol) once per frame on a
 ``set_alarm_in`` timer, independent of the server's tick rate, and turns keys
-into calls on the core.  It runs on the caller's asyncio loop through
+into calls on the core.  A spectator sees the same screen as a player, with
+the followed snake highlighted in place of its own (``view_id``); Tab
+follows the next player and ``p`` switches between playing and watching.
+It runs on the caller's asyncio loop through
 ``urwid.AsyncioEventLoop``; no threads.
 
 With an event loop we do not own, raising ``urwid.ExitMainLoop`` from a
@@ -27,7 +30,7 @@ from urwid.str_util import get_byte_encoding
 
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
-from netsnake.client.state import ConnectionState
+from netsnake.client.state import ADMITTED_STATES, ConnectionState
 from netsnake.game.direction import Direction
 from netsnake.game.events import (
     PlayerDied,
@@ -36,7 +39,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.messages import RejectionCode
+from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
@@ -85,6 +88,8 @@ _STEER_KEYS: dict[str, Direction] = {
     "l": Direction.RIGHT,
 }
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
+_FOLLOW_KEYS = frozenset({"tab"})
+_SEAT_KEYS = frozenset({"p", "P"})
 _QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
 _NAME_COLS = 20  # width of names in messages
 
@@ -117,6 +122,10 @@ class ClientView(Protocol):
     def pending_direction(self) -> Direction | None: ...
     @property
     def tick_rate(self) -> float: ...
+    @property
+    def spectators(self) -> int: ...
+    @property
+    def view_id(self) -> int | None: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
     def hud(self, now: float) -> HudInfo: ...
@@ -125,6 +134,8 @@ class ClientView(Protocol):
     def steer(self, direction: Direction) -> object: ...
     def submit_name(self, name: str) -> object: ...
     def request_quit(self) -> object: ...
+    def switch_seat(self, seat: Seat | None = None) -> object: ...
+    def follow_next(self) -> object: ...
 
 
 def format_event(event: object, my_id: int | None) -> str | None:
@@ -158,6 +169,8 @@ def format_event(event: object, my_id: int | None) -> str | None:
         return f"{victim} died"
     if isinstance(event, PlayerRespawned):
         return "you are back" if event.player_id == my_id else None
+    if isinstance(event, Seated) and event.refusal:
+        return safe_name(event.refusal, 60, placeholder="")
     if isinstance(event, ServerShuttingDown):
         reason = safe_name(event.reason, 40, placeholder="")
         return f"server shutting down{': ' + reason if reason else ''}"
@@ -316,7 +329,7 @@ class GameApp:
             return
         if self._prompt_open:
             self._show(self.prompt, NamePrompt.MIN_SIZE)
-        elif state is ConnectionState.PLAYING:
+        elif state in ADMITTED_STATES:
             self._draw_game(now)
         elif state is ConnectionState.CONNECTING:
             tries = core.connect_attempts
@@ -332,6 +345,10 @@ class GameApp:
         core = self._core
         reason = safe_name(core.status_reason, 60, placeholder="")
         label = core.server_label
+        if state in ADMITTED_STATES and self._last_state in ADMITTED_STATES:
+            seated = "you are playing" if state is ConnectionState.PLAYING else "you are watching"
+            self.messages.post(seated, now)
+            return
         if state is ConnectionState.REJECTED and core.rejection_code in RETRYABLE_REJECTIONS:
             self.prompt.ask(core.name or self._default_name, core.status_reason)
             self._prompt_open = True
@@ -368,12 +385,16 @@ class GameApp:
             self.status.show("Waiting for the game…")
             self._show(self.status, StatusScreen.MIN_SIZE)
             return
-        my_id = core.player_id
+        view_id = core.view_id
         self._ensure_layout(frame.prev)
-        self.board.set_frame(frame, my_id=my_id, pending_direction=core.pending_direction)
-        self.scoreboard.update(frame.prev.players, my_id)
+        self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
+        self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
         self.hud.update(core.hud(now))
-        self.messages.set_sticky(self._respawn_notice(core.latest_snapshot or frame.next, my_id))
+        latest = core.latest_snapshot or frame.next
+        if core.state is ConnectionState.SPECTATING:
+            self.messages.set_sticky(self._spectating_notice(latest, view_id))
+        else:
+            self.messages.set_sticky(self._respawn_notice(latest, core.player_id))
         self.messages.update(now)
         self._show(self._game_view, self._game_min)
 
@@ -383,6 +404,11 @@ class GameApp:
             return None
         seconds = math.ceil(me.respawn_ticks / max(self._core.tick_rate, 1e-6))
         return f"you died, respawning in {seconds}…"
+
+    def _spectating_notice(self, snapshot: Snapshot, followed: int | None) -> str:
+        who = snapshot.player(followed) if followed is not None else None
+        name = safe_name(who.name, _NAME_COLS) if who is not None else "nobody"
+        return f"watching {name} (Tab: next, p: play)"
 
     def _ensure_layout(self, snapshot: Snapshot) -> None:
         """(Re)build the game layout when the board size changes."""
@@ -424,9 +450,17 @@ class GameApp:
             if not self._help:
                 self.top.body = self._shown_widget()
             return True
+        if self._prompt_open:
+            return False
         direction = _STEER_KEYS.get(key)
-        if direction is not None and not self._prompt_open:
+        if direction is not None:
             self._core.steer(direction)
+            return True
+        if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
+            self._core.follow_next()
+            return True
+        if key in _SEAT_KEYS and self._core.state in ADMITTED_STATES:
+            self._core.switch_seat()
             return True
         return False
 
@@ -439,7 +473,10 @@ class GameApp:
         if self._quit_deadline is not None:
             return
         state = self._core.state
-        if state in (ConnectionState.PLAYING, ConnectionState.JOINING, ConnectionState.CONNECTING):
+        if state in ADMITTED_STATES or state in (
+            ConnectionState.JOINING,
+            ConnectionState.CONNECTING,
+        ):
             self._core.request_quit()
             self._quit_deadline = now + _QUIT_WAIT
         else:

@@ -27,6 +27,8 @@ __all__ = [
 #: (keys, what they do) shown by the help overlay.
 HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("←↑→↓  WASD  hjkl", "steer"),
+    ("p", "play / watch (spectate)"),
+    ("Tab", "watching: follow the next player"),
     ("?", "show / hide this help"),
     ("q  Esc", "quit"),
     ("Ctrl+C", "quit at once"),

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import urwid
 
 from netsnake.client.hud import HudInfo
-from netsnake.game.snapshot import PlayerState
+from netsnake.game.snapshot import PlayerState, ranked
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 
@@ -33,7 +33,10 @@ def _pad_to(text: str, width: int) -> str:
 
 
 class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
-    """Players sorted by score: name, score, length and kills, the player's own row marked."""
+    """Players sorted by score: name, score, length and kills, the player's own row marked.
+
+    The footer, after a blank row, says how many spectators are watching.
+    """
 
     def __init__(self, *, ascii_mode: bool = False, max_rows: int | None = None) -> None:
         self._marker = ">" if ascii_mode else "▶"
@@ -44,18 +47,27 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         )
         self._lines: list[urwid.Text] = []
         self._markups: list[tuple[Markup, ...]] = []
+        self._gap = urwid.Text("")
+        self._footer = urwid.Text("", wrap="clip")
         self._pile = urwid.Pile([])
         self._last: tuple[tuple[int, str, int, int, int, int, bool], ...] | None = None
+        self._watching: int | None = None
         super().__init__(self._pile)
         self.update((), None)
 
     @staticmethod
     def ordered(players: Iterable[PlayerState]) -> list[PlayerState]:
         """Players in scoreboard order: score, then kills, then length, then id."""
-        return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
+        return ranked(players)
 
-    def update(self, players: Iterable[PlayerState], my_id: int | None) -> None:
-        """Show ``players``; ``my_id`` is the player's own id, if known."""
+    def update(
+        self, players: Iterable[PlayerState], my_id: int | None, *, watching: int = 0
+    ) -> None:
+        """Show ``players`` and how many are ``watching``; ``my_id`` is the row
+        to mark (the player's own, or the one a spectator follows), if any."""
+        if watching != self._watching:
+            self._watching = watching
+            self._footer.set_text(("hud", f" {min(watching, 99999)} watching"))
         ordered = self.ordered(players)
         if self._max_rows is not None:
             ordered = ordered[: self._max_rows]
@@ -81,9 +93,9 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
             if tuple(markup) != self._markups[i]:
                 self._markups[i] = tuple(markup)
                 self._lines[i].set_text(markup)
-        shown = len(ordered) + 1
+        shown = len(ordered) + 3
         if len(self._pile.contents) != shown:
-            rows = [self._header, *self._lines[: len(ordered)]]
+            rows = [self._header, *self._lines[: len(ordered)], self._gap, self._footer]
             self._pile.contents[:] = [(w, self._pile.options()) for w in rows]
 
 

@@ -4,11 +4,13 @@ supplies it, and the command against real servers on loopback (IPv4 and IPv6).""
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import msgpack
 import pytest
@@ -17,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netsnake import GAME_VERSION, __version__
+from netsnake.client.listing import ListedServer
 from netsnake.game.server_info import (
     MAX_SERVER_NAME_LENGTH,
     ServerInfo,
@@ -26,6 +29,8 @@ from netsnake.game.server_info import (
 )
 from netsnake.server.game import GameServer, ServerSettings
 from netsnake.sim import GameSimulation
+from netsnake.ui.server_list import format_table
+from netsnake.ui.text import display_width
 from protocol import MAX_INFO_PAYLOAD, DecodeError, ServerEndpoint
 
 DOC = REPO / "docs" / "game-messages.rst"
@@ -162,6 +167,26 @@ def test_info_counts_players_and_spectators_as_seated() -> None:
     assert info.uptime in (2, 3)
 
 
+def test_the_table_aligns_wide_names_and_shows_no_escapes() -> None:
+    rows = [
+        ListedServer("192.0.2.1:5050", 0.0123, replace(ALPHA, name="Salon 🐍🐍")),
+        ListedServer("192.0.2.2:5050", 0.0004, replace(ALPHA, name="\x1b[31mred\x1b[0m")),
+        ListedServer("192.0.2.3:5050", 0.001, replace(ALPHA, name="名" * 30, version="9.9")),
+        ListedServer("192.0.2.4:5050", problem="no answer"),
+    ]
+    out = io.StringIO()
+    format_table(rows, out)
+    lines = out.getvalue().splitlines()
+    assert "\x1b" not in out.getvalue()
+    # Every ADDRESS starts in the same terminal column.
+    columns = {display_width(line[: line.index("192.0.2.")]) for line in lines[1:]}
+    assert len(columns) == 1 and columns == {display_width(lines[0][: lines[0].index("ADDRESS")])}
+    assert lines[1].startswith("Salon 🐍🐍 ") and "12 ms" in lines[1] and "3/16" in lines[1]
+    assert lines[2].startswith("red ") and "0.4 ms" in lines[2]
+    assert lines[3].startswith("名" * 11 + "…") and lines[3].rstrip().endswith("9.9")
+    assert lines[4].split() == ["(no", "answer)", "192.0.2.4:5050", "-"]
+
+
 # ------------------------------------------------------------- the command line
 
 
@@ -225,6 +250,7 @@ def test_list_shows_real_servers_over_ipv4_and_ipv6_and_the_unreachable() -> Non
             f"[::1]:{v6.port}",
             f"127.0.0.1:{dead}",
             "no-such-host.invalid",
+            f"127.0.0.1:{v4.port}",  # asked once, listed twice
         )
         took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
@@ -235,8 +261,10 @@ def test_list_shows_real_servers_over_ipv4_and_ipv6_and_the_unreachable() -> Non
         ["beta", f"[::1]:{v6.port}"],
         ["(no answer)", f"127.0.0.1:{dead}"],
         ["(unknown host)", "no-such-host.invalid:5050"],
+        ["alpha one", f"127.0.0.1:{v4.port}"],
     ]
     alpha, beta = rows[0], rows[1]
+    assert rows[4][3:] == alpha[3:]
     assert alpha[3:7] == ["2/16", "0", "10 Hz", "30x20"]
     assert beta[3:7] == ["0/16", "0", "20 Hz", "26x20"]
     for row in (alpha, beta):

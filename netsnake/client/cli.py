@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # Imported here: the local game's start-up should not pay for it.
-    from netsnake.client.listing import format_table, list_servers
+    from netsnake.client.listing import list_servers
+    from netsnake.ui.server_list import format_table
 
     texts = [*args.list, *([args.host] if args.host is not None else [])]
     hosts = []

@@ -1,8 +1,9 @@
 """``netsnake-client --list``: ask servers what they are, or find them on the LAN.
 
 The protocol's :class:`~protocol.InfoQuery` does the work (requests, resends,
-nonces, round-trip times); this module is its blocking adapter and the table
-it prints.  With hosts given, each is queried by unicast and an unreachable
+nonces, round-trip times); this module is its blocking adapter, and returns
+one :class:`ListedServer` row per server (``netsnake.ui.server_list`` prints
+them).  With hosts given, each is queried by unicast and an unreachable
 one shows as such.  With none, the query goes to the default port by IPv4
 broadcast (the limited broadcast address and every interface's directed
 broadcast address) and by IPv6 link-local multicast to ff02::1 (all nodes)
@@ -25,18 +26,17 @@ import struct
 import time
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO, cast
+from typing import Any, cast
 
 from netsnake.addresses import format_address
 from netsnake.game.server_info import ServerInfo, decode_server_info
-from protocol import PROTOCOL_VERSION, DecodeError, InfoAnswered, InfoQuery, InfoUnanswered
+from protocol import DecodeError, InfoAnswered, InfoQuery, InfoUnanswered
 
 __all__ = [
     "DISCOVERY_WINDOW",
     "IPV6_DISCOVERY_GROUP",
     "ListedServer",
     "discovery_targets",
-    "format_table",
     "list_servers",
 ]
 
@@ -209,31 +209,53 @@ def list_servers(
 ) -> list[ListedServer]:
     """Query ``hosts`` (or, if empty, discover servers on ``discovery_port``): one row each.
 
-    ``families`` limits discovery to IPv4 broadcast or IPv6 multicast (tests use it).
+    Rows for ``hosts`` come in their order, with the address as given; a host
+    given twice (or two names of one address) is asked once and listed twice.
+    Discovered servers are sorted by name.  ``families`` limits discovery to
+    IPv4 broadcast or IPv6 multicast (tests use it).
     """
     discover = not hosts
-    query = InfoQuery(
-        timeout=DISCOVERY_WINDOW if discover else QUERY_TIMEOUT, resend_interval=RESEND_INTERVAL
-    )
-    rows: dict[Hashable, ListedServer] = {}
-    targets: dict[Hashable, int] = {}
-    order: list[Hashable] = []
+    targets: dict[Hashable, int] = {}  # socket address -> family
+    rows: list[ListedServer] = []
+    wanted: dict[Hashable, list[int]] = {}  # socket address -> its rows
     if discover:
         for family, sockaddr in discovery_targets(discovery_port):
             if family in families:
                 targets[sockaddr] = family
-    else:
-        for i, (host, port) in enumerate(hosts):
-            typed = format_address(host, port)
-            try:
-                family, sockaddr = _resolve(host, port)
-            except OSError:
-                rows[i] = ListedServer(typed, problem="unknown host")
-                order.append(i)
-                continue
-            targets[sockaddr] = family
-            order.append(sockaddr)
-            rows[sockaddr] = ListedServer(typed, problem="no answer")
+    for host, port in hosts:
+        typed = format_address(host, port)
+        try:
+            family, sockaddr = _resolve(host, port)
+        except OSError:
+            rows.append(ListedServer(typed, problem="unknown host"))
+            continue
+        targets[sockaddr] = family
+        wanted.setdefault(sockaddr, []).append(len(rows))
+        rows.append(ListedServer(typed, problem="no answer"))
+    events = _query(targets, discover, clock)
+    if not discover:
+        for event in events:
+            for i in wanted[event.target]:
+                rows[i] = _row(event, rows[i].address)[0]  # as typed: a name stays a name
+        return rows
+    instances: set[int] = set()
+    for event in events:
+        row, instance = _row(event, _peer_text(event.peer))
+        if instance is not None:
+            if instance in instances:
+                continue  # the same server by another address or family
+            instances.add(instance)
+        rows.append(row)
+    rows.sort(key=lambda r: (r.info.name if r.info else "\uffff", r.address))
+    return rows
+
+
+def _query(
+    targets: dict[Hashable, int], discover: bool, clock: Callable[[], float]
+) -> list[InfoAnswered]:
+    query = InfoQuery(
+        timeout=DISCOVERY_WINDOW if discover else QUERY_TIMEOUT, resend_interval=RESEND_INTERVAL
+    )
     socks = {f: s for f in set(targets.values()) if (s := _open_socket(f)) is not None}
     try:
         now = clock()
@@ -243,76 +265,4 @@ def list_servers(
     finally:
         for sock in socks.values():
             sock.close()
-    seen_instances: set[int] = set()
-    for event in events:
-        if not isinstance(event, InfoAnswered):
-            continue
-        if discover:
-            row, instance = _row(event, _peer_text(event.peer))
-            if instance is not None and instance in seen_instances:
-                continue  # the same server by another address or family
-            if instance is not None:
-                seen_instances.add(instance)
-            key: Hashable = event.peer
-            order.append(key)
-            rows[key] = row
-        else:
-            # As the user typed it: a name stays a name.
-            rows[event.target] = _row(event, rows[event.target].address)[0]
-    listed = [rows[k] for k in order]
-    if discover:
-        listed.sort(key=lambda r: ((r.info.name if r.info else "~"), r.address))
-    return listed
-
-
-# --------------------------------------------------------------------- the table
-
-
-def _ping(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    ms = seconds * 1000
-    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
-
-
-def _uptime(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
-    return f"{seconds // 86400}d{seconds // 3600 % 24:02d}h"
-
-
-def _cells(row: ListedServer) -> list[str]:
-    info = row.info
-    if info is None:
-        return [f"({row.problem or '?'})", row.address, _ping(row.ping), "", "", "", "", "", ""]
-    name = info.name if len(info.name) <= 24 else info.name[:23] + "…"
-    version = info.version
-    if row.protocol_version is not None and row.protocol_version != PROTOCOL_VERSION:
-        version += f" (protocol v{row.protocol_version})"
-    rate = f"{info.tick_rate:g} Hz"
-    return [
-        name,
-        row.address,
-        _ping(row.ping),
-        f"{info.players}/{info.max_players}",
-        str(info.spectators),
-        rate,
-        f"{info.width}x{info.height}",
-        _uptime(info.uptime),
-        version,
-    ]
-
-
-_HEADER = ["NAME", "ADDRESS", "PING", "PLAYERS", "WATCHING", "TICK", "BOARD", "UPTIME", "VERSION"]
-
-
-def format_table(rows: Sequence[ListedServer], out: TextIO) -> None:
-    """Print ``rows`` as an aligned table under a header line."""
-    table = [_HEADER, *(_cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
-    for line in table:
-        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n")
+    return [e for e in events if isinstance(e, InfoAnswered)]

@@ -222,5 +222,14 @@ async def serve(
             format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
+    if bound_host in ("0.0.0.0", "::"):
+        found_by = "IPv4 broadcast" + (" and IPv6 multicast" if bound_host == "::" else "")
+        log.info(
+            "'netsnake-client --list%s' on the LAN finds this server (%s)",
+            "" if bound_port == 5050 else f" --port {bound_port}",
+            found_by,
+        )
+    else:
+        log.info("bound to one address: 'netsnake-client --list' needs this address to find it")
     log.info("press Ctrl+C to stop")
     await server.run()

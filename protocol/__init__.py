@@ -41,6 +41,7 @@ from protocol._info import (
     InfoAnswered,
     InfoConfig,
     InfoQuery,
+    InfoResponder,
     InfoUnanswered,
 )
 from protocol._sequence import seq_diff, seq_greater, seq_next
@@ -78,6 +79,7 @@ __all__ = [
     "InfoAnswered",
     "InfoConfig",
     "InfoQuery",
+    "InfoResponder",
     "InfoUnanswered",
     "LocalProtocolError",
     "MessageReceived",

@@ -175,7 +175,9 @@ class _LightClient:
             # About as often as a bot turns; a turn the world refuses costs the server the same.
             if self._rng.random() < 0.25:
                 turn = Direction(self._rng.randrange(4))
-                ep.send_unreliable(encode_message(Input(first_seq=self._seq, turns=(turn,))))
+                ep.send_unreliable(
+                    encode_message(Input(first_seq=self._seq, turns=(turn,), stamps=(0,)))
+                )
                 self._seq += 1
 
     @property

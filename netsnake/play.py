@@ -39,12 +39,15 @@ async def play(
     bots: int,
     spectate: bool = False,
     default_name: str | None,
+    predict: bool = True,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
     ``host`` None starts a local server with ``bots`` bots and joins it
     (``port`` is then ignored).  ``name`` None asks for one in the game,
-    offering ``default_name``.  ``spectate`` joins without a snake.
+    offering ``default_name``.  ``spectate`` joins without a snake;
+    ``predict`` draws the player's own snake ahead, where their turns land
+    (``--predict``).
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -58,7 +61,12 @@ async def play(
         server_task = asyncio.create_task(server.run())
         host, port = server.address
     session = await ClientSession.connect(
-        host, port, name=name, render_delay=render_delay, spectate=spectate
+        host,
+        port,
+        name=name,
+        render_delay=render_delay,
+        spectate=spectate,
+        predict=predict,
     )
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     for sig in (signal.SIGINT, signal.SIGTERM):

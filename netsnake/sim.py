@@ -96,6 +96,7 @@ class GameSimulation:
         #: Called with (source, destination, datagram) for every datagram delivered:
         #: a capture of the game's traffic, as a sniffer on the path would see it.
         self.on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None
+        self._next_tick = 0.0  # ticks keep one schedule however run() is sliced
 
     def add_client(
         self,
@@ -104,6 +105,7 @@ class GameSimulation:
         steer: bool = True,
         config: ClientConfig | None = None,
         spectate: bool = False,
+        predict: bool = True,
     ) -> SimClient:
         """A client that starts connecting now (it joins as the simulation runs)."""
         addr = (f"10.0.1.{len(self.clients) + 1}", 40000 + len(self.clients))
@@ -114,6 +116,7 @@ class GameSimulation:
             config=config,
             nonce=self._rng.randbytes(8),
             spectate=spectate,
+            predict=predict,
         )
         client = SimClient(addr, core, steer)
         core.snapshot_listeners.append(lambda s, now: self._check(client, s))
@@ -136,6 +139,7 @@ class GameSimulation:
             steer_client(client.core, snapshot, self._rng)
 
     def _on_tick(self, now: float) -> None:
+        self._next_tick = now + 1.0 / self.settings.tick_rate
         self.server.tick(now)
         snap = self.server.snapshot
         self._server_hashes[snap.tick] = snapshot_hash(snap)
@@ -154,6 +158,7 @@ class GameSimulation:
             step=1.0 / self.settings.tick_rate,
             on_step=self._on_tick,
             on_deliver=self.on_deliver,
+            first_step=self._next_tick,
         )
 
     def playing(self) -> list[SimClient]:

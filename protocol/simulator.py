@@ -113,15 +113,18 @@ def run_network(
     step: float | None = None,
     on_step: Callable[[float], None] | None = None,
     on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None,
+    first_step: float | None = None,
 ) -> float:
     """Advance virtual time from ``start`` to ``until``, moving datagrams and timers.
 
     ``endpoints`` maps each endpoint's own address to it.  When ``step`` is
     given, ``on_step(now)`` runs every ``step`` seconds (the application's
-    tick), after which every endpoint is flushed.  Returns the final time.
+    tick), after which every endpoint is flushed; the first at ``first_step``
+    (default ``start``), so a caller running in slices can keep one schedule.
+    Returns the final time.
     """
     now = start
-    next_step = start if step is not None else None
+    next_step = (start if first_step is None else max(start, first_step)) if step else None
 
     def flush(ids: Iterable[Hashable]) -> None:
         for addr in ids:

@@ -14,6 +14,7 @@ a timeout fails with the last screen in the message.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -210,8 +211,12 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
             time.sleep(0.4)
 
     tmux.send_keys("?")
-    screen = tmux.wait_for("show / hide this help", timeout=5, what="the help overlay")
-    assert "Keys" in screen and "steer" in screen and "quit" in screen
+    # All of the box at once: a capture can catch a redraw half done on a busy machine.
+    screen = tmux.wait_for(
+        lambda s: all(w in s for w in ("show / hide this help", "Keys", "steer", "quit")),
+        timeout=5,
+        what="the help overlay",
+    )
     tmux.send_keys("?")
     screen = tmux.wait_for(
         lambda s: "show / hide this help" not in s, timeout=5, what="the help overlay hidden"
@@ -465,6 +470,161 @@ def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
     assert 3 <= elapsed <= 20, elapsed
     assert exit_code(tmux.capture()) == 2
     assert_shell_restored(tmux, tmp_path)
+
+
+# -- the net graph
+
+
+def test_net_graph_toggles_and_shows_lost_snapshots(
+    tmux: Tmux, server: Server, tmp_path: Path
+) -> None:
+    # A lossy relay in front of the real server: a quarter of the snapshots go
+    # missing on the way down, so the graph must show lost (rebuilt) ticks.
+    relay = tmux.new_window(
+        "netem",
+        [
+            str(BIN / "python"),
+            "-m",
+            "netsnake.netem",
+            "0",
+            f"127.0.0.1:{server.port}",
+            "--seed",
+            "12",
+            "--down-loss",
+            "25",
+            "--latency",
+            "20",
+        ],
+    )
+    listening = re.compile(r"netem: listening on 127\.0\.0\.1:(\d+)")
+    found = listening.search(
+        tmux.wait_for(
+            lambda s: bool(listening.search(s)), timeout=10, target=relay, join=True, what="netem"
+        )
+    )
+    assert found is not None
+    tmux.resize(80, 24)
+    client(tmux, f"127.0.0.1 --port {found[1]} --name alice")
+    wait_game(tmux, "alice", players=BOTS + 1)
+    assert "Net graph" not in tmux.capture()
+
+    tmux.send_keys("n")
+
+    def graph_with_losses(screen: str) -> bool:
+        snap = re.search(r"snap (.*)$", screen, re.MULTILINE)
+        lost = re.search(r"last 10 s: ▓\d+ ▒\d+ ░(\d+)", screen)
+        return bool(snap and "░" in snap[1] and "█" in snap[1] and lost and int(lost[1]) > 0)
+
+    screen = tmux.wait_for(graph_with_losses, timeout=15, what="the net graph with lost ticks")
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines), screen
+    assert "Net graph" in screen and "█ok ▓late ▒held ░lost" in screen
+    assert re.search(r"ping \d+ ms  delay \d+ ms", screen), screen
+    assert re.search(r"\d+ B/snap", screen), screen
+    assert any(r.mine and r.name == "alice" for r in scoreboard(screen)), screen
+    assert _BORDER_TOP.search(screen), screen  # the board is still whole
+
+    tmux.send_keys("n")
+    screen = tmux.wait_for(
+        lambda s: "Net graph" not in s, timeout=5, what="the net graph hidden again"
+    )
+    assert _BORDER_TOP.search(screen) and "Traceback" not in screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+# -- prediction: a turn lands where the head was drawn
+
+_ASCII_HEADS = {"@^": "Up", "@>": "Right", "@v": "Down", "<@": "Left"}
+
+
+def own_head(screen: str) -> tuple[tuple[int, int], str] | None:
+    """The (cell, heading key) of the only snake's head on an ``--ascii`` board, if one."""
+    lines = screen.splitlines()
+    if not lines or not lines[0].startswith("+-"):
+        return None
+    heads = []
+    for y, line in enumerate(lines[1:]):
+        if not line.startswith("|"):
+            break
+        for x in range((len(line) - 1) // 2):
+            token = line[1 + 2 * x : 3 + 2 * x]
+            if token in _ASCII_HEADS:
+                heads.append(((x, y), _ASCII_HEADS[token]))
+    return heads[0] if len(heads) == 1 else None
+
+
+def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path: Path) -> None:
+    trace = tmp_path / "inputs.jsonl"
+    target = tmux.new_window(
+        "server",
+        [
+            str(BIN / "netsnake-server"),
+            "--bots",
+            "0",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--seed",
+            str(SEED),
+            "--input-trace",
+            str(trace),
+        ],
+    )
+    join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
+    screen = tmux.wait_for(
+        lambda s: bool(join.search(s)), timeout=10, target=target, join=True, what="join line"
+    )
+    m = join.search(screen)
+    assert m is not None
+    log = tmp_path / "client.log"
+    client(tmux, f"127.0.0.1 --port {m[1]} --name ann --ascii --predict on --log-file {log}")
+    wait_game(tmux, "ann")
+    time.sleep(1.0)  # as a person would take in the board before the first turn
+    width, height = 26, 20  # the server's default board
+
+    def applied() -> dict[int, tuple[int, int]]:
+        out = {}
+        for line in trace.read_text().splitlines() if trace.exists() else []:
+            if '"applied": "ann"' in line:
+                entry = json.loads(line)
+                out[entry["seq"]] = tuple(entry["cell"])
+        return out
+
+    checked, seq = 0, 0
+    deadline = time.monotonic() + 25
+    while checked < 4 and time.monotonic() < deadline:
+        first = own_head(tmux.capture())
+        if first is None:
+            time.sleep(0.1)  # dead, or between frames
+            continue
+        (x, y), heading = first
+        # Turn towards the middle of the board, so the snake lives on.
+        if heading in ("Left", "Right"):
+            key = "Down" if y < height // 2 else "Up"
+        else:
+            key = "Right" if x < width // 2 else "Left"
+        tmux.send_keys(key)
+        second = own_head(tmux.capture())
+        applied_deadline = time.monotonic() + 3
+        while seq not in applied() and time.monotonic() < applied_deadline:
+            time.sleep(0.05)
+        cell = applied().get(seq)
+        assert cell is not None, f"turn {seq} was never applied; screen:\n{tmux.capture()}"
+        seq += 1
+        if second is None or second[0] != first[0]:
+            continue  # the head moved between the captures: not sure what was drawn at the key
+        assert cell == first[0], (
+            f"turn {seq - 1} pressed with the head drawn at {first[0]} took effect at {cell}\n"
+            f"{log.read_text()[-3000:]}\n{trace.read_text()[-2000:]}"
+        )
+        checked += 1
+        time.sleep(0.3)  # a few cells along the new heading before the next turn
+    assert checked >= 3, f"only {checked} turns could be checked"
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
 
 
 # -- the server list

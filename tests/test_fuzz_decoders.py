@@ -85,8 +85,10 @@ MESSAGE_CORPUS = [
             player_id=3, name="alice", width=26, height=20, wrap=False, tick_rate=10.0, colour=2
         ),
         Rejected(code=RejectionCode.BAD_NAME, reason="the name is empty"),
-        Input(first_seq=7, turns=(Direction.UP, Direction.LEFT)),
-        SnapshotMessage(state_hash=12345, input_ack=6, payload=SNAPSHOT_CORPUS[-1]),
+        Input(first_seq=7, turns=(Direction.UP, Direction.LEFT), stamps=(40, 41)),
+        SnapshotMessage(
+            state_hash=12345, input_ack=6, inputs_pending=1, payload=SNAPSHOT_CORPUS[-1]
+        ),
         PlayerJoined(player_id=1, name="bob"),
         PlayerDied(player_id=1, name="bob", killer_id=2, killer_name="eve", cause="snake"),
     )

@@ -2,7 +2,8 @@
 
 The golden bytes were taken from the encoder before it became table-driven,
 so they pin the wire format across that change; the seat fields (game
-version 2) were written by hand from docs/game-messages.rst.
+version 2), the stamps and inputs_pending (game version 3) were written by hand
+from docs/game-messages.rst.
 """
 
 from __future__ import annotations
@@ -81,10 +82,16 @@ GOLDEN: list[tuple[Message, str]] = [
     ),
     (PlayerRespawned(player_id=1, name="bob"), "93 17 01 a3 62 6f 62"),
     (ServerShuttingDown(reason="bye"), "92 18 a3 62 79 65"),
-    (Input(first_seq=7, turns=(Direction.UP, Direction.LEFT)), "93 1e 07 c4 02 00 03"),
     (
-        SnapshotMessage(state_hash=0xDEADBEEF, input_ack=-1, payload=b"\x01\x02"),
-        "94 28 ce de ad be ef ff c4 02 01 02",
+        Input(first_seq=7, turns=(Direction.UP, Direction.LEFT), stamps=(300, 301)),
+        # stamps: one big-endian u32 per turn (game version 3)
+        "94 1e 07 c4 02 00 03 c4 08 00 00 01 2c 00 00 01 2d",
+    ),
+    (
+        SnapshotMessage(
+            state_hash=0xDEADBEEF, input_ack=300, inputs_pending=2, payload=b"\x01\x02"
+        ),
+        "95 28 ce de ad be ef cd 01 2c 02 c4 02 01 02",
     ),
 ]
 
@@ -116,6 +123,10 @@ def test_rejection_codes_are_their_wire_strings() -> None:
         [99],  # an unknown type
         [1, "alice"],  # too few fields
         [2, 0],  # too many
+        [30, 0, b"\x00\x01", b"\x00\x00\x00\x05"],  # two turns, one stamp
+        [30, 0, b"\x00", b"\x00\x00\x05"],  # a stamp of three bytes
+        [40, 1, 3, 5, b""],  # more inputs pending than received
+        [40, 1, 3, -1, b""],  # a negative count
         [4, 2],  # a seat that does not exist
         [4, True],  # a bool seat
         [1, "alice", 2, -1],  # a JOIN with a negative seat

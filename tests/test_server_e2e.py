@@ -87,8 +87,9 @@ async def join_session(host: str, port: int, name: str) -> ClientSession:
 
 
 async def steer_and_confirm(core: ClientCore, turns: int) -> None:
-    """Steer ``turns`` times, each time waiting for the server's input ack and checking
-    that the acknowledged snapshot shows the snake heading the new way."""
+    """Steer ``turns`` times, each time waiting for the server's input ack and for the
+    turn to be applied (a stamped turn waits for its tick), and checking that the
+    snapshot shows the snake heading the new way."""
     confirmed = 0
     attempt = 0
     while confirmed < turns:
@@ -102,6 +103,9 @@ async def steer_and_confirm(core: ClientCore, turns: int) -> None:
         seq = core.steer(new)
         assert seq is not None, f"steer({new.name}) ignored while heading {me.direction.name}"
         await until(lambda: core.unacked_inputs == 0, 3, f"ack of input {seq}")
+        await until(
+            lambda: (pr := core.predictor) is None or not pr.turns, 3, f"input {seq} applied"
+        )
         after = core.own_player
         if after is not None and after.alive:
             assert after.direction is new, (after.direction, new)

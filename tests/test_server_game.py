@@ -144,7 +144,10 @@ def test_client_without_the_baseline_asks_for_a_resync_and_gets_a_full_snapshot(
     far_base = dataclasses.replace(base, tick=base.tick + 1000)
     far = dataclasses.replace(base, tick=base.tick + 1001)
     msg = SnapshotMessage(
-        state_hash=snapshot_hash(far), input_ack=-1, payload=encode_delta(far, far_base)
+        state_hash=snapshot_hash(far),
+        input_ack=-1,
+        inputs_pending=0,
+        payload=encode_delta(far, far_base),
     )
     core.handle_event(PayloadReceived(peer=core.endpoint.server, data=encode_message(msg)), sim.now)
     assert (core.counters.missing_baseline, core.counters.resyncs) == (1, 1)
@@ -199,11 +202,13 @@ def test_inputs_are_applied_once_and_in_order_despite_duplicates_and_reordering(
     # Like the client: every datagram repeats all turns sent so far, from sequence 0.
     for i in range(len(turns)):
         a.core.endpoint.send_unreliable(
-            encode_message(Input(first_seq=0, turns=tuple(turns[: i + 1])))
+            encode_message(Input(first_seq=0, turns=tuple(turns[: i + 1]), stamps=(0,) * (i + 1)))
         )
         sim.run(0.05)
     for _ in range(10):  # the last datagram must get through the 20% loss
-        a.core.endpoint.send_unreliable(encode_message(Input(first_seq=0, turns=tuple(turns))))
+        a.core.endpoint.send_unreliable(
+            encode_message(Input(first_seq=0, turns=tuple(turns), stamps=(0,) * len(turns)))
+        )
         sim.run(0.1)
     assert applied == turns, f"seed {seed}"
     counters = sim.server.counters
@@ -217,7 +222,7 @@ def test_inputs_from_players_that_have_not_joined_are_ignored() -> None:
     lurker.core.name = None  # connects, never joins
     sim.run(1.0)
     lurker.core.endpoint.send_unreliable(
-        encode_message(Input(first_seq=0, turns=(Direction.UP, Direction.LEFT)))
+        encode_message(Input(first_seq=0, turns=(Direction.UP, Direction.LEFT), stamps=(0, 0)))
     )
     sim.run(0.5)
     assert sim.server.counters.turns_received == 0

@@ -37,7 +37,7 @@ DOC = REPO / "docs" / "game-messages.rst"
 ALPHA = ServerInfo(
     name="alpha",
     version="0.1.0",
-    game_version=1,
+    game_version=3,
     players=3,
     max_players=16,
     spectators=0,
@@ -59,7 +59,7 @@ def test_the_documented_payload_is_what_the_encoder_makes() -> None:
     data = _doc_example("info-payload-alpha")
     assert encode_server_info(ALPHA) == data
     assert decode_server_info(data) == ALPHA
-    assert "(109 bytes, so a 121-byte reply" in DOC.read_text(encoding="utf-8")
+    assert "(109 bytes, so a\n121-byte reply" in DOC.read_text(encoding="utf-8")
     assert len(data) == 109
 
 

@@ -229,7 +229,7 @@ def test_seat_messages_before_joining_and_inputs_without_a_snake_are_dropped() -
     sim.run(1.0)
     nameless.core.endpoint.send_reliable(encode_message(SwitchSeat(seat=Seat.PLAYER)))
     eve.core.endpoint.send_unreliable(
-        encode_message(Input(first_seq=0, turns=(Direction.UP, Direction.LEFT)))
+        encode_message(Input(first_seq=0, turns=(Direction.UP, Direction.LEFT), stamps=(0, 0)))
     )
     sim.run(1.0)
     dropped = sim.server.counters.dropped

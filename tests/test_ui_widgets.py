@@ -23,6 +23,8 @@ import urwid.testing as ut
 from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
+from netsnake.client.prediction import OwnSnake
 from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
@@ -160,6 +162,32 @@ def test_board_ascii_mode_is_pure_ascii_whole_cells() -> None:
     ]
     board.set_frame(RenderFrame(snap(1, (a,)), snap(2, (b,)), 0.7, 1.7), my_id=1)
     assert ut.render_text(board, ())[2] == "|    ####@>      |"
+
+
+def test_board_draws_the_own_snake_predicted_and_the_others_now() -> None:
+    # Interpolated frame: the own snake two cells back, another snake heading left.
+    old_me = player(1, ((2, 1), (1, 1)))
+    other = player(2, ((6, 3), (7, 3)), direction=Direction.LEFT, colour=1)
+    base = snap(1, (old_me, other))
+    ahead = player(1, ((4, 1), (3, 1)))
+    further = player(1, ((5, 1), (4, 1)))
+    own = OwnSnake(tick=3, state=ahead, next_state=further, progress=0.25)
+    frame = RenderFrame(base, base, 0.0, 1.0, own=own, others_now={2: (4, 3)})
+    board = Board(ascii_mode=True)
+    board.set_frame(frame, my_id=1)
+    text = ut.render_text(board, ())
+    assert text[2] == "|      ##@>      |"  # the prediction, not the interpolated snake
+    assert text[4] == "|        ::  <@oo|"  # where the other's head probably is now
+    board = Board()
+    board.set_frame(frame, my_id=1)
+    rows = ut.render_runs(board, ())
+    assert ("snake.0.mine.body", "▌ ") in rows[2]  # growing into the next predicted cell
+    assert ("ghost", "··") in rows[4]
+    # A dead own snake (predicted) draws nothing, not the interpolated one.
+    dead = player(1, (), alive=False)
+    frame = RenderFrame(base, base, 0.0, 1.0, own=OwnSnake(3, dead, dead, 0.0))
+    board.set_frame(frame, my_id=1)
+    assert "████" not in "".join(ut.render_text(board, ()))
 
 
 def test_board_pending_direction_turns_own_head_at_once() -> None:
@@ -449,6 +477,7 @@ class FakeCore:
         for pid in range(1, 5):
             self.world.add_player(pid, "me" if pid == 1 else f"bot{pid}", pid)
         self.buffer = SnapshotBuffer(tick_rate)
+        self.netstats = NetStats()
         self.start = clock()
         self.steered: list[Direction] = []
         self.names: list[str] = []
@@ -481,13 +510,20 @@ class FakeCore:
             steer_bots(self.world, self.rng, [p for p in self.world.player_ids if p != 1])
             self.world.step()
             self.pending_direction = None
-            self.buffer.push(self.world.snapshot(), now)
+            self._push(now)
+
+    def _push(self, now: float) -> None:
+        snapshot = self.world.snapshot()
+        self.netstats.on_snapshot(
+            snapshot.tick, now, size=64, full=False, ping_ms=12.0, render_delay_ms=100.0
+        )
+        self.buffer.push(snapshot, now)
 
     def frame(self, now: float) -> RenderFrame | None:
         self._advance(now)
         if self.buffer.latest_tick is None:
-            self.buffer.push(self.world.snapshot(), now)
-        return self.buffer.sample(now)
+            self._push(now)
+        return self.netstats.sample(self.buffer, now)
 
     def hud(self, now: float) -> HudInfo:
         return HudInfo(
@@ -497,13 +533,14 @@ class FakeCore:
             up_kbps=0.2,
             server_tick=self.buffer.latest_tick,
             render_delay_ms=self.buffer.render_delay * 1000,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[object]:
         events, self.events = self.events, []
         return events
 
-    def steer(self, direction: Direction) -> None:
+    def steer(self, direction: Direction, now: float = 0.0) -> None:
         self.steered.append(direction)
         self.pending_direction = direction
         self.world.queue_turn(1, direction)

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far behind the server to draw (default auto)",
     )
     p.add_argument(
+        "--predict",
+        choices=("on", "off"),
+        default="on",
+        help="draw your own snake ahead, where your turns land (default on); "
+        "off draws it with the others, about two ticks behind",
+    )
+    p.add_argument(
         "--bots",
         type=int_range(0, 15),
         default=3,
@@ -143,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 ascii_mode=args.ascii,
                 spectate=args.spectate,
                 bots=args.bots,
+                predict=args.predict == "on",
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
             )
         )

@@ -20,18 +20,25 @@ view centres on, its own snake or the followed one, is ``view_id``.
 
 Inputs.  Each turn gets a sequence number and stays in ``_unacked`` until a
 snapshot's ``input_ack`` covers it; every INPUT datagram repeats all of them,
-so a lost datagram costs no key press.
+so a lost datagram costs no key press.  Each turn is also stamped with the
+tick it is meant for.  With prediction on (the default) that is one past the
+tick the player's own snake is drawn at, and :mod:`netsnake.client.prediction`
+draws the own snake ahead of the others; with it off the stamp is 0 ("apply
+on arrival") and the own snake is interpolated like everyone else's.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.netstats import NetStats
+from netsnake.client.prediction import OwnSnake, OwnSnakePredictor, StampedTurn
 from netsnake.client.state import (
     ADMITTED_STATES,
     TRANSITIONS,
@@ -79,6 +86,10 @@ __all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_con
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+log = logging.getLogger("client")
+
+_LOSSY_UPLINK = 0.02  # lost share of our packets above which a new turn is sent twice
+_FRAME_STALE = 0.1  # s without a frame before a turn's stamp reads the clock itself
 _RESYNC_RETRY = 50  # undecodable snapshots after a resync before asking again
 #: A player should hear "Connection lost" within 5 s of the server going quiet;
 #: the server sends at its tick rate and keep-alives every 0.25 s, so 4 s of
@@ -106,6 +117,10 @@ class ClientCounters:
     bad_messages: int = 0
     turns_sent: int = 0
     input_datagrams: int = 0
+    corrections: int = 0
+    """Times a snapshot moved the predicted own snake away from where it was drawn."""
+    late_turns: int = 0
+    """Own turns that reached the server after the step they were stamped for."""
     dropped: dict[str, int] = field(default_factory=dict)
 
 
@@ -131,8 +146,12 @@ class ClientCore:
         config: ClientConfig | None = None,
         nonce: bytes | None = None,
         spectate: bool = False,
+        predict: bool = True,
+        others_now: bool = True,
     ) -> None:
-        """``spectate`` asks for a seat without a snake (see :meth:`switch_seat`)."""
+        """``spectate`` asks for a seat without a snake (see :meth:`switch_seat`);
+        ``predict`` draws the player's own snake ahead (``--predict``) and
+        ``others_now`` marks where the others' heads probably are now."""
         self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
         self.server_label = server_label
         self._state = ConnectionState.CONNECTING
@@ -150,13 +169,22 @@ class ClientCore:
         self.latest_snapshot: Snapshot | None = None
         self.counters = ClientCounters()
         self.snapshot_listeners: list[SnapshotListener] = []
+        #: What happened to each snapshot tick, for the net graph.
+        self.netstats = NetStats()
         #: Called after the core queued datagrams (the session flushes the socket).
         self.on_output: Callable[[], None] = lambda: None
         self._render_delay = render_delay
+        #: Draw the own snake ahead, predicted (``--predict on``); fixed at construction.
+        self.predict = predict
+        #: With prediction, mark where the other snakes' heads probably are now.
+        self.show_others_now = others_now
+        self._predictor: OwnSnakePredictor | None = None
+        self._frame_at: float | None = None
+        self._frame_gap = 0.0  # smoothed time between frames (s)
         self._buffer: SnapshotBuffer | None = None
         self._history: OrderedDict[int, Snapshot] = OrderedDict()
         self._events: list[ClientEvent] = []
-        self._unacked: list[tuple[int, Direction]] = []
+        self._unacked: list[StampedTurn] = []
         self._next_input_seq = 0
         self._resync_pending = False
         self._undecodable_since_resync = 0
@@ -271,6 +299,7 @@ class ClientCore:
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
+            self._seat_predictor()
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
             self._enter(_seat_state(msg.seat), "")
@@ -293,6 +322,14 @@ class ClientCore:
         else:
             self.counters.bad_messages += 1
 
+    def _seat_predictor(self) -> None:
+        """A predictor for the player's snake, none for a spectator (or predict off)."""
+        pid = self.player_id
+        if not self.predict or pid is None:
+            self._predictor = None
+        elif self._predictor is None or self._predictor.player_id != pid:
+            self._predictor = OwnSnakePredictor(pid, self.tick_rate)
+
     def _on_seated(self, msg: Seated) -> None:
         if self._state not in ADMITTED_STATES:
             self.counters.bad_messages += 1  # no seat to change before ACCEPTED
@@ -301,6 +338,7 @@ class ClientCore:
         self.player_id, self.colour = msg.player_id, msg.colour
         if msg.player_id is None:
             self._unacked.clear()  # turns for a snake given up: nobody will apply them
+        self._seat_predictor()
         state = _seat_state(msg.seat)
         if state is not self._state:
             self._enter(state)
@@ -364,6 +402,11 @@ class ClientCore:
         self._ack_inputs(msg.input_ack)
         snapshot = self._decode(msg)
         if snapshot is not None:
+            if self._predictor is not None:
+                self._predictor.on_snapshot(snapshot, msg.input_applied)
+                self.counters.corrections = self._predictor.corrections
+                self.counters.late_turns = self._predictor.late_turns
+                self.netstats.note_corrections(self.counters.corrections)
             self._accept(snapshot, now)
         if self._unacked:
             self._send_inputs()
@@ -399,7 +442,20 @@ class ClientCore:
             self._resync_pending = False
         else:
             self.counters.delta += 1
+        self._note_arrival(tick, len(msg.payload), baseline_tick is None)
         return snapshot
+
+    def _note_arrival(self, tick: int, size: int, full: bool) -> None:
+        stats = self.endpoint.stats(self._now)
+        buf = self._buffer
+        self.netstats.on_snapshot(
+            tick,
+            self._now,
+            size=size,
+            full=full,
+            ping_ms=stats.rtt * 1000 if stats is not None and stats.rtt > 0 else None,
+            render_delay_ms=buf.render_delay * 1000 if buf is not None else None,
+        )
 
     def _request_resync(self) -> None:
         # One request is enough (it is reliable), but ask again if the full
@@ -427,19 +483,25 @@ class ClientCore:
     # ------------------------------------------------------------------- inputs
 
     def _ack_inputs(self, input_ack: int) -> None:
-        if self._unacked and self._unacked[0][0] <= input_ack:
-            self._unacked = [(s, d) for s, d in self._unacked if s > input_ack]
+        if self._unacked and self._unacked[0].seq <= input_ack:
+            self._unacked = [t for t in self._unacked if t.seq > input_ack]
 
-    def _send_inputs(self) -> None:
+    def _send_inputs(self, copies: int = 1) -> None:
         if self._state is not ConnectionState.PLAYING or not self._unacked:
             return
-        msg = Input(first_seq=self._unacked[0][0], turns=tuple(d for _, d in self._unacked))
-        try:
-            self.endpoint.send_unreliable(encode_message(msg))
-        except LocalProtocolError:
-            return
-        self.counters.input_datagrams += 1
-        self.on_output()
+        msg = Input(
+            first_seq=self._unacked[0].seq,
+            turns=tuple(t.direction for t in self._unacked),
+            stamps=tuple(t.stamp for t in self._unacked),
+        )
+        data = encode_message(msg)
+        for _ in range(copies):
+            try:
+                self.endpoint.send_unreliable(data)
+            except LocalProtocolError:
+                return
+            self.counters.input_datagrams += 1
+            self.on_output()  # one datagram each (the session flushes here)
 
     @property
     def own_player(self) -> PlayerState | None:
@@ -447,37 +509,114 @@ class ClientCore:
         snap = self.latest_snapshot
         return None if snap is None or self.player_id is None else snap.player(self.player_id)
 
-    def steer(self, direction: Direction) -> int | None:
+    def steer(self, direction: Direction, now: float | None = None) -> int | None:
         """Turn the player's snake; returns the input sequence number, or None if ignored.
 
         A turn equal or opposite to the last one still pending (or to the
-        snake's direction) is ignored, as the server would ignore it.
+        snake's direction) is ignored, as the server would ignore it.  With
+        prediction the turn is stamped for the step leaving the head cell last
+        drawn (``frame(now).own.head``); ``now`` defaults to the latest time
+        the core was given.
         """
         if self._state is not ConnectionState.PLAYING:
             return None
+        if now is None:
+            now = self._now
+        predictor = self._predictor
         # The world's rule (accepts_turn), with the client's own cap: unacked
         # turns are not the world's queue (up to a round trip of them may
         # already be applied), so capping them at MAX_QUEUED_TURNS (3) would
         # drop turns the server still accepts on a slow link.  The cap is
         # what one INPUT can carry, since every INPUT repeats all of them.
-        pending = [d for _, d in self._unacked]
-        if not accepts_turn(pending, self._current_direction(), direction, MAX_INPUT_TURNS):
+        # With prediction the reference is the newest turn the world has not
+        # consumed (acked turns may still be held for their tick), else the
+        # direction of the snake as drawn.
+        if len(self._unacked) >= MAX_INPUT_TURNS:
+            return None
+        if predictor is not None:
+            pending = [t.direction for t in predictor.turns]
+            heading, cap = self._current_direction(now), 2 * MAX_INPUT_TURNS
+        else:
+            pending = [t.direction for t in self._unacked]
+            heading, cap = self._current_direction(), MAX_INPUT_TURNS
+        if not accepts_turn(pending, heading, direction, cap):
             return None
         seq = self._next_input_seq
         self._next_input_seq += 1
-        self._unacked.append((seq, direction))
+        turn = StampedTurn(seq, direction, self._stamp(now))
+        self._unacked.append(turn)
+        if predictor is not None:
+            predictor.add_turn(turn)
+            shown = predictor.shown
+            log.debug(
+                "turn %d %s stamped %d; drawn tick %s head %s",
+                seq,
+                direction.name,
+                turn.stamp,
+                shown.tick if shown else None,
+                shown.head if shown else None,
+            )
         self.counters.turns_sent += 1
-        self._send_inputs()
+        # On a lossy uplink a stamped turn gets a second datagram at once: a
+        # repeat only rides on the next snapshot's reply, which may come too late.
+        stats = self.endpoint.stats(now) if predictor is not None else None
+        self._send_inputs(2 if stats is not None and stats.loss > _LOSSY_UPLINK else 1)
         return seq
 
-    def _current_direction(self) -> Direction | None:
+    def _stamp(self, now: float) -> int:
+        predictor = self._predictor
+        if predictor is None:
+            return 0  # no stamp: the server applies it on arrival, as before stamps
+        if self._frame_at is None or now - self._frame_at > _FRAME_STALE:
+            self._sample_own(now)  # nothing drawing frames (a headless client)
+        return predictor.next_stamp(now)
+
+    def _current_direction(self, now: float | None = None) -> Direction | None:
+        predictor = self._predictor
+        if predictor is not None and now is not None:
+            own = self._sample_own(now) if self._frame_at is None else predictor.shown
+            if own is not None and own.state.alive:
+                return own.state.direction
         me = self.own_player
         return me.direction if me is not None and me.alive else None
 
     @property
     def pending_direction(self) -> Direction | None:
-        """The newest turn the server has not confirmed yet (for local response)."""
-        return self._unacked[-1][1] if self._unacked else None
+        """The newest turn not yet showing on the drawn snake (for local response)."""
+        predictor = self._predictor
+        if predictor is not None:
+            shown = predictor.shown
+            pending = [t for t in predictor.turns if shown is None or t.stamp > shown.tick]
+            return pending[-1].direction if pending else None
+        return self._unacked[-1].direction if self._unacked else None
+
+    @property
+    def last_stamp(self) -> int | None:
+        """The stamp of the newest turn not yet acknowledged (None if none)."""
+        return self._unacked[-1].stamp if self._unacked else None
+
+    def stamp_of(self, seq: int) -> int | None:
+        """The stamp turn ``seq`` was sent with, while it is unacknowledged or unapplied."""
+        turns = self._predictor.turns if self._predictor is not None else ()
+        for t in (*self._unacked, *turns):
+            if t.seq == seq:
+                return t.stamp
+        return None
+
+    def steering_view(self, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` as the player sees their own snake: bots steer from this.
+
+        With prediction: the own snake at the tick a turn made now would be
+        applied from, and the others extrapolated straight on to that tick, as
+        the faint "now" heads show them; otherwise ``snapshot`` itself.
+        """
+        if self._predictor is None or self.player_id is None:
+            return snapshot
+        self._stamp(self._now)  # keeps the lead clock current without frames
+        own = self._predictor.shown
+        if own is None or not own.state.alive or snapshot is not self._predictor.base:
+            return snapshot
+        return self._predictor.view(own.tick) or snapshot
 
     @property
     def unacked_inputs(self) -> int:
@@ -571,8 +710,43 @@ class ClientCore:
         return self._quit_deadline is not None
 
     def frame(self, now: float) -> RenderFrame | None:
-        """The interpolated frame to draw at ``now``."""
-        return self._buffer.sample(now) if self._buffer is not None else None
+        """The frame to draw at ``now``: everyone interpolated, the own snake predicted."""
+        if self._buffer is None:
+            return None
+        frame = self.netstats.sample(self._buffer, now)
+        if frame is None or self._predictor is None:
+            return frame
+        own = self._sample_own(now)
+        if self._frame_at is not None:
+            gap = min(_FRAME_STALE, max(0.0, now - self._frame_at))
+            self._frame_gap += 0.1 * (gap - self._frame_gap)
+        self._frame_at = now
+        if own is None:
+            return frame
+        others = self._predictor.others_now(own.tick) if self.show_others_now else {}
+        return replace(frame, own=own, others_now=others)
+
+    def _sample_own(self, now: float) -> OwnSnake | None:
+        predictor, buffer = self._predictor, self._buffer
+        if predictor is None or buffer is None:
+            return None
+        server_tick = buffer.server_tick(now)
+        if server_tick is None:
+            return None
+        stats = self.endpoint.stats(now)
+        target = predictor.clock.target(
+            server_tick,
+            stats.rtt if stats else 0.0,
+            stats.jitter if stats else 0.0,
+            stats.loss if stats else 0.0,
+            self._frame_gap,
+        )
+        return predictor.sample(now, target)
+
+    @property
+    def predictor(self) -> OwnSnakePredictor | None:
+        """The own snake's predictor (None with prediction off or before joining)."""
+        return self._predictor
 
     @property
     def buffer(self) -> SnapshotBuffer | None:
@@ -589,6 +763,8 @@ class ClientCore:
             up_kbps=stats.bytes_out_per_s / 1000 if stats else 0.0,
             server_tick=buf.latest_tick or 0 if buf else 0,
             render_delay_ms=buf.render_delay * 1000 if buf else 0.0,
+            corrections=self.counters.corrections if self._predictor is not None else None,
+            net=self.netstats.data(),
         )
 
     def drain_events(self) -> list[ClientEvent]:

@@ -40,9 +40,13 @@ class HeadlessBot:
         steer: bool = True,
         timeout: float = 5.0,
         config: ClientConfig | None = None,
+        predict: bool = True,
     ) -> HeadlessBot:
-        """Connect and wait until playing (raises RuntimeError with the reason otherwise)."""
-        session = await ClientSession.connect(host, port, name=name, config=config)
+        """Connect and wait until playing (raises RuntimeError with the reason otherwise).
+
+        ``predict`` as for people: the bot steers the snake it would see drawn.
+        """
+        session = await ClientSession.connect(host, port, name=name, config=config, predict=predict)
         ok = await session.wait_for(
             ConnectionState.PLAYING,
             ConnectionState.REJECTED,

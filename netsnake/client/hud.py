@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netsnake.client.netstats import NetGraphData
+
 __all__ = ["HudInfo"]
 
 
@@ -21,3 +23,7 @@ class HudInfo:
     up_kbps: float
     server_tick: int | None
     render_delay_ms: float
+    corrections: int | None = None
+    """Own-snake prediction corrections so far; None with prediction off."""
+    net: NetGraphData | None = None
+    """Per-tick history for the net graph; None when the source keeps none."""

@@ -44,8 +44,11 @@ its place (and replaces a rebuilt one that is not yet displayed).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
+from netsnake.client.prediction import OwnSnake
 from netsnake.game.direction import Direction, step_direction, walk
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 
@@ -58,13 +61,21 @@ class RenderFrame:
 
     ``next.tick == prev.tick + 1``, or ``next is prev`` while playback holds.
     ``display_tick`` is ``prev.tick + alpha``.
+
+    With prediction on, ``own`` is the player's own snake, drawn ahead of the
+    others instead of from ``prev``/``next``, and ``others_now`` holds the
+    other snakes' heads extrapolated to ``own.tick`` ("where they are now").
     """
 
     prev: Snapshot
     next: Snapshot
     alpha: float
     display_tick: float
+    own: OwnSnake | None = None
+    others_now: Mapping[int, Cell] = field(default_factory=lambda: _NO_HEADS)
 
+
+_NO_HEADS: Mapping[int, Cell] = MappingProxyType({})
 
 # --------------------------------------------------------------------------- gap filling
 
@@ -382,6 +393,11 @@ class SnapshotBuffer:
         loss = max(self._own_loss, self._net_loss)
         delay = 2 * self._interval + 2.5 * jitter + self._interval * min(3.0, loss * 20)
         return min(max(delay, self._interval), _MAX_DELAY_BASE + 2 * self._interval)
+
+    @property
+    def playing(self) -> bool:
+        """Whether playback has started (the buffer has filled up to the render delay)."""
+        return self._pos is not None
 
     @property
     def latest_tick(self) -> int | None:

@@ -47,10 +47,12 @@ class ClientSession:
         render_delay: float | None = None,
         config: ClientConfig | None = None,
         spectate: bool = False,
+        predict: bool = True,
     ) -> ClientSession:
         """Resolve, open a socket and start the handshake.
 
         A host that does not resolve gives a session already in UNREACHABLE.
+        ``predict`` draws the player's own snake ahead (see ``ClientCore``).
         """
         loop = asyncio.get_running_loop()
         label = format_address(host, port)
@@ -64,6 +66,7 @@ class ClientSession:
                 render_delay=render_delay,
                 config=config,
                 spectate=spectate,
+                predict=predict,
             )
             core.mark_unreachable("unknown host")
             return cls(core, None)
@@ -74,6 +77,7 @@ class ClientSession:
             render_delay=render_delay,
             config=config,
             spectate=spectate,
+            predict=predict,
         )
         transport = await open_udp(
             core.endpoint, lambda e: core.handle_event(e, loop.time()), remote=server

@@ -175,12 +175,14 @@ def steer_bots(world: World, rng: random.Random, player_ids: Iterable[int] | Non
 
 
 class Steerable(Protocol):
-    """A client a bot can drive: its id, its newest snapshot and a steering wheel."""
+    """A client a bot can drive: its id, its newest snapshot, what its player sees
+    of their own snake (predicted or not) and a steering wheel."""
 
     @property
     def player_id(self) -> int | None: ...
     @property
     def latest_snapshot(self) -> Snapshot | None: ...
+    def steering_view(self, snapshot: Snapshot) -> Snapshot: ...
     def steer(self, direction: Direction) -> object: ...
 
 
@@ -193,5 +195,5 @@ def steer_client(client: Steerable, snapshot: Snapshot, rng: random.Random) -> o
     pid = client.player_id
     if pid is None or snapshot is not client.latest_snapshot:
         return None
-    turn = choose_turn(snapshot, pid, rng)
+    turn = choose_turn(client.steering_view(snapshot), pid, rng)
     return None if turn is None else client.steer(turn)

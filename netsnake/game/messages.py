@@ -44,6 +44,7 @@ from protocol import (
 )
 
 __all__ = [
+    "MAX_INPUT_LEAD",
     "MAX_INPUT_TURNS",
     "MESSAGE_TYPES",
     "Accepted",
@@ -67,6 +68,8 @@ __all__ = [
 ]
 
 MAX_INPUT_TURNS = 32
+#: How many ticks ahead of the server a turn's stamp may be; further ones are refused.
+MAX_INPUT_LEAD = 64
 _MAX_SEQ = 2**31 - 1
 _MAX_PAYLOAD = 19_000  # a snapshot payload; the datagram limit keeps it far smaller
 _LIMITS = CodecLimits(
@@ -174,10 +177,20 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Input:
-    """Turns ``first_seq``, ``first_seq + 1``, ... that the server has not acknowledged."""
+    """Turns ``first_seq``, ``first_seq + 1``, ... that the server has not acknowledged.
+
+    ``stamps[i]`` is the tick whose step should apply ``turns[i]`` (the step
+    that produces snapshot ``stamps[i]``; 0 for "on arrival"); see
+    docs/game-messages.rst, "Stamped turns".
+    """
 
     first_seq: int
     turns: tuple[Direction, ...]
+    stamps: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.stamps) != len(self.turns):
+            raise ValueError("INPUT needs one stamp per turn")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,8 +199,22 @@ class SnapshotMessage:
     """:func:`netsnake.game.snapshot.snapshot_hash` of the world this payload rebuilds."""
     input_ack: int
     """The newest input sequence received from this client (-1 before any)."""
+    inputs_pending: int
+    """How many of the inputs up to ``input_ack`` the world had not yet consumed
+    as of this snapshot's tick (held for their stamp or queued); see
+    :attr:`input_applied`.  Sent as a count, so it stays one byte."""
     payload: bytes
     """A full or delta snapshot from :mod:`netsnake.game.snapshot_codec`."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.inputs_pending <= self.input_ack + 1:
+            raise ValueError("more inputs pending than received")
+
+    @property
+    def input_applied(self) -> int:
+        """Every input up to this sequence has been consumed by the world as of this
+        snapshot's tick: it turned the snake or was refused (-1 before any)."""
+        return self.input_ack - self.inputs_pending
 
 
 Message = (
@@ -260,6 +287,17 @@ def _read_turns(v: Any) -> tuple[Direction, ...]:
     if any(b > 3 for b in raw):
         raise DecodeError("bad direction")
     return tuple(Direction(b) for b in raw)
+
+
+def _read_stamps(v: Any) -> tuple[int, ...]:
+    raw = expect_bytes(v, 4 * MAX_INPUT_TURNS)
+    if len(raw) % 4:
+        raise DecodeError("stamps must be whole 4-byte ticks")
+    return tuple(int.from_bytes(raw[i : i + 4], "big") for i in range(0, len(raw), 4))
+
+
+def _write_stamps(stamps: tuple[int, ...]) -> bytes:
+    return b"".join(s.to_bytes(4, "big") for s in stamps)
 
 
 def _read_optional_pid(v: Any) -> int | None:
@@ -361,6 +399,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         (
             _int_field("first_seq", 0, _MAX_SEQ),
             Field("turns", _read_turns, lambda turns: bytes(int(t) for t in turns)),
+            Field("stamps", _read_stamps, _write_stamps),
         ),
     ),
     MessageType(
@@ -369,6 +408,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         (
             _int_field("state_hash", 0, 0xFFFFFFFF),
             _int_field("input_ack", -1, _MAX_SEQ),
+            _int_field("inputs_pending", 0, _MAX_SEQ),
             Field("payload", lambda v: expect_bytes(v, _MAX_PAYLOAD)),
         ),
     ),
@@ -403,7 +443,10 @@ def decode_message(data: bytes) -> Message:
             f"message type {kind} needs {1 + len(row.fields)} fields, got {len(items)}"
         )
     values = {f.attr: f.read(item) for f, item in zip(row.fields, items[1:], strict=True)}
-    message: Message = row.cls(**values)
+    try:
+        message: Message = row.cls(**values)
+    except ValueError as exc:  # fields that disagree with each other
+        raise DecodeError(str(exc)) from None
     return message
 
 

@@ -66,7 +66,7 @@ import math
 import random
 from bisect import insort
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from netsnake.game.direction import Direction, step, step_direction
@@ -82,6 +82,8 @@ __all__ = [
     "WorldConfig",
     "WorldEvent",
     "accepts_turn",
+    "advance_body",
+    "plan_move",
 ]
 
 #: Turns a player may have pending at once.
@@ -332,12 +334,16 @@ class World:
         player.turns.append(direction)
         return True
 
+    def pending_turns(self, player_id: int) -> int:
+        """How many turns ``player_id`` has queued (0 for unknown or dead players)."""
+        player = self._players.get(player_id)
+        return 0 if player is None else len(player.turns)
+
     # -- one tick -------------------------------------------------------------
 
     def step(self) -> list[WorldEvent]:
         """Advance the world by one tick and report what happened, in id order."""
         cfg = self._config
-        width, height, wrap = cfg.width, cfg.height, cfg.wrap
         players, occupied, food = self._players, self._occupied, self._food
         live = [players[pid] for pid in self._order if players[pid].alive]
         was_dead = [players[pid] for pid in self._order if not players[pid].alive]
@@ -347,16 +353,10 @@ class World:
         grows: dict[int, bool] = {}
         entering: dict[Cell, list[int]] = {}
         for p in live:
-            if p.turns:
-                p.direction = p.turns.popleft()
-            cell = step(p.body[0], p.direction, width, height, wrap)
-            if cell is None:
-                new_heads[p.id] = None
-                grows[p.id] = False
-                continue
+            p.direction, cell, grows[p.id] = plan_move(p.body, p.direction, p.turns, cfg, food)
             new_heads[p.id] = cell
-            grows[p.id] = cell in food
-            entering.setdefault(cell, []).append(p.id)
+            if cell is not None:
+                entering.setdefault(cell, []).append(p.id)
 
         # 2. Judge every snake against the bodies as they are after the move.
         deaths: list[PlayerDied] = []
@@ -383,11 +383,11 @@ class World:
         survivors = [p for p in live if p.id not in dead_ids]
         for p in survivors:
             if not grows[p.id]:
-                del occupied[p.body.pop()]
+                del occupied[p.body[-1]]
         for p in survivors:
             head = new_heads[p.id]
             assert head is not None
-            p.body.appendleft(head)
+            advance_body(p.body, head, grows[p.id])
             occupied[head] = p.id
             if grows[p.id]:
                 food.remove(head)
@@ -575,3 +575,34 @@ def accepts_turn(
         return False
     reference = pending[-1] if pending else heading
     return reference is None or (turn != reference and turn != reference.opposite)
+
+
+# -- one snake's move, as pure functions -----------------------------------------
+# World.step is built from these, and the client's predictor
+# (netsnake.client.prediction) calls the same ones for the player's own snake.
+
+
+def plan_move(
+    body: Sequence[Cell],
+    direction: Direction,
+    turns: deque[Direction],
+    config: WorldConfig,
+    food: Collection[Cell],
+) -> tuple[Direction, Cell | None, bool]:
+    """One live snake's move this tick, before anyone is judged.
+
+    Pops at most one turn from ``turns`` (the only mutation) and returns the
+    new direction, the new head (``None``: into a wall) and whether the snake
+    grows (its new head lands on food).
+    """
+    if turns:
+        direction = turns.popleft()
+    head = step(body[0], direction, config.width, config.height, config.wrap)
+    return direction, head, head is not None and head in food
+
+
+def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
+    """Move ``body`` onto ``head`` (a survivor's move); returns the vacated tail cell, if any."""
+    tail = None if grows else body.pop()
+    body.appendleft(head)
+    return tail

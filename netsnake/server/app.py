@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from netsnake.addresses import format_host
-from netsnake.server.game import GameServer, ServerSettings
+from netsnake.server.game import AppliedTurn, GameServer, ServerSettings
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
 from protocol import ServerConfig, ServerEndpoint
 
@@ -169,13 +169,22 @@ async def start_server(
         ServerConfig(max_connections=settings.max_connections), secret=os.urandom(32)
     )
     tracer: Callable[[str, int, float], None] | None = None
+    turn_tracer: Callable[[AppliedTurn], None] | None = None
     if input_trace is not None:
         trace_file = input_trace
 
         def tracer(name: str, seq: int, now: float) -> None:
             trace_file.write(json.dumps({"name": name, "seq": seq, "t": now}) + "\n")
 
-    game = GameServer(settings, endpoint, tracer, instance=int.from_bytes(os.urandom(4)))
+        def turn_tracer(turn: AppliedTurn) -> None:
+            # "applied" rather than "name", so a line per received turn stays countable.
+            line = {"applied": turn.name, "seq": turn.seq, "stamp": turn.stamp}
+            line |= {"tick": turn.tick, "cell": list(turn.cell)}
+            trace_file.write(json.dumps(line) + "\n")
+
+    game = GameServer(
+        settings, endpoint, tracer, turn_tracer, instance=int.from_bytes(os.urandom(4))
+    )
     loop = asyncio.get_running_loop()
     transport = await open_udp(endpoint, lambda e: game.handle_event(e, loop.time()), sock=sock)
     return RunningServer(game, transport, settings, stats_interval)

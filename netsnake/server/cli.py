@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-trace",
         metavar="PATH",
-        help="append one JSON line per received turn (for benchmarks)",
+        help="append one JSON line per received turn, and one per turn applied "
+        "(its stamp, tick and cell; for benchmarks and tests)",
     )
     return p
 

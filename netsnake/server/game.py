@@ -26,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION, __version__
 from netsnake.addresses import format_peer
 from netsnake.game.bots import steer_bots
+from netsnake.game.direction import Direction
 from netsnake.game.events import (
     GameEvent,
     PlayerDied,
@@ -43,6 +44,8 @@ from netsnake.game.events import (
 )
 from netsnake.game.limits import MAX_NAME_LENGTH
 from netsnake.game.messages import (
+    MAX_INPUT_LEAD,
+    MAX_INPUT_TURNS,
     Accepted,
     Input,
     Join,
@@ -82,7 +85,7 @@ from protocol import (
     ServerEndpoint,
 )
 
-__all__ = ["BOT_NAMES", "GameServer", "ServerSettings"]
+__all__ = ["BOT_NAMES", "AppliedTurn", "GameServer", "ServerSettings"]
 
 log = logging.getLogger("game")
 
@@ -156,6 +159,10 @@ class _Client:
     colour: int = 0
     name: str = ""
     last_input_seq: int = -1
+    # Stamped turns received but not yet due (seq, turn, stamp), in seq order, and
+    # the seqs of turns handed to the world's queue that it has not popped yet.
+    held: deque[tuple[int, Direction, int]] = field(default_factory=deque)
+    queued: deque[tuple[int, int]] = field(default_factory=deque)  # (seq, stamp)
     baseline_tick: int | None = None
     resync_floor: int = 0
     in_flight: dict[int, int] = field(default_factory=dict)  # payload handle -> tick
@@ -170,6 +177,14 @@ class GameCounters:
     delta_snapshots: int = 0
     turns_received: int = 0
     turns_duplicate: int = 0
+    turns_on_time: int = 0
+    """Stamped turns handed to the world at their stamp's step."""
+    turns_late: int = 0
+    """Stamped turns that arrived after their step had run: applied at once."""
+    turns_unstamped: int = 0
+    """Turns stamped 0 (a client that does not predict): applied on arrival."""
+    turns_refused: int = 0
+    """Turns stamped more than MAX_INPUT_LEAD ticks ahead, or beyond the hold buffer."""
     bad_messages: int = 0
     handler_errors: int = 0
     joins: int = 0
@@ -181,6 +196,23 @@ class GameCounters:
 InputTracer = Callable[[str, int, float], None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppliedTurn:
+    """A player's turn the world applied: where and when, against where it was meant."""
+
+    name: str
+    seq: int
+    stamp: int
+    """The tick the client meant (0: on arrival)."""
+    tick: int
+    """The step that applied it: the snake turned between snapshots ``tick - 1`` and ``tick``."""
+    cell: tuple[int, int]
+    """The head in snapshot ``tick - 1``: the cell the turn took effect at."""
+
+
+TurnTracer = Callable[[AppliedTurn], None]
+
+
 class GameServer:
     """Sans-IO game server: call :meth:`handle_event` and :meth:`tick`."""
 
@@ -189,6 +221,7 @@ class GameServer:
         settings: ServerSettings,
         endpoint: ServerEndpoint,
         input_tracer: InputTracer | None = None,
+        turn_tracer: TurnTracer | None = None,
         *,
         instance: int = 0,
     ) -> None:
@@ -207,6 +240,7 @@ class GameServer:
         self._snapshot: Snapshot = self.world.snapshot()
         self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
+        self._turn_trace = turn_tracer
         self._closing = False
         self._instance = instance
         self._started: float | None = None
@@ -311,16 +345,56 @@ class GameServer:
 
     def _apply_input(self, client: _Client, msg: Input, now: float) -> None:
         assert client.player_id is not None
-        for i, turn in enumerate(msg.turns):
+        horizon = self.world.tick + MAX_INPUT_LEAD
+        for i, (turn, stamp) in enumerate(zip(msg.turns, msg.stamps, strict=True)):
             seq = msg.first_seq + i
             if seq <= client.last_input_seq:
                 self.counters.turns_duplicate += 1
                 continue
             client.last_input_seq = seq
             self.counters.turns_received += 1
-            self.world.queue_turn(client.player_id, turn)
             if self._trace is not None:
                 self._trace(client.name, seq, now)
+            if stamp > horizon or len(client.held) >= MAX_INPUT_TURNS:
+                # Refused, but consumed: input_applied moves past it and the
+                # client's prediction drops it.
+                self.counters.turns_refused += 1
+                self.counters.dropped["input_refused"] += 1
+                log.debug(
+                    "refused turn %d from %s stamped %d at tick %d",
+                    seq,
+                    client.name,
+                    stamp,
+                    self.world.tick,
+                )
+                continue
+            client.held.append((seq, turn, stamp))
+        self._release_inputs(client)
+
+    def _release_inputs(self, client: _Client) -> None:
+        """Hand the world every held turn due by the coming step (late ones at once)."""
+        assert client.player_id is not None
+        coming = self.world.tick + 1  # the step that produces this tick runs next
+        held = client.held
+        while held and held[0][2] <= coming:
+            seq, turn, stamp = held.popleft()
+            if stamp == 0:
+                self.counters.turns_unstamped += 1
+            elif stamp < coming:
+                self.counters.turns_late += 1
+            else:
+                self.counters.turns_on_time += 1
+            if self.world.queue_turn(client.player_id, turn):
+                client.queued.append((seq, stamp))
+
+    @staticmethod
+    def input_applied(client: _Client) -> int:
+        """The newest seq such that every input up to it has been consumed by the world."""
+        if client.queued:
+            return client.queued[0][0] - 1
+        if client.held:
+            return client.held[0][0] - 1
+        return client.last_input_seq
 
     def _reply_bad_join(self, client: _Client, version: int | None) -> None:
         if client.seat is not None:
@@ -433,6 +507,9 @@ class GameServer:
                 assert client.player_id is not None
                 self._remove_player(client.player_id, "spectating")
                 client.seat, client.player_id = Seat.SPECTATOR, None
+                # Its held and queued turns went with the snake: consumed.
+                client.held.clear()
+                client.queued.clear()
                 log.info("%s is spectating", client.name)
                 self._fill_bots()
             self._announce_spectators()
@@ -518,8 +595,20 @@ class GameServer:
 
     def tick(self, now: float) -> None:
         """Advance the game one tick and queue every client's snapshot."""
+        playing = [c for c in self._clients.values() if c.player_id is not None]
+        for client in playing:
+            self._release_inputs(client)
         steer_bots(self.world, self._bot_rng, self._bots)
-        for ev in self.world.step():
+        before = self._snapshot
+        events = self.world.step()
+        for client in playing:
+            assert client.player_id is not None
+            left = self.world.pending_turns(client.player_id)
+            while len(client.queued) > left:  # popped by this step (or cleared by a death)
+                seq, stamp = client.queued.popleft()
+                if self._turn_trace is not None:
+                    self._trace_applied(client, seq, stamp, before)
+        for ev in events:
             if isinstance(ev, WorldDied):
                 name = self._names.get(ev.player_id, "?")
                 killer = self.name_of(ev.killer_id)
@@ -590,7 +679,10 @@ class GameServer:
             else:
                 self.counters.delta_snapshots += 1
             msg = SnapshotMessage(
-                state_hash=self._hash, input_ack=client.last_input_seq, payload=payload
+                state_hash=self._hash,
+                input_ack=client.last_input_seq,
+                inputs_pending=client.last_input_seq - self.input_applied(client),
+                payload=payload,
             )
             try:
                 handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
@@ -602,6 +694,18 @@ class GameServer:
                 stale = [h for h, t in client.in_flight.items() if t <= oldest]
                 for h in stale:
                     del client.in_flight[h]
+
+    def _trace_applied(self, client: _Client, seq: int, stamp: int, before: Snapshot) -> None:
+        assert self._turn_trace is not None and client.player_id is not None
+        was = before.player(client.player_id)
+        now = self.world.snapshot().player(client.player_id)
+        if was is None or not was.body or now is None or not now.alive:
+            return  # cleared by a death, not applied
+        self._turn_trace(
+            AppliedTurn(
+                name=client.name, seq=seq, stamp=stamp, tick=self.world.tick, cell=was.body[0]
+            )
+        )
 
     def shutdown(self, reason: str = "server shutting down") -> None:
         """Tell every admitted client the server is going away (reliably)."""

@@ -43,6 +43,7 @@ from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
+from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
@@ -131,7 +132,7 @@ class ClientView(Protocol):
     def hud(self, now: float) -> HudInfo: ...
     def drain_events(self) -> Sequence[object]: ...
     # Results, if any, are ignored: `object` lets an implementation return one.
-    def steer(self, direction: Direction) -> object: ...
+    def steer(self, direction: Direction, now: float) -> object: ...
     def submit_name(self, name: str) -> object: ...
     def request_quit(self) -> object: ...
     def switch_seat(self, seat: Seat | None = None) -> object: ...
@@ -178,22 +179,34 @@ def format_event(event: object, my_id: int | None) -> str | None:
 
 
 def build_game_view(
-    board: Board, scoreboard: Scoreboard, hud: Hud, messages: MessageLine, grid: tuple[int, int]
+    board: Board,
+    scoreboard: Scoreboard,
+    hud: Hud,
+    messages: MessageLine,
+    grid: tuple[int, int],
+    netgraph: NetGraph | None = None,
 ) -> tuple[urwid.Widget, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
-    Board on the left, scoreboard on the right, HUD and message line at the bottom.
+    Board on the left, scoreboard on the right, HUD and message line at the bottom;
+    a ``netgraph``, if given, at the bottom of the side panel (the scoreboard above
+    it loses its last rows if both do not fit).
     """
     board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
+    side: urwid.Widget = urwid.Filler(scoreboard, valign="top")
+    body_rows = board_rows
+    if netgraph is not None:
+        side = urwid.Pile([side, ("pack", netgraph)])
+        body_rows = max(board_rows, NETGRAPH_ROWS + 2)  # the scoreboard's header and a row
     body = urwid.Columns(
         [
             (board_cols, urwid.Filler(board, valign="top", height=board_rows)),
-            (SCOREBOARD_WIDTH, urwid.Filler(scoreboard, valign="top")),
+            (SCOREBOARD_WIDTH, side),
         ],
         dividechars=1,
     )
     view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
-    return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+    return view, (board_cols + 1 + SCOREBOARD_WIDTH, body_rows + 2)
 
 
 class GameApp:
@@ -228,12 +241,14 @@ class GameApp:
         self.board = Board(ascii_mode=self._ascii)
         self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.hud = Hud(ascii_mode=self._ascii)
+        self.netgraph = NetGraph(ascii_mode=self._ascii)
+        self._netgraph_on = False
         self.messages = MessageLine()
         self.status = StatusScreen()
         self.prompt = NamePrompt(self._submit_name, self._default_name)
         self._game_view: urwid.Widget = urwid.SolidFill(" ")
         self._game_min = (1, 1)
-        self._game_dims: tuple[int, int] | None = None
+        self._game_dims: tuple[int, int, bool] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
 
         self._loop: urwid.MainLoop | None = None
@@ -389,7 +404,10 @@ class GameApp:
         self._ensure_layout(frame.prev)
         self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
         self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
-        self.hud.update(core.hud(now))
+        info = core.hud(now)
+        self.hud.update(info)
+        if self._netgraph_on:
+            self.netgraph.update(info, core.tick_rate)
         latest = core.latest_snapshot or frame.next
         if core.state is ConnectionState.SPECTATING:
             self.messages.set_sticky(self._spectating_notice(latest, view_id))
@@ -411,13 +429,18 @@ class GameApp:
         return f"watching {name} (Tab: next, p: play)"
 
     def _ensure_layout(self, snapshot: Snapshot) -> None:
-        """(Re)build the game layout when the board size changes."""
-        dims = (snapshot.width, snapshot.height)
+        """(Re)build the game layout when the board size changes or the net graph toggles."""
+        dims = (snapshot.width, snapshot.height, self._netgraph_on)
         if dims == self._game_dims:
             return
         self._game_dims = dims
         self._game_view, self._game_min = build_game_view(
-            self.board, self.scoreboard, self.hud, self.messages, dims
+            self.board,
+            self.scoreboard,
+            self.hud,
+            self.messages,
+            dims[:2],
+            self.netgraph if self._netgraph_on else None,
         )
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
@@ -444,6 +467,9 @@ class GameApp:
         if key in _QUIT_KEYS:
             self.quit(now)
             return True
+        if key in ("n", "N"):
+            self.toggle_net_graph()
+            return True
         if key == "?":
             self._help = not self._help
             self._shown_key = None
@@ -454,7 +480,7 @@ class GameApp:
             return False
         direction = _STEER_KEYS.get(key)
         if direction is not None:
-            self._core.steer(direction)
+            self._core.steer(direction, now)
             return True
         if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
             self._core.follow_next()
@@ -463,6 +489,16 @@ class GameApp:
             self._core.switch_seat()
             return True
         return False
+
+    @property
+    def net_graph_shown(self) -> bool:
+        """Whether the net graph is on (``n`` toggles it)."""
+        return self._netgraph_on
+
+    def toggle_net_graph(self) -> None:
+        """Show or hide the net graph; the layout follows on the next frame."""
+        self._netgraph_on = not self._netgraph_on
+        self._game_dims = None
 
     def _shown_widget(self) -> urwid.Widget:
         body = self.top.body

@@ -23,6 +23,7 @@ import urwid
 from urwid.widget.constants import Sizing
 
 from netsnake.client.interpolation import RenderFrame
+from netsnake.client.prediction import OwnSnake
 from netsnake.game.direction import Direction, step_direction
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.ui.palette import snake_attr
@@ -242,9 +243,16 @@ class Board(urwid.Widget):
         for x, y in shown.food:
             if 0 <= x < width and 0 <= y < height:
                 grid[y][x] = self._food
+        if frame.others_now:
+            # Faint marks where the others' heads probably are now; snakes paint over them.
+            ghost = self._token("ghost", "::" if self._ascii else "··")
+            self._put(grid, frame.others_now.values(), ghost)
         next_players = {p.id: p for p in frame.next.players}
+        own = frame.own
         mine_last = sorted(shown.players, key=lambda p: p.id == self._my_id)
         for p in mine_last:
+            if own is not None and p.id == self._my_id:
+                continue  # drawn from the prediction below
             if whole:
                 self._paint_whole(grid, p)
                 continue
@@ -253,6 +261,16 @@ class Board(urwid.Widget):
                 self._paint_moving(grid, p, q, frame.prev, frame.alpha)
             else:
                 self._paint_whole(grid, p if frame.alpha < 0.5 or q is None else q)
+        if own is not None:
+            self._paint_own(grid, own, frame.prev)
+
+    def _paint_own(self, grid: list[list[Token]], own: OwnSnake, board: Snapshot) -> None:
+        """The player's predicted snake: whole cells in ASCII, growing in block mode."""
+        p, q = own.state, own.next_state
+        if self._ascii or own.progress <= 0.0 or not self._moved(p, q, board):
+            self._paint_whole(grid, p)
+        else:
+            self._paint_moving(grid, p, q, board, own.progress)
 
     @staticmethod
     def _moved(p: PlayerState, q: PlayerState, snap: Snapshot) -> bool:

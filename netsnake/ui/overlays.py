@@ -14,8 +14,11 @@ import urwid
 from urwid.str_util import get_byte_encoding
 from urwid.widget.constants import Sizing
 
+from netsnake.ui.netgraph import legend
+
 __all__ = [
     "HELP_KEYS",
+    "NET_GRAPH_MEANINGS",
     "NamePrompt",
     "SizeGuard",
     "StatusScreen",
@@ -30,10 +33,28 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("p", "play / watch (spectate)"),
     ("Tab", "watching: follow the next player"),
     ("?", "show / hide this help"),
+    ("n", "show / hide the net graph"),
     ("q  Esc", "quit"),
     ("Ctrl+C", "quit at once"),
 )
 _ASCII_HELP_KEYS = (("arrows  WASD  hjkl", "steer"), *HELP_KEYS[1:])
+
+#: What each net-graph column says about its snapshot tick (netsnake.client.netstats).
+NET_GRAPH_MEANINGS: dict[str, str] = {
+    "on time": "came before playback needed it",
+    "late": "came after; a rebuilt guess stood in",
+    "held": "picture froze until it came",
+    "lost": "never came in time: drawn rebuilt",
+}
+
+
+def _help_rows(ascii_mode: bool) -> tuple[tuple[str, str], ...]:
+    """The key list, then the net graph's legend."""
+    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
+    fates = tuple(
+        (f"  {glyph} {name}", NET_GRAPH_MEANINGS[name]) for glyph, name in legend(ascii_mode)
+    )
+    return (*keys, ("net graph", "one column per snapshot tick:"), *fates)
 
 
 def _times() -> str:
@@ -250,7 +271,7 @@ class NamePrompt(urwid.WidgetWrap[urwid.Widget]):
 
 def help_size(ascii_mode: bool = False) -> tuple[int, int]:
     """The (columns, rows) of the help box."""
-    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
+    keys = _help_rows(ascii_mode)
     line = max(len(k) for k, _ in keys) + 3 + max(len(v) for _, v in keys)
     return line + 2, len(keys) + 2  # plus the frame
 
@@ -259,7 +280,7 @@ def help_overlay(
     bottom: urwid.Widget, *, ascii_mode: bool = False
 ) -> urwid.Overlay[urwid.Widget, urwid.Widget]:
     """The help box (the key list) centred over ``bottom``."""
-    keys = _ASCII_HELP_KEYS if ascii_mode else HELP_KEYS
+    keys = _help_rows(ascii_mode)
     key_cols = max(len(k) for k, _ in keys)
     lines: list[urwid.Widget] = [
         urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v], wrap="clip") for k, v in keys

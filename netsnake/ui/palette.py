@@ -130,6 +130,8 @@ def build_palette(colors: int) -> list[PaletteEntry]:
             hi("#ffd700") + ",bold" if high else "",
             bg_hi,
         ),
+        # Where another snake's head probably is now (prediction on): faint.
+        ("ghost", "dark gray", _BOARD_BG16, "default", hi("#8a8a8a"), bg_hi),
         ("panel", "default", "default", "default", "", ""),
         ("panel.header", "light gray,underline", "default", "underline", "", ""),
         ("panel.mine", "white,bold", "default", "bold,standout", "", ""),
@@ -143,6 +145,17 @@ def build_palette(colors: int) -> list[PaletteEntry]:
         ("prompt.edit", "white,bold", "dark blue", "standout", "", ""),
         ("help", "white", "dark blue", "standout", "", ""),
         ("help.key", "yellow,bold", "dark blue", "bold,standout", "", ""),
+        # The net graph (ui/netgraph.py): one colour per snapshot fate.
+        ("net.title", "light gray,underline", "default", "underline", "", ""),
+        ("net.label", "dark gray", "default", "default", "", ""),
+        ("net.text", "light gray", "default", "default", "", ""),
+        ("net.dim", "dark gray", "default", "default", "", ""),
+        ("net.spark", "light cyan", "default", "default", "", ""),
+        ("net.ok", "dark green", "default", "default", "", ""),
+        ("net.late", "yellow", "default", "bold", "", ""),
+        ("net.held", "light magenta", "default", "underline", "", ""),
+        ("net.lost", "light red,bold", "default", "bold,standout", "", ""),
+        ("net.fix", "yellow,bold", "default", "bold", "", ""),
     ]
     for i, (name16, rgb) in enumerate(SNAKE_COLOURS):
         fg_hi = hi(rgb)

@@ -100,7 +100,8 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
 
 
 def format_hud(info: HudInfo, *, ascii_mode: bool = False) -> str:
-    """The HUD line: ping, loss, down/up throughput, server tick and render delay."""
+    """The HUD line: ping, loss, down/up throughput, server tick, render delay and,
+    with prediction on, the corrections count."""
     ping = "--" if info.ping_ms is None else f"{info.ping_ms:.0f}"
     tick = "--" if info.server_tick is None else str(info.server_tick)
     down, up = ("dn", "up") if ascii_mode else ("↓", "↑")
@@ -108,6 +109,7 @@ def format_hud(info: HudInfo, *, ascii_mode: bool = False) -> str:
         f"ping {ping} ms  loss {info.loss_pct:.1f}%  "
         f"{down}{info.down_kbps:.1f} {up}{info.up_kbps:.1f} KB/s  "
         f"tick {tick}  delay {info.render_delay_ms:.0f} ms"
+        + ("" if info.corrections is None else f"  fix {info.corrections}")
     )
 
 

@@ -245,6 +245,8 @@ class GameServer:
         self._instance = instance
         self._started: float | None = None
         self._info_key: tuple[int, int, int] | None = None
+        #: Every event announced, in order, while a recorder keeps it a list (it drains it).
+        self.event_log: list[GameEvent] | None = None
         self._fill_bots()
         # Answer INFO queries from the start, before the first tick sets the clock.
         self.endpoint.info.payload = encode_server_info(self.server_info(0.0))
@@ -587,6 +589,8 @@ class GameServer:
     def _broadcast(self, event: GameEvent | Spectators, exclude: Hashable | None = None) -> None:
         if self._closing:
             return
+        if self.event_log is not None and isinstance(event, GameEvent):
+            self.event_log.append(event)
         for client in list(self._clients.values()):
             if client.seat is not None and client.peer != exclude:
                 self._send(client, event)

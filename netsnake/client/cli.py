@@ -18,6 +18,13 @@ from pathlib import Path
 
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.client.known_servers import (
+    KnownServers,
+    KnownServersError,
+    default_known_servers_path,
+    server_label,
+)
+from netsnake.client.trust import KEY_CHANGED_EXIT, ServerTrust
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
@@ -84,12 +91,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="bots in the local game when no HOST is given (default 3)",
     )
+    p.add_argument(
+        "--trust-new-key",
+        action="store_true",
+        help="accept a server key that differs from the one in known_servers, and remember it",
+    )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
     p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
     p.add_argument(
         "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
     )
     return p
+
+
+def _say(line: str) -> None:
+    print(f"netsnake-client: {line}", file=sys.stderr)
+
+
+def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
+    """What known_servers says about ``host``; ignored lines are reported on stderr.
+
+    Raises KnownServersError if the file cannot be read.
+    """
+    known = KnownServers.load(default_known_servers_path())
+    for report in known.problem_reports():
+        log.warning("%s", report)
+        _say(f"warning: {report}")
+    return ServerTrust(known, server_label(host, port), trust_new_key)
 
 
 def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -131,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    elif args.trust_new_key:
+        parser.error("--trust-new-key needs a HOST (the local game has no key to trust)")
     if args.record is not None:
         try:
             with open(args.record, "wb"):
@@ -158,8 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    trust: ServerTrust | None = None
+    if host is not None:
+        try:
+            trust = _load_trust(host, port, args.trust_new_key)
+        except KnownServersError as exc:
+            _say(f"error: {exc}")
+            return 1
     try:
-        return asyncio.run(
+        code = asyncio.run(
             play(
                 host,
                 port,
@@ -171,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 predict=args.predict == "on",
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
                 record=Path(args.record) if args.record is not None else None,
+                trust=trust,
             )
         )
     except KeyboardInterrupt:
@@ -178,6 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    # The game's screen is gone: what is printed now stays in the terminal.
+    if trust is not None:
+        for line in trust.said:
+            _say(line)
+        if code == KEY_CHANGED_EXIT:
+            for line in trust.mismatch_report():
+                _say(line)
+    return code
 
 
 if __name__ == "__main__":

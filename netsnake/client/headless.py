@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from netsnake.client.session import ClientSession
-from netsnake.client.state import ConnectionState
+from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.game.bots import steer_client
 from netsnake.game.snapshot import Snapshot
 from protocol import ClientConfig
@@ -47,13 +47,7 @@ class HeadlessBot:
         ``predict`` as for people: the bot steers the snake it would see drawn.
         """
         session = await ClientSession.connect(host, port, name=name, config=config, predict=predict)
-        ok = await session.wait_for(
-            ConnectionState.PLAYING,
-            ConnectionState.REJECTED,
-            ConnectionState.UNREACHABLE,
-            ConnectionState.LOST,
-            timeout=timeout,
-        )
+        ok = await session.wait_for(ConnectionState.PLAYING, *TERMINAL_STATES, timeout=timeout)
         if not ok or session.core.state is not ConnectionState.PLAYING:
             state, reason = session.core.state.value, session.core.status_reason
             await session.close()

@@ -21,6 +21,7 @@ import enum
 
 __all__ = [
     "ADMITTED_STATES",
+    "EXIT_CODES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ConnectionState",
@@ -92,4 +93,14 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.SHUTDOWN: frozenset({_S.CLOSED}),
     _S.KEY_CHANGED: frozenset({_S.CLOSED}),
     _S.CLOSED: frozenset(),
+}
+
+#: Process exit code for each way a session ends (the terminal UI's and ``--bot``'s).
+EXIT_CODES: dict[ConnectionState, int] = {
+    _S.CLOSED: 0,
+    _S.SHUTDOWN: 0,
+    _S.UNREACHABLE: 2,
+    _S.REJECTED: 3,
+    _S.LOST: 4,
+    _S.KEY_CHANGED: 5,
 }

@@ -30,7 +30,7 @@ from urwid.str_util import get_byte_encoding
 
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
-from netsnake.client.state import ADMITTED_STATES, ConnectionState
+from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, ConnectionState
 from netsnake.game.direction import Direction
 from netsnake.game.events import (
     PlayerDied,
@@ -62,16 +62,6 @@ __all__ = [
 
 #: Rejection codes after which the app asks for another name instead of exiting.
 RETRYABLE_REJECTIONS = frozenset({RejectionCode.BAD_NAME})
-
-#: Process exit code for each way a session ends.
-EXIT_CODES: dict[ConnectionState, int] = {
-    ConnectionState.CLOSED: 0,
-    ConnectionState.SHUTDOWN: 0,
-    ConnectionState.UNREACHABLE: 2,
-    ConnectionState.REJECTED: 3,
-    ConnectionState.LOST: 4,
-    ConnectionState.KEY_CHANGED: 5,
-}
 
 _STEER_KEYS: dict[str, Direction] = {
     "up": Direction.UP,

@@ -281,6 +281,7 @@ def test_list_shows_real_servers_over_ipv4_and_ipv6_and_the_unreachable() -> Non
         (["--list", "[::1"], r"bad HOST: missing '\]'"),
         (["--list", "a b"], r"bad HOST: bad host 'a b'"),
         (["--list", "--replay", "x.nsrec"], r"--list prints a table and exits"),
+        (["--list", "--bot", "builtin"], r"no --replay, --record or --bot with it"),
     ],
 )
 def test_bad_list_hosts_give_the_usual_one_line_error(args: list[str], message: str) -> None:

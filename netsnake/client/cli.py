@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list is not None:
-        if args.replay is not None or args.record is not None:
-            parser.error("--list prints a table and exits: no --replay or --record with it")
+        if args.replay is not None or args.record is not None or args.bot is not None:
+            parser.error("--list prints a table and exits: no --replay, --record or --bot with it")
         return _list(parser, args)
     if args.replay is not None:
         if args.host is not None or args.record is not None:

@@ -18,7 +18,6 @@ a ``finally`` on every path, including cancellation by Ctrl+C.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import time
@@ -49,8 +48,8 @@ from netsnake.ui.layout import GameLayout
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
-from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import Hud, MessageLine, Scoreboard, ScoreRow
+from netsnake.ui.runloop import FrameLoop
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -206,7 +205,7 @@ def build_game_view(
     return view, view.min_size
 
 
-class GameApp:
+class GameApp(FrameLoop):
     """Runs the terminal UI for one client session; see :meth:`run`."""
 
     def __init__(
@@ -226,13 +225,10 @@ class GameApp:
         ``linger`` is how long a final status (lost, shut down, …) stays up
         before the app exits; any key leaves earlier.
         """
+        super().__init__(screen=screen, colors=colors, fps=fps, clock=clock)
         self._core = core
         self._ascii = ascii_mode or get_byte_encoding() != "utf8"
-        self._screen = screen
-        self._colors = colors
-        self._fps = fps
         self._linger = linger
-        self._clock = clock
         self._default_name = default_name or core.name or os.environ.get("USER") or "player"
 
         self.board = Board(ascii_mode=self._ascii)
@@ -252,10 +248,6 @@ class GameApp:
         self._game_dims: tuple[int, int, bool] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
 
-        self._loop: urwid.MainLoop | None = None
-        self._done: asyncio.Future[int] | None = None
-        self._alarm: object = None
-        self._next_frame = 0.0
         self._last_state: ConnectionState | None = None
         self._prompt_open = core.name is None
         self._help = False
@@ -265,11 +257,6 @@ class GameApp:
         self._exit_code: int | None = None
         self._exit_at = 0.0
 
-    @property
-    def main_loop(self) -> urwid.MainLoop | None:
-        """The urwid main loop while :meth:`run` is running."""
-        return self._loop
-
     # -- running
 
     async def run(self) -> int:
@@ -278,53 +265,10 @@ class GameApp:
         0 user quit or server shut down, 2 unreachable, 3 rejected, 4 connection lost,
         5 the server's key is not the one remembered for it.
         """
-        aloop = asyncio.get_running_loop()
-        self._done = aloop.create_future()
-        screen = self._screen if self._screen is not None else urwid.display.raw.Screen()
-        colors = self._colors or detect_colors(getattr(screen, "colors", None))
-        if hasattr(screen, "set_terminal_properties"):
-            screen.set_terminal_properties(colors=colors)
+        screen, colors = self._open_screen()
         self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
         self._game_dims = None
-        self._loop = urwid.MainLoop(
-            self.top,
-            build_palette(colors),
-            screen=screen,
-            event_loop=urwid.AsyncioEventLoop(loop=aloop),
-            unhandled_input=self._on_input,
-            handle_mouse=False,
-        )
-        started = False
-        try:
-            self._loop.start()
-            started = True
-            self._next_frame = self._clock()
-            self._on_frame(self._loop, None)
-            return await self._done
-        finally:
-            if self._alarm is not None:
-                self._loop.remove_alarm(self._alarm)
-                self._alarm = None
-            if started:
-                self._loop.stop()
-            elif screen.started:
-                screen.stop()
-
-    def _finish(self, code: int) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(code)
-
-    def _on_frame(self, loop: urwid.MainLoop, _data: object) -> None:
-        """One animation frame: read the core, update widgets; urwid redraws afterwards."""
-        self._alarm = None
-        now = self._clock()
-        try:
-            self.update(now)
-        finally:
-            if self._done is not None and not self._done.done():
-                # Aim at a fixed 1/fps grid so frame times do not drift; skip missed frames.
-                self._next_frame = max(self._next_frame + 1.0 / self._fps, now)
-                self._alarm = loop.set_alarm_in(self._next_frame - now, self._on_frame)
+        return await self._run_loop(screen, colors)
 
     # -- per-frame update (public so tests can drive it with a fake clock)
 

@@ -15,7 +15,6 @@ playback passes them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -29,8 +28,8 @@ from netsnake.ui.board import Board
 from netsnake.ui.layout import GameLayout
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.overlays import SizeGuard
-from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import MessageLine, Scoreboard
+from netsnake.ui.runloop import FrameLoop
 from netsnake.ui.text import safe_name
 
 __all__ = ["REPLAY_KEYS", "ProgressLine", "ReplayApp", "describe_recording", "format_progress"]
@@ -129,7 +128,7 @@ def _keys_help(ascii_mode: bool) -> urwid.Pile:
     return urwid.Pile(rows)
 
 
-class ReplayApp:
+class ReplayApp(FrameLoop):
     """Runs the replay UI until the user quits; see :meth:`run`."""
 
     def __init__(
@@ -143,12 +142,9 @@ class ReplayApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` must be the clock ``player`` was started with."""
+        super().__init__(screen=screen, colors=colors, fps=fps, clock=clock)
         self.player = player
         self._ascii = ascii_mode or get_byte_encoding() != "utf8"
-        self._screen = screen
-        self._colors = colors
-        self._fps = fps
-        self._clock = clock
         self.board = Board(ascii_mode=self._ascii)
         self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.progress = ProgressLine(ascii_mode=self._ascii)
@@ -159,10 +155,6 @@ class ReplayApp:
         self.layout = self._build_view()
         self.min_size = self.layout.min_size
         self.top = SizeGuard(self.layout, self.min_size)
-        self._loop: urwid.MainLoop | None = None
-        self._done: asyncio.Future[int] | None = None
-        self._alarm: object = None
-        self._next_frame = 0.0
         #: Why playback stopped on a damaged recording, if it did.
         self.error: str | None = None
 
@@ -178,64 +170,23 @@ class ReplayApp:
             extra=self._keys,
         )
 
-    @property
-    def main_loop(self) -> urwid.MainLoop | None:
-        """The urwid main loop while :meth:`run` is running."""
-        return self._loop
-
     async def run(self) -> int:
         """Show the replay until quit; 0, or 1 if the recording turned out damaged
         (:attr:`error` says why)."""
-        aloop = asyncio.get_running_loop()
-        self._done = aloop.create_future()
-        screen = self._screen if self._screen is not None else urwid.display.raw.Screen()
-        colors = self._colors or detect_colors(getattr(screen, "colors", None))
-        if hasattr(screen, "set_terminal_properties"):
-            screen.set_terminal_properties(colors=colors)
+        screen, colors = self._open_screen()
         self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
         enabled = self.layout.minimap_enabled
         self.layout = self._build_view()
         self.layout.minimap_enabled = enabled
         self.top.body = self.layout
-        self._loop = urwid.MainLoop(
-            self.top,
-            build_palette(colors),
-            screen=screen,
-            event_loop=urwid.AsyncioEventLoop(loop=aloop),
-            unhandled_input=self._on_input,
-            handle_mouse=False,
-        )
-        started = False
-        try:
-            self._loop.start()
-            started = True
-            self._next_frame = self._clock()
-            self.messages.post(describe_recording(self.player.recording.header), self._next_frame)
-            self._on_frame(self._loop, None)
-            return await self._done
-        finally:
-            if self._alarm is not None:
-                self._loop.remove_alarm(self._alarm)
-                self._alarm = None
-            if started:
-                self._loop.stop()
-            elif screen.started:
-                screen.stop()
+        return await self._run_loop(screen, colors)
+
+    def _on_started(self, now: float) -> None:
+        self.messages.post(describe_recording(self.player.recording.header), now)
 
     def quit(self, code: int = 0) -> None:
         """Leave the replay; :meth:`run` returns ``code``."""
-        if self._done is not None and not self._done.done():
-            self._done.set_result(code)
-
-    def _on_frame(self, loop: urwid.MainLoop, _data: object) -> None:
-        self._alarm = None
-        now = self._clock()
-        try:
-            self.update(now)
-        finally:
-            if self._done is not None and not self._done.done():
-                self._next_frame = max(self._next_frame + 1.0 / self._fps, now)
-                self._alarm = loop.set_alarm_in(self._next_frame - now, self._on_frame)
+        self._finish(code)
 
     def update(self, now: float) -> None:
         """Advance playback to ``now`` and bring every widget up to date."""

@@ -10,6 +10,12 @@ The bots' thinking and the world step are not timed.
 For comparison, a naive board (one ``urwid.Text`` per row with markup,
 rebuilt each frame) is timed at 120×50.
 
+Big boards (issue 15's camera): a 200×150 board drawn whole (the only way
+before the camera, in a 426×154 terminal) against the same board in an 80×24
+terminal, where the board draws only the camera's 26×20-cell viewport and the
+minimap shows the whole arena; the default 26×20 board in 80×24 is the
+yardstick the big board must not be slower than.
+
 Run: ``python benchmarks/render.py [--frames N]``.
 """
 
@@ -82,21 +88,24 @@ def time_frames(
 
 
 def game_screen(
-    snapshot: Snapshot, ascii_mode: bool
+    snapshot: Snapshot, ascii_mode: bool, screen: tuple[int, int] | None = None
 ) -> Callable[[RenderFrame, float], urwid.Canvas]:
-    """A draw function for the real game screen."""
+    """A draw function for the real game screen in a ``screen`` (cols, rows)
+    terminal; ``None``: one just big enough for the whole board."""
     board = Board(ascii_mode=ascii_mode)
     scoreboard = Scoreboard(ascii_mode=ascii_mode)
     hud = Hud(ascii_mode=ascii_mode)
     messages = MessageLine()
     messages.post("bot3 was eaten by bot7", 0.0)
-    view, size = build_game_view(
+    view, _min = build_game_view(
         board, scoreboard, hud, messages, (snapshot.width, snapshot.height)
     )
+    size = screen or view.natural_size
 
     def draw(frame: RenderFrame, now: float) -> urwid.Canvas:
-        board.set_frame(frame, my_id=1)
+        board.set_frame(frame, my_id=1, now=now)
         scoreboard.update(frame.prev.players, 1)
+        view.minimap.update(frame.prev, 1)
         hud.update(
             HudInfo(
                 ping_ms=23,
@@ -143,15 +152,23 @@ def main() -> None:
         f"{'board':>8} {'mode':<14} {'screen':>8} {'median ms':>10} {'p99 ms':>8} "
         f"{'CPU % @30fps':>13}"
     )
-    for width, height in ((40, 20), (120, 50)):
+    small = (80, 24)
+    for width, height in ((40, 20), (120, 50), (26, 20), (200, 150)):
         frame_list = frames(width, height, args.frames)
         first = frame_list[0].prev
-        cases: list[tuple[str, Callable[[RenderFrame, float], urwid.Canvas]]] = [
-            ("block", game_screen(first, False)),
-            ("ascii", game_screen(first, True)),
-        ]
+        cases: list[tuple[str, Callable[[RenderFrame, float], urwid.Canvas]]] = []
+        if (width, height) != (26, 20):
+            cases += [
+                ("block", game_screen(first, False)),
+                ("ascii", game_screen(first, True)),
+            ]
         if (width, height) == (120, 50):
             cases.append(("naive Text/row", naive_board))
+        if (width, height) in ((26, 20), (200, 150)):
+            cases += [
+                ("block 80x24", game_screen(first, False, small)),
+                ("ascii 80x24", game_screen(first, True, small)),
+            ]
         for name, draw in cases:
             times, cpu = time_frames(draw, frame_list)
             canvas = draw(frame_list[-1], 0.0)

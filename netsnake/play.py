@@ -19,7 +19,9 @@ import contextlib
 import random
 import signal
 from collections.abc import Awaitable
+from pathlib import Path
 
+from netsnake.client.recorder import ClientRecorder
 from netsnake.client.session import ClientSession
 from netsnake.server.app import RunningServer, start_server
 from netsnake.server.game import ServerSettings
@@ -40,6 +42,7 @@ async def play(
     spectate: bool = False,
     default_name: str | None,
     predict: bool = True,
+    record: Path | None = None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
@@ -47,7 +50,7 @@ async def play(
     (``port`` is then ignored).  ``name`` None asks for one in the game,
     offering ``default_name``.  ``spectate`` joins without a snake;
     ``predict`` draws the player's own snake ahead, where their turns land
-    (``--predict``).
+    (``--predict``); ``record`` saves what the client receives there.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -68,6 +71,7 @@ async def play(
         spectate=spectate,
         predict=predict,
     )
+    recorder = ClientRecorder(record, session.core) if record is not None else None
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
@@ -76,6 +80,8 @@ async def play(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if recorder is not None:
+            recorder.close(loop.time())
         await session.close()
         if server is not None and server_task is not None:
             server.stop()

@@ -3,8 +3,8 @@ functions included).
 
 Layers, lowest first: ``protocol`` (knows nothing of netsnake); ``netsnake.game``
 (the pure rules and encodings); the client core, the server and the UI, each
-on top of the game; ``netsnake.play``, which wires them into a program, and the
-command-line modules that start it.
+on top of the game; ``netsnake.play`` and ``netsnake.play_replay``, which wire
+them into a program, and the command-line modules that start it.
 """
 
 from __future__ import annotations
@@ -24,13 +24,20 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "netsnake.server",
         "netsnake.ui",
         "netsnake.play",
+        "netsnake.play_replay",
+        "netsnake.recording_file",
         "netsnake.netem",
         "netsnake.sim",
     ),
     # The client package below its command line: the model never imports the view.
-    "netsnake.client": ("netsnake.ui", "netsnake.server", "netsnake.play"),
-    "netsnake.server": ("netsnake.client", "netsnake.ui", "netsnake.play"),
-    "netsnake.ui": ("netsnake.server", "netsnake.play", "netsnake.client.session"),
+    "netsnake.client": ("netsnake.ui", "netsnake.server", "netsnake.play", "netsnake.play_replay"),
+    "netsnake.server": ("netsnake.client", "netsnake.ui", "netsnake.play", "netsnake.play_replay"),
+    "netsnake.ui": (
+        "netsnake.server",
+        "netsnake.play",
+        "netsnake.play_replay",
+        "netsnake.client.session",
+    ),
 }
 #: Entry points: the command line sits above the wiring it starts.
 EXEMPT = {"netsnake.client.cli"}

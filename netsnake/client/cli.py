@@ -14,12 +14,14 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
+from netsnake.play_replay import replay_main
 
 __all__ = ["main"]
 
@@ -77,12 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="bots in the local game when no HOST is given (default 3)",
     )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
+    p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
+    p.add_argument(
+        "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.replay is not None:
+        if args.host is not None or args.record is not None:
+            parser.error("--replay plays a file: give no HOST and no --record")
+        return replay_main(args.replay, ascii_mode=args.ascii)
     host: str | None = None
     port = args.port
     if args.host is not None:
@@ -90,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    if args.record is not None:
+        try:
+            with open(args.record, "wb"):
+                pass  # fail now, before the game starts, if it cannot be written
+        except OSError as exc:
+            parser.error(f"cannot write --record file: {exc.strerror or exc}")
     if args.name is not None:
         try:
             args.name = validate_name(args.name)
@@ -123,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 bots=args.bots,
                 predict=args.predict == "on",
                 default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+                record=Path(args.record) if args.record is not None else None,
             )
         )
     except KeyboardInterrupt:

@@ -125,6 +125,7 @@ class ClientCounters:
 
 
 SnapshotListener = Callable[[Snapshot, float], None]
+EventListener = Callable[[GameEvent], None]
 
 #: What :meth:`ClientCore.drain_events` hands out: every reliable message from
 #: the server but the answer to JOIN (which shows as the state), in order:
@@ -169,6 +170,8 @@ class ClientCore:
         self.latest_snapshot: Snapshot | None = None
         self.counters = ClientCounters()
         self.snapshot_listeners: list[SnapshotListener] = []
+        #: Called with each game event as it arrives (a recorder keeps them).
+        self.event_listeners: list[EventListener] = []
         #: What happened to each snapshot tick, for the net graph.
         self.netstats = NetStats()
         #: Called after the core queued datagrams (the session flushes the socket).
@@ -314,13 +317,18 @@ class ClientCore:
             if msg.code is RejectionCode.BAD_NAME:
                 self.name = None
         elif isinstance(msg, ServerShuttingDown):
-            self._events.append(msg)
+            self._post_event(msg)
             if self._may_enter(ConnectionState.SHUTDOWN):
                 self._enter(ConnectionState.SHUTDOWN, msg.reason)
         elif isinstance(msg, GameEvent):
-            self._events.append(msg)
+            self._post_event(msg)
         else:
             self.counters.bad_messages += 1
+
+    def _post_event(self, event: GameEvent) -> None:
+        self._events.append(event)
+        for listener in self.event_listeners:
+            listener(event)
 
     def _seat_predictor(self) -> None:
         """A predictor for the player's snake, none for a spectator (or predict off)."""

@@ -17,10 +17,12 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from netsnake.addresses import format_host
 from netsnake.server.game import AppliedTurn, GameServer, ServerSettings
+from netsnake.server.recorder import ServerRecorder
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
 from protocol import ServerConfig, ServerEndpoint
 
@@ -76,6 +78,8 @@ class RunningServer:
         self._stop = asyncio.Event()
         self._stats_interval = stats_interval
         self._ticks = _TickStats([])
+        #: Writes every tick to a file when the server records (``--record``).
+        self.recorder: ServerRecorder | None = None
 
     def stop(self) -> None:
         """Ask the tick loop to shut down (safe from signal handlers)."""
@@ -107,6 +111,8 @@ class RunningServer:
             t0 = time.perf_counter()
             self.game.tick(loop.time())
             self.transport.flush()
+            if self.recorder is not None:
+                self.recorder.record(loop.time())
             self._ticks.durations.append(time.perf_counter() - t0)
             if loop.time() >= next_stats:
                 self._log_stats(loop.time())
@@ -146,6 +152,8 @@ class RunningServer:
         loop = asyncio.get_running_loop()
         self.game.shutdown()
         self.transport.flush()
+        if self.recorder is not None:
+            self.recorder.close(loop.time())
         # Give the shutdown notice a chance to be acknowledged, but never stall exit.
         deadline = loop.time() + 0.6
         while self.game.unacked and loop.time() < deadline:
@@ -162,8 +170,10 @@ async def start_server(
     *,
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
+    record_dir: Path | None = None,
 ) -> RunningServer:
-    """Bind and start serving; raises OSError if the address cannot be used."""
+    """Bind and start serving; raises OSError if the address cannot be used
+    (or, with ``record_dir``, the recording cannot be created)."""
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
         ServerConfig(max_connections=settings.max_connections), secret=os.urandom(32)
@@ -185,7 +195,18 @@ async def start_server(
     game = GameServer(settings, endpoint, tracer, turn_tracer)
     loop = asyncio.get_running_loop()
     transport = await open_udp(endpoint, lambda e: game.handle_event(e, loop.time()), sock=sock)
-    return RunningServer(game, transport, settings, stats_interval)
+    running = RunningServer(game, transport, settings, stats_interval)
+    if record_dir is not None:
+        try:
+            port = running.address[1]
+            running.recorder = ServerRecorder(
+                game, record_dir, server_name=f"{socket.gethostname()} port {port}", now=loop.time()
+            )
+        except OSError:
+            transport.close()
+            raise
+        log.info("recording the game to %s", running.recorder.path)
+    return running
 
 
 async def serve(
@@ -195,10 +216,16 @@ async def serve(
     *,
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
+    record_dir: Path | None = None,
 ) -> None:
     """Run a server until SIGINT or SIGTERM (the command-line entry point's body)."""
     server = await start_server(
-        settings, host, port, stats_interval=stats_interval, input_trace=input_trace
+        settings,
+        host,
+        port,
+        stats_interval=stats_interval,
+        input_trace=input_trace,
+        record_dir=record_dir,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append one JSON line per received turn, and one per turn applied "
         "(its stamp, tick and cell; for benchmarks and tests)",
     )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write the game to a new file in DIR (netsnake-DATE-TIME.nsrec), "
+        "for netsnake-client --replay",
+    )
     return p
 
 
@@ -97,6 +104,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
     args = parser.parse_args(argv)
     if args.bots > args.max_players:
         parser.error(f"--bots {args.bots} is more than --max-players {args.max_players}")
+    if args.record is not None:
+        try:
+            os.makedirs(args.record, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"cannot create --record directory {args.record}: {exc.strerror or exc}")
+        if not os.access(args.record, os.W_OK | os.X_OK):
+            parser.error(f"cannot write to --record directory {args.record}")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4))
     try:
         world = WorldConfig(width=args.width, height=args.height, wrap=args.wrap)
@@ -116,6 +130,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
 def main(argv: list[str] | None = None) -> int:
     args, settings = parse_args(argv)
     setup_logging(args.log_level)
+    record_dir = Path(args.record) if args.record is not None else None
     trace: IO[str] | None = None
     try:
         if args.input_trace:
@@ -127,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.port,
                 stats_interval=args.stats_interval,
                 input_trace=trace,
+                record_dir=record_dir,
             )
         )
     except OSError as exc:

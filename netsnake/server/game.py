@@ -236,6 +236,8 @@ class GameServer:
         self._trace = input_tracer
         self._turn_trace = turn_tracer
         self._closing = False
+        #: Every event announced, in order, while a recorder keeps it a list (it drains it).
+        self.event_log: list[GameEvent] | None = None
         self._fill_bots()
 
     # ------------------------------------------------------------------ queries
@@ -579,6 +581,8 @@ class GameServer:
     def _broadcast(self, event: GameEvent | Spectators, exclude: Hashable | None = None) -> None:
         if self._closing:
             return
+        if self.event_log is not None and isinstance(event, GameEvent):
+            self.event_log.append(event)
         for client in list(self._clients.values()):
             if client.seat is not None and client.peer != exclude:
                 self._send(client, event)

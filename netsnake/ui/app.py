@@ -43,10 +43,12 @@ from netsnake.game.messages import RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
-from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
+from netsnake.ui.layout import GameLayout
+from netsnake.ui.minimap import Minimap
+from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -91,6 +93,7 @@ _STEER_KEYS: dict[str, Direction] = {
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
 _FOLLOW_KEYS = frozenset({"tab"})
 _SEAT_KEYS = frozenset({"p", "P"})
+_MINIMAP_KEYS = frozenset({"m", "M"})
 _QUIT_WAIT = 1.0  # s to wait for the server to ack our quit
 _NAME_COLS = 20  # width of names in messages
 
@@ -185,28 +188,19 @@ def build_game_view(
     messages: MessageLine,
     grid: tuple[int, int],
     netgraph: NetGraph | None = None,
-) -> tuple[urwid.Widget, tuple[int, int]]:
+    minimap: Minimap | None = None,
+) -> tuple[GameLayout, tuple[int, int]]:
     """The playing screen for a ``grid`` (cells) board, and the smallest size it fits.
 
-    Board on the left, scoreboard on the right, HUD and message line at the bottom;
-    a ``netgraph``, if given, at the bottom of the side panel (the scoreboard above
-    it loses its last rows if both do not fit).
+    Board on the left, scoreboard (then the minimap, then a ``netgraph`` if
+    given) on the right, HUD and message line at the bottom; a board bigger
+    than the terminal is seen through a camera (``layout.py``), so any board
+    fits :data:`MIN_GAME_SIZE` (a little taller with the net graph).
     """
-    board_cols, board_rows = grid[0] * 2 + 2, grid[1] + 2
-    side: urwid.Widget = urwid.Filler(scoreboard, valign="top")
-    body_rows = board_rows
-    if netgraph is not None:
-        side = urwid.Pile([side, ("pack", netgraph)])
-        body_rows = max(board_rows, NETGRAPH_ROWS + 2)  # the scoreboard's header and a row
-    body = urwid.Columns(
-        [
-            (board_cols, urwid.Filler(board, valign="top", height=board_rows)),
-            (SCOREBOARD_WIDTH, side),
-        ],
-        dividechars=1,
-    )
-    view = urwid.Pile([body, ("pack", hud), ("pack", messages)])
-    return view, (board_cols + 1 + SCOREBOARD_WIDTH, body_rows + 2)
+    if minimap is None:
+        minimap = Minimap(ascii_mode=board.ascii_mode, board_view=lambda: board.viewport)
+    view = GameLayout(board, scoreboard, hud, messages, minimap, grid, netgraph)
+    return view, view.min_size
 
 
 class GameApp:
@@ -244,9 +238,13 @@ class GameApp:
         self.netgraph = NetGraph(ascii_mode=self._ascii)
         self._netgraph_on = False
         self.messages = MessageLine()
+        # Reads self.board when drawn: run() replaces the board.
+        self.minimap = Minimap(ascii_mode=self._ascii, board_view=lambda: self.board.viewport)
+        self._minimap_on = True
         self.status = StatusScreen()
         self.prompt = NamePrompt(self._submit_name, self._default_name)
         self._game_view: urwid.Widget = urwid.SolidFill(" ")
+        self._layout: GameLayout | None = None
         self._game_min = (1, 1)
         self._game_dims: tuple[int, int, bool] | None = None
         self.top = SizeGuard(self.status, StatusScreen.MIN_SIZE)
@@ -402,7 +400,10 @@ class GameApp:
             return
         view_id = core.view_id
         self._ensure_layout(frame.prev)
-        self.board.set_frame(frame, my_id=view_id, pending_direction=core.pending_direction)
+        self.board.set_frame(
+            frame, my_id=view_id, pending_direction=core.pending_direction, now=now
+        )
+        self.minimap.update(frame.prev, view_id)
         self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
         info = core.hud(now)
         self.hud.update(info)
@@ -434,14 +435,17 @@ class GameApp:
         if dims == self._game_dims:
             return
         self._game_dims = dims
-        self._game_view, self._game_min = build_game_view(
+        self._layout, self._game_min = build_game_view(
             self.board,
             self.scoreboard,
             self.hud,
             self.messages,
             dims[:2],
             self.netgraph if self._netgraph_on else None,
+            minimap=self.minimap,
         )
+        self._layout.minimap_enabled = self._minimap_on
+        self._game_view = self._layout
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
         if self._help:
@@ -484,6 +488,11 @@ class GameApp:
             return True
         if key in _FOLLOW_KEYS and self._core.state is ConnectionState.SPECTATING:
             self._core.follow_next()
+            return True
+        if key in _MINIMAP_KEYS:
+            self._minimap_on = not self._minimap_on
+            if self._layout is not None:
+                self._layout.minimap_enabled = self._minimap_on
             return True
         if key in _SEAT_KEYS and self._core.state in ADMITTED_STATES:
             self._core.switch_seat()

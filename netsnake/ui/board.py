@@ -12,6 +12,12 @@ blocks.  Cells fill from the left (``▏▎▍▌▋▊▉``) or the bottom (``�
 with the glyph itself; there are no glyphs growing from the right or the
 top, so those use the complementary glyph in reverse video (``snake.i.inv``).
 A horizontal cell has 16 steps (two columns of eighths), a vertical one 8.
+
+A board bigger than the box it is given is drawn through a camera
+(:mod:`netsnake.client.camera`) that follows the marked snake: only the cells
+in the viewport are painted (culled), the walls are drawn where the view
+reaches the board's edge, and elsewhere the frame is a faint dashed line
+(``border.open``) saying the board goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Hashable, Iterable
 import urwid
 from urwid.widget.constants import Sizing
 
+from netsnake.client.camera import Camera, Viewport, frame_focus
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.prediction import OwnSnake
 from netsnake.game.direction import Direction, step_direction
@@ -39,6 +46,59 @@ _MONO_BODIES = ("██", "▓▓", "▒▒", "░░")
 
 Token = int
 Attr = Hashable
+Sides = tuple[tuple[Attr, bytes], tuple[Attr, bytes]]
+# A board row: the cells drawn, its bytes and attribute runs, and the side glyphs it has.
+_CachedRow = tuple[list[Token], bytes, list[tuple[Attr, int]], tuple[Sides, bool]]
+
+
+class _Edges:
+    """The top and bottom rows and the side glyphs of the frame for one viewport shape.
+
+    A side on the board's edge is a wall (``border``); a side where the screen
+    cuts the board off is a faint dashed line (``border.open``).
+    """
+
+    def __init__(self, glyphs: _Glyphs, width: int, walls: tuple[bool, bool, bool, bool]) -> None:
+        left, right, top, bottom = walls
+
+        def corner(vertical_wall: bool, horizontal_wall: bool, wall_corner: str) -> str:
+            if vertical_wall and horizontal_wall:
+                return wall_corner
+            if vertical_wall:
+                return glyphs.vertical
+            if horizontal_wall:
+                return glyphs.horizontal
+            return glyphs.open_corner
+
+        def row(wall: bool, corners: tuple[str, str]) -> tuple[bytes, list[tuple[Attr, int]]]:
+            first = corner(left, wall, corners[0])
+            last = corner(right, wall, corners[1])
+            inner = (glyphs.horizontal if wall else glyphs.open_horizontal) * (width * 2)
+            pieces = [
+                ("border" if (left or wall) else "border.open", first),
+                ("border" if wall else "border.open", inner),
+                ("border" if (right or wall) else "border.open", last),
+            ]
+            runs: list[tuple[Attr, int]] = []
+            for attr, text in pieces:
+                n = len(text.encode("utf-8"))
+                if runs and runs[-1][0] == attr:
+                    runs[-1] = (attr, runs[-1][1] + n)
+                elif n:
+                    runs.append((attr, n))
+            return "".join(t for _a, t in pieces).encode("utf-8"), runs
+
+        c = glyphs.corners
+        self.top, self.top_attrs = row(top, (c[0], c[1]))
+        self.bottom, self.bottom_attrs = row(bottom, (c[2], c[3]))
+        self.sides: tuple[tuple[Attr, bytes], tuple[Attr, bytes]] = (
+            ("border", glyphs.vertical.encode("utf-8"))
+            if left
+            else ("border.open", glyphs.open_vertical.encode("utf-8")),
+            ("border", glyphs.vertical.encode("utf-8"))
+            if right
+            else ("border.open", glyphs.open_vertical.encode("utf-8")),
+        )
 
 
 class _Glyphs:
@@ -49,10 +109,12 @@ class _Glyphs:
             self.corners = ("+", "+", "+", "+")
             self.horizontal, self.vertical = "-", "|"
             self.food = "**"
+            self.open_horizontal, self.open_vertical, self.open_corner = ".", ":", "."
         else:
             self.corners = ("┌", "┐", "└", "┘")
             self.horizontal, self.vertical = "─", "│"
             self.food = "▐▌"
+            self.open_horizontal, self.open_vertical, self.open_corner = "╌", "╎", "·"
 
 
 def _head_text(direction: Direction, ascii_mode: bool) -> str:
@@ -68,8 +130,9 @@ class Board(urwid.Widget):
     """Draws a :class:`RenderFrame`: border, food and every snake in its colour.
 
     It is a fixed widget (``pack()`` gives its natural size, two columns per
-    cell plus the border) that also renders at any box size, cropping or
-    padding, so a layout can never make it raise.
+    cell plus the border) that also renders at any box size, so a layout can
+    never make it raise: a box the whole board fits is padded; a smaller one
+    shows the camera's viewport, following ``my_id``'s snake.
     """
 
     _sizing = frozenset([Sizing.FIXED, Sizing.BOX])
@@ -85,13 +148,18 @@ class Board(urwid.Widget):
         self._my_id: int | None = None
         self._pending: Direction | None = None
         self._dims = (0, 0)
+        self._camera = Camera()
+        self._now: float | None = None
+        self._view: Viewport | None = None
+        self._view_whole = False
+        self._halves: dict[tuple[Token, int], Token] = {}
         self._tokens: list[tuple[Attr, bytes]] = []
         self._token_ids: dict[tuple[Attr, str], Token] = {}
         self._empty = self._token("board", "  ")
         self._food = self._token("food", self._glyphs.food)
         # Per board row: the cells drawn last frame and their finished bytes and attributes.
-        self._rows: list[tuple[list[Token], bytes, list[tuple[Attr, int]]] | None] = []
-        self._edges: tuple[bytes, bytes, list[tuple[Attr, int]]] | None = None
+        self._rows: list[_CachedRow | None] = []
+        self._edges: dict[tuple[int, bool, bool, bool, bool], _Edges] = {}
 
     # -- state
 
@@ -110,24 +178,37 @@ class Board(urwid.Widget):
         """Terminal (columns, rows) the whole board takes, border included."""
         return self._dims[0] * 2 + 2, self._dims[1] + 2
 
+    @property
+    def viewport(self) -> Viewport | None:
+        """The part of the board drawn last (``None`` before the first render)."""
+        return self._view
+
+    @property
+    def camera(self) -> Camera:
+        """The camera following the marked snake when the board is bigger than the box."""
+        return self._camera
+
     def set_frame(
         self,
         frame: RenderFrame | None,
         *,
         my_id: int | None = None,
         pending_direction: Direction | None = None,
+        now: float | None = None,
     ) -> None:
-        """Show ``frame``; ``my_id`` marks the player's snake, ``pending_direction``
-        turns its head before the server has applied the turn."""
+        """Show ``frame``; ``my_id`` marks the player's snake (and is what the camera
+        follows), ``pending_direction`` turns its head before the server has applied
+        the turn; ``now`` times the camera's pans (``None``: it moves at once)."""
         self._frame = frame
         self._my_id = my_id
         self._pending = pending_direction
+        self._now = now
         if frame is not None:
             dims = (max(0, frame.prev.width), max(0, frame.prev.height))
             if dims != self._dims:
                 self._dims = dims
                 self._rows.clear()
-                self._edges = None
+                self._edges.clear()
         self._invalidate()
 
     def set_snapshot(
@@ -157,18 +238,31 @@ class Board(urwid.Widget):
     def render(
         self, size: tuple[()] | tuple[int] | tuple[int, int], focus: bool = False
     ) -> urwid.Canvas:
-        """Draw the board at its natural size (``()``) or cropped/padded to ``(cols, rows)``."""
-        canvas = self._render_natural()
+        """Draw the board at its natural size (``()``) or in ``(cols, rows)``: padded
+        when it fits, else the camera's viewport of it."""
+        width, height = self._dims
+        whole = Viewport(0, 0, width, height, width, height, False)
         if not size:
-            return canvas
+            self._view = whole
+            return self._render_view(whole)
         if len(size) != 2:
             raise ValueError(f"Board renders as fixed () or box (cols, rows), got {size!r}")
         cols, rows = size
-        nat_cols, nat_rows = self.natural_size
-        if (cols, rows) == (nat_cols, nat_rows):
-            return canvas
         if cols <= 0 or rows <= 0:  # urwid cannot trim to nothing; an empty canvas will do
             return urwid.TextCanvas([b""] * max(0, rows), maxcol=max(0, cols), check_width=False)
+        room = ((cols - 2) // 2, rows - 2)
+        view = whole
+        if (room[0] < width or room[1] < height) and min(room) > 0 and self._frame is not None:
+            board = self._frame.prev
+            point = frame_focus(self._frame, self._my_id, self._ascii)
+            view = self._camera.viewport(
+                (width, height, board.wrap), room, point, self._now, halves=not self._ascii
+            )
+        self._view = view
+        canvas = self._render_view(view)
+        nat_cols, nat_rows = view.width * 2 + 2, view.height + 2
+        if (cols, rows) == (nat_cols, nat_rows):
+            return canvas
         composite = urwid.CompositeCanvas(canvas)
         composite.pad_trim_left_right(0, cols - nat_cols)
         composite.pad_trim_top_bottom(0, rows - nat_rows)
@@ -185,41 +279,58 @@ class Board(urwid.Widget):
             self._token_ids[key] = tok
         return tok
 
-    def _render_natural(self) -> urwid.Canvas:
-        width, height = self._dims
-        grid = [[self._empty] * width for _ in range(height)]
+    def _render_view(self, view: Viewport) -> urwid.Canvas:
+        """The frame and the cells of ``view`` (only those are painted)."""
+        grid = [[self._empty] * view.columns for _ in range(view.height)]
         frame = self._frame
+        self._view = view
+        self._view_whole = view.whole
         if frame is not None:
             self._paint(grid, frame)
-        top, bottom, edge_attr = self._edge_rows()
-        text = [top]
-        attrs = [list(edge_attr)]
+        edges = self._edge_rows(view)
+        text = [edges.top]
+        attrs = [list(edges.top_attrs)]
         rows = self._rows
-        if len(rows) != height:
-            rows[:] = [None] * height
+        if len(rows) != view.height:
+            rows[:] = [None] * view.height
         for y, row in enumerate(grid):
             cached = rows[y]
-            if cached is None or cached[0] != row:
-                cached = rows[y] = (row, *self._build_row(row))
+            shape = (edges.sides, view.half)
+            if cached is None or cached[0] != row or cached[3] != shape:
+                cached = rows[y] = (row, *self._build_row(row, edges.sides, view.half), shape)
             text.append(cached[1])
             attrs.append(list(cached[2]))
-        text.append(bottom)
-        attrs.append(list(edge_attr))
-        return urwid.TextCanvas(text, attrs, maxcol=width * 2 + 2, check_width=False)
+        text.append(edges.bottom)
+        attrs.append(list(edges.bottom_attrs))
+        return urwid.TextCanvas(text, attrs, maxcol=view.width * 2 + 2, check_width=False)
 
-    def _edge_rows(self) -> tuple[bytes, bytes, list[tuple[Attr, int]]]:
-        if self._edges is None:
-            g = self._glyphs
-            inner = g.horizontal * (self._dims[0] * 2)
-            top = (g.corners[0] + inner + g.corners[1]).encode("utf-8")
-            bottom = (g.corners[2] + inner + g.corners[3]).encode("utf-8")
-            self._edges = (top, bottom, [("border", len(top))])
-        return self._edges
+    def _edge_rows(self, view: Viewport) -> _Edges:
+        left, right, top, bottom = view.walls
+        key = (view.width, left, right, top, bottom)
+        edges = self._edges.get(key)
+        if edges is None:
+            edges = self._edges[key] = _Edges(self._glyphs, view.width, view.walls)
+        return edges
 
-    def _build_row(self, row: list[Token]) -> tuple[bytes, list[tuple[Attr, int]]]:
-        side = self._glyphs.vertical.encode("utf-8")
-        parts = [side]
-        runs: list[tuple[Attr, int]] = [("border", len(side))]
+    def _half_token(self, tok: Token, column: int) -> Token:
+        """One ``column`` (0 left, 1 right) of a two-column cell token."""
+        key = (tok, column)
+        half = self._halves.get(key)
+        if half is None:
+            attr, text = self._tokens[tok]
+            half = self._halves[key] = self._token(attr, text.decode("utf-8")[column])
+        return half
+
+    def _build_row(
+        self, row: list[Token], sides: Sides, half: bool = False
+    ) -> tuple[bytes, list[tuple[Attr, int]]]:
+        """A row's bytes and runs; ``half``: the first cell shows only its right
+        column and the last only its left one (a view scrolled by half a cell)."""
+        (left_attr, left), (right_attr, side) = sides
+        if half and len(row) >= 2:
+            row = [self._half_token(row[0], 1), *row[1:-1], self._half_token(row[-1], 0)]
+        parts = [left]
+        runs: list[tuple[Attr, int]] = [(left_attr, len(left))]
         tokens = self._tokens
         for tok, group in itertools.groupby(row):
             attr, text = tokens[tok]
@@ -230,19 +341,16 @@ class Board(urwid.Widget):
             else:
                 runs.append((attr, len(text) * n))
         parts.append(side)
-        if runs[-1][0] == "border":
-            runs[-1] = ("border", runs[-1][1] + len(side))
+        if runs[-1][0] == right_attr:
+            runs[-1] = (right_attr, runs[-1][1] + len(side))
         else:
-            runs.append(("border", len(side)))
+            runs.append((right_attr, len(side)))
         return b"".join(parts), runs
 
     def _paint(self, grid: list[list[Token]], frame: RenderFrame) -> None:
-        width, height = self._dims
         whole = self._ascii or frame.next is frame.prev or frame.alpha <= 0.0
         shown = frame.next if (self._ascii and frame.alpha >= 0.5) else frame.prev
-        for x, y in shown.food:
-            if 0 <= x < width and 0 <= y < height:
-                grid[y][x] = self._food
+        self._put(grid, shown.food, self._food)
         if frame.others_now:
             # Faint marks where the others' heads probably are now; snakes paint over them.
             ghost = self._token("ghost", "::" if self._ascii else "··")
@@ -305,10 +413,29 @@ class Board(urwid.Widget):
         return moved_to if moved_to is not None else p.direction
 
     def _put(self, grid: list[list[Token]], cells: Iterable[Cell], tok: Token) -> None:
-        width, height = self._dims
+        """Paint board ``cells`` with ``tok``; cells outside the viewport are skipped."""
+        view = self._view
+        if view is None:
+            return
+        if self._view_whole:
+            width, height = self._dims
+            for x, y in cells:
+                if 0 <= x < width and 0 <= y < height:
+                    grid[y][x] = tok
+            return
+        # Viewport.to_view, inlined: this runs for every snake cell on the board.
+        x0, y0, w, h = view.x, view.y, view.columns, view.height
+        if view.wrap:
+            bw, bh = view.board_width, view.board_height
+            for x, y in cells:
+                i, j = (x - x0) % bw, (y - y0) % bh
+                if i < w and j < h:
+                    grid[j][i] = tok
+            return
         for x, y in cells:
-            if 0 <= x < width and 0 <= y < height:
-                grid[y][x] = tok
+            i, j = x - x0, y - y0
+            if 0 <= i < w and 0 <= j < h:
+                grid[j][i] = tok
 
     def _paint_whole(self, grid: list[list[Token]], p: PlayerState) -> None:
         if not p.alive or not p.body:

@@ -32,6 +32,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("←↑→↓  WASD  hjkl", "steer"),
     ("p", "play / watch (spectate)"),
     ("Tab", "watching: follow the next player"),
+    ("m", "minimap on / off (big boards)"),
     ("?", "show / hide this help"),
     ("n", "show / hide the net graph"),
     ("q  Esc", "quit"),

@@ -145,6 +145,13 @@ def build_palette(colors: int) -> list[PaletteEntry]:
         ("prompt.edit", "white,bold", "dark blue", "standout", "", ""),
         ("help", "white", "dark blue", "standout", "", ""),
         ("help.key", "yellow,bold", "dark blue", "bold,standout", "", ""),
+        # Where the view is cut off by the screen rather than by a wall (camera).
+        ("border.open", "dark gray", _BOARD_BG16, "default", hi("#404040"), bg_hi),
+        ("minimap", "light gray", "default", "default", "", ""),
+        ("minimap.view", "light gray", "dark blue", "standout", "", hi("#1c2c4c")),
+        ("minimap.food", "yellow", "default", "default", hi("#b09000"), ""),
+        ("minimap.view.food", "yellow", "dark blue", "standout", hi("#b09000"), hi("#1c2c4c")),
+        ("minimap.me", "white,bold", "dark green", "bold,standout", "", ""),
         # The net graph (ui/netgraph.py): one colour per snapshot fate.
         ("net.title", "light gray,underline", "default", "underline", "", ""),
         ("net.label", "dark gray", "default", "default", "", ""),

@@ -1,0 +1,153 @@
+"""Playing a recording back: position, speed, pause, seeks and who is followed.  No clock.
+
+:class:`ReplayPlayer` is the model behind ``netsnake-client --replay``: the
+UI calls :meth:`ReplayPlayer.advance` with the time every frame, turns keys
+into :meth:`toggle_pause`, :meth:`seek`, :meth:`faster`, :meth:`slower` and
+:meth:`follow_next`, and draws :meth:`frame`.  The position is a float tick:
+playback moves it at ``tick_rate × speed`` ticks a second and the frame
+drawn interpolates between the two recorded ticks around it, as the live
+client does (ticks a client recording lacks are held, not invented).
+
+Events belong to frames (see :mod:`netsnake.game.recording`); those of every
+frame that normal playback passes are handed out by :meth:`drain_events`,
+so the message line shows joins and deaths as they happened.  A seek jumps
+without replaying the events in between.
+"""
+
+from __future__ import annotations
+
+import math
+
+from netsnake.client.interpolation import RenderFrame
+from netsnake.game.events import GameEvent
+from netsnake.game.recording import Recording
+from netsnake.game.snapshot import PlayerState
+
+__all__ = ["SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
+
+#: Playback speeds, slowest first; ``+`` and ``-`` step through them.
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: How far ← and → jump, in seconds of play.
+SEEK_SECONDS = 10.0
+
+
+class ReplayPlayer:
+    """Plays ``recording`` from its first frame, starting at time ``now``."""
+
+    def __init__(self, recording: Recording, now: float) -> None:
+        self.recording = recording
+        self.paused = False
+        #: Id of the player followed (highlighted), or None.
+        self.following: int | None = None
+        self._tick_rate = recording.header.tick_rate
+        self._first = recording.first_tick
+        self._last = recording.last_tick
+        self._position = float(self._first)
+        self._speed_index = SPEEDS.index(1.0)
+        self._now = now
+        self._shown = 0  # frame index whose events were handed out last
+        self._events: list[GameEvent] = recording.events(0)
+
+    # -- time
+
+    @property
+    def speed(self) -> float:
+        """The playback speed (1.0 = as it was played)."""
+        return SPEEDS[self._speed_index]
+
+    @property
+    def position(self) -> float:
+        """The playback position, a float tick."""
+        return self._position
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of play from the start of the recording to the position."""
+        return (self._position - self._first) / self._tick_rate
+
+    @property
+    def duration(self) -> float:
+        """Seconds of play in the whole recording."""
+        return (self._last - self._first) / self._tick_rate
+
+    @property
+    def at_end(self) -> bool:
+        return self._position >= self._last
+
+    def advance(self, now: float) -> None:
+        """Move the position on to time ``now`` (held while paused or at the end)."""
+        elapsed, self._now = max(0.0, now - self._now), now
+        if self.paused or self.at_end:
+            return
+        self._move_to(self._position + elapsed * self._tick_rate * self.speed, replay_events=True)
+
+    def _move_to(self, position: float, *, replay_events: bool) -> None:
+        self._position = min(max(position, float(self._first)), float(self._last))
+        index = self.recording.index_at(math.floor(self._position))
+        if replay_events:
+            for i in range(self._shown + 1, index + 1):
+                self._events.extend(self.recording.events(i))
+        self._shown = index
+
+    # -- controls
+
+    def toggle_pause(self, now: float) -> None:
+        """Pause or resume; at the end, play again from the beginning."""
+        self.advance(now)
+        if self.at_end:
+            self._move_to(self._first, replay_events=False)
+            self._events = self.recording.events(0)
+            self.paused = False
+        else:
+            self.paused = not self.paused
+
+    def seek(self, seconds: float, now: float) -> None:
+        """Jump ``seconds`` of play forwards (or back, if negative), within the recording."""
+        self.advance(now)
+        self._move_to(self._position + seconds * self._tick_rate, replay_events=False)
+
+    def faster(self) -> None:
+        """The next speed up, up to the fastest."""
+        self._speed_index = min(self._speed_index + 1, len(SPEEDS) - 1)
+
+    def slower(self) -> None:
+        """The next speed down, down to the slowest."""
+        self._speed_index = max(self._speed_index - 1, 0)
+
+    def follow_next(self) -> None:
+        """Follow the next player by id, then nobody, then the first again."""
+        ids = sorted(p.id for p in self.frame().prev.players)
+        after = [pid for pid in ids if self.following is None or pid > self.following]
+        self.following = after[0] if after else None
+
+    @property
+    def followed(self) -> PlayerState | None:
+        """The followed player's state in the frame shown, if they are in it."""
+        if self.following is None:
+            return None
+        return self.frame().prev.player(self.following)
+
+    # -- what to draw
+
+    def frame(self) -> RenderFrame:
+        """The frame at the position: the recorded tick before it and, when recorded,
+        the next one, with how far between them.
+
+        Raises :class:`~netsnake.game.recording.RecordingError` if the
+        recording turns out to be damaged there.
+        """
+        recording = self.recording
+        index = recording.index_at(math.floor(self._position))
+        prev = recording.frame(index)
+        alpha = self._position - prev.tick
+        consecutive = (
+            index + 1 < recording.frame_count and recording.ticks[index + 1] == prev.tick + 1
+        )
+        if 0.0 < alpha < 1.0 and consecutive:
+            return RenderFrame(prev, recording.frame(index + 1), alpha, self._position)
+        return RenderFrame(prev, prev, 0.0, float(prev.tick))
+
+    def drain_events(self) -> list[GameEvent]:
+        """Events of the frames played since the last call."""
+        events, self._events = self._events, []
+        return events

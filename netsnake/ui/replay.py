@@ -1,0 +1,291 @@
+"""The replay screen: a recording played on the game's own board and scoreboard.
+
+:class:`ReplayApp` is the controller for ``netsnake-client --replay FILE``,
+built like :class:`~netsnake.ui.app.GameApp`: it owns the urwid ``MainLoop``
+(on the caller's asyncio loop), reads the :class:`~netsnake.client.replay.ReplayPlayer`
+model once per frame on a ``set_alarm_in`` timer and turns keys into calls on
+it.  The board and the scoreboard are the game's widgets; the followed player
+is drawn as the game draws the player's own snake.  Below the board a
+progress line shows play/pause, the speed, a bar and the time; the message
+line shows the recorded events as playback passes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import urwid
+from urwid.str_util import get_byte_encoding
+
+from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
+from netsnake.game.recording import RecordingError, RecordingHeader
+from netsnake.ui.app import format_event
+from netsnake.ui.board import Board
+from netsnake.ui.overlays import SizeGuard
+from netsnake.ui.palette import build_palette, detect_colors
+from netsnake.ui.panels import SCOREBOARD_WIDTH, MessageLine, Scoreboard
+from netsnake.ui.text import safe_name
+
+__all__ = ["REPLAY_KEYS", "ProgressLine", "ReplayApp", "describe_recording", "format_progress"]
+
+#: (keys, what they do), shown beside the board when there is room.
+REPLAY_KEYS: tuple[tuple[str, str], ...] = (
+    ("space", "pause"),
+    ("← →", f"seek {SEEK_SECONDS:g} s"),
+    ("+ -", "speed"),
+    ("Tab", "follow"),
+    ("q", "quit"),
+)
+_ASCII_KEYS = {"← →": "< >"}
+_QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
+_FASTER_KEYS = frozenset({"+", "="})
+_SLOWER_KEYS = frozenset({"-", "_"})
+_BAR_COLS = 24
+_SPEED_LABELS = {0.25: "¼×", 0.5: "½×"}
+_ASCII_SPEED_LABELS = {0.25: "1/4x", 0.5: "1/2x"}
+
+
+def _clock_text(seconds: float) -> str:
+    whole = int(max(0.0, seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes = f"{rest // 60:02d}:{rest % 60:02d}"
+    return f"{hours}:{minutes}" if hours else minutes
+
+
+def format_progress(
+    *,
+    paused: bool,
+    speed: float,
+    elapsed: float,
+    duration: float,
+    following: str | None,
+    ascii_mode: bool = False,
+    bar_cols: int = _BAR_COLS,
+) -> str:
+    """The progress line: ``▶ 1×  ████░░░░  01:23 / 05:00  following Kaa``."""
+    if ascii_mode:
+        state = "||" if paused else ">"
+        label = _ASCII_SPEED_LABELS.get(speed, f"{speed:g}x")
+        done_char, todo_char = "#", "-"
+    else:
+        state = "‖" if paused else "▶"
+        label = _SPEED_LABELS.get(speed, f"{speed:g}×")
+        done_char, todo_char = "█", "░"
+    fraction = 1.0 if duration <= 0 else min(1.0, max(0.0, elapsed / duration))
+    done = round(fraction * bar_cols)
+    line = (
+        f"{state} {label:<4} {done_char * done}{todo_char * (bar_cols - done)} "
+        f"{_clock_text(elapsed)} / {_clock_text(duration)}"
+    )
+    if following is not None:
+        line += f"  following {following}"
+    return line
+
+
+def describe_recording(header: RecordingHeader) -> str:
+    """Where and when a recording was made, for the message line when the replay starts."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(header.started))
+    kind = "game" if header.source == "server" else "client's view"
+    return f"recorded {kind} on {safe_name(header.server, 30)}, {when}"
+
+
+class ProgressLine(urwid.WidgetWrap[urwid.Text]):
+    """One line: play/pause, speed, progress bar, time and who is followed."""
+
+    def __init__(self, *, ascii_mode: bool = False) -> None:
+        self._ascii = ascii_mode
+        self._text = urwid.Text(("hud", ""), wrap="clip")
+        super().__init__(self._text)
+
+    def update(self, player: ReplayPlayer) -> None:
+        """Show where ``player`` stands."""
+        followed = player.followed
+        line = format_progress(
+            paused=player.paused or player.at_end,
+            speed=player.speed,
+            elapsed=player.elapsed,
+            duration=player.duration,
+            following=None if followed is None else safe_name(followed.name, 16),
+            ascii_mode=self._ascii,
+        )
+        if line != self._text.text:
+            self._text.set_text(("hud", line))
+
+
+def _keys_help(ascii_mode: bool) -> list[urwid.Widget]:
+    rows: list[urwid.Widget] = [urwid.Text("")]
+    for keys, what in REPLAY_KEYS:
+        shown = _ASCII_KEYS.get(keys, keys) if ascii_mode else keys
+        rows.append(urwid.Text([("help.key", f" {shown:<6}"), ("hud", f" {what}")], wrap="clip"))
+    return rows
+
+
+class ReplayApp:
+    """Runs the replay UI until the user quits; see :meth:`run`."""
+
+    def __init__(
+        self,
+        player: ReplayPlayer,
+        *,
+        ascii_mode: bool = False,
+        screen: urwid.BaseScreen | None = None,
+        colors: int | None = None,
+        fps: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` must be the clock ``player`` was started with."""
+        self.player = player
+        self._ascii = ascii_mode or get_byte_encoding() != "utf8"
+        self._screen = screen
+        self._colors = colors
+        self._fps = fps
+        self._clock = clock
+        header = player.recording.header
+        self.board = Board(ascii_mode=self._ascii)
+        grid_rows = header.height + 2
+        help_rows = len(REPLAY_KEYS) + 1
+        # The keys go under the scoreboard only if the board leaves room for them.
+        with_help = grid_rows >= help_rows + 1 + 4
+        self.scoreboard = Scoreboard(
+            ascii_mode=self._ascii, max_rows=grid_rows - 1 - (help_rows if with_help else 0)
+        )
+        self.progress = ProgressLine(ascii_mode=self._ascii)
+        self.messages = MessageLine()
+        self._with_help = with_help
+        view, self.min_size = self._build_view(header.width, header.height)
+        self.top = SizeGuard(view, self.min_size)
+        self._loop: urwid.MainLoop | None = None
+        self._done: asyncio.Future[int] | None = None
+        self._alarm: object = None
+        self._next_frame = 0.0
+        #: Why playback stopped on a damaged recording, if it did.
+        self.error: str | None = None
+
+    def _build_view(self, width: int, height: int) -> tuple[urwid.Widget, tuple[int, int]]:
+        board_cols, board_rows = width * 2 + 2, height + 2
+        side: list[urwid.Widget] = [self.scoreboard]
+        if self._with_help:
+            side.extend(_keys_help(self._ascii))
+        body = urwid.Columns(
+            [
+                (board_cols, urwid.Filler(self.board, valign="top", height=board_rows)),
+                (SCOREBOARD_WIDTH, urwid.Filler(urwid.Pile(side), valign="top")),
+            ],
+            dividechars=1,
+        )
+        view = urwid.Pile([body, ("pack", self.progress), ("pack", self.messages)])
+        return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
+
+    @property
+    def main_loop(self) -> urwid.MainLoop | None:
+        """The urwid main loop while :meth:`run` is running."""
+        return self._loop
+
+    async def run(self) -> int:
+        """Show the replay until quit; 0, or 1 if the recording turned out damaged
+        (:attr:`error` says why)."""
+        aloop = asyncio.get_running_loop()
+        self._done = aloop.create_future()
+        screen = self._screen if self._screen is not None else urwid.display.raw.Screen()
+        colors = self._colors or detect_colors(getattr(screen, "colors", None))
+        if hasattr(screen, "set_terminal_properties"):
+            screen.set_terminal_properties(colors=colors)
+        self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
+        view, self.min_size = self._build_view(*self.board_dims)
+        self.top.body = view
+        self.top.min_size = self.min_size
+        self._loop = urwid.MainLoop(
+            self.top,
+            build_palette(colors),
+            screen=screen,
+            event_loop=urwid.AsyncioEventLoop(loop=aloop),
+            unhandled_input=self._on_input,
+            handle_mouse=False,
+        )
+        started = False
+        try:
+            self._loop.start()
+            started = True
+            self._next_frame = self._clock()
+            self.messages.post(describe_recording(self.player.recording.header), self._next_frame)
+            self._on_frame(self._loop, None)
+            return await self._done
+        finally:
+            if self._alarm is not None:
+                self._loop.remove_alarm(self._alarm)
+                self._alarm = None
+            if started:
+                self._loop.stop()
+            elif screen.started:
+                screen.stop()
+
+    @property
+    def board_dims(self) -> tuple[int, int]:
+        header = self.player.recording.header
+        return header.width, header.height
+
+    def quit(self, code: int = 0) -> None:
+        """Leave the replay; :meth:`run` returns ``code``."""
+        if self._done is not None and not self._done.done():
+            self._done.set_result(code)
+
+    def _on_frame(self, loop: urwid.MainLoop, _data: object) -> None:
+        self._alarm = None
+        now = self._clock()
+        try:
+            self.update(now)
+        finally:
+            if self._done is not None and not self._done.done():
+                self._next_frame = max(self._next_frame + 1.0 / self._fps, now)
+                self._alarm = loop.set_alarm_in(self._next_frame - now, self._on_frame)
+
+    def update(self, now: float) -> None:
+        """Advance playback to ``now`` and bring every widget up to date."""
+        player = self.player
+        try:
+            player.advance(now)
+            frame = player.frame()
+            followed = player.following
+            for event in player.drain_events():
+                text = format_event(event, None)  # nobody is "you" in a replay
+                if text is not None:
+                    self.messages.post(text, now)
+            self.board.set_frame(frame, my_id=followed)
+            self.scoreboard.update(frame.prev.players, followed)
+            self.progress.update(player)
+        except RecordingError as exc:
+            self.error = str(exc)
+            self.quit(1)
+            return
+        self.messages.update(now)
+
+    def _on_input(self, key: str | tuple[str, int, int, int]) -> bool:
+        if not isinstance(key, str):
+            return False
+        now = self._clock()
+        player = self.player
+        try:
+            if key in _QUIT_KEYS:
+                self.quit(0)
+            elif key == " ":
+                player.toggle_pause(now)
+            elif key == "left":
+                player.seek(-SEEK_SECONDS, now)
+            elif key == "right":
+                player.seek(SEEK_SECONDS, now)
+            elif key in _FASTER_KEYS:
+                player.faster()
+            elif key in _SLOWER_KEYS:
+                player.slower()
+            elif key == "tab":
+                player.follow_next()
+            else:
+                return False
+        except RecordingError as exc:
+            self.error = str(exc)
+            self.quit(1)
+            return True
+        self.update(now)
+        return True

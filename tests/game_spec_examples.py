@@ -167,6 +167,26 @@ WRAP_NEXT = _world(
 )
 
 
+# A long snake on a 40x2 board moves 16 cells between baselines and eats on the
+# way: a MOVE chain too long for an int, sent as bin.
+LONG_BASE = Snapshot(
+    tick=200,
+    width=40,
+    height=2,
+    wrap=False,
+    players=(_p(9, "long", 6, R, tuple((x, 0) for x in range(17, -1, -1))),),
+    food=((20, 0), (39, 1)),
+)
+LONG_NEXT = Snapshot(
+    tick=216,
+    width=40,
+    height=2,
+    wrap=False,
+    players=(_p(9, "long", 6, R, tuple((x, 0) for x in range(33, 14, -1)), score=1, best=1),),
+    food=((5, 1), (39, 1)),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotExample:
     """A snapshot, the baseline it is encoded against (None: full), and its name in the spec."""
@@ -197,6 +217,7 @@ SNAPSHOT_EXAMPLES: tuple[SnapshotExample, ...] = (
     SnapshotExample("delta-growth", GROWTH, BASE),
     SnapshotExample("snapshot-full-wrap", WRAP_BASE, None),
     SnapshotExample("delta-wrap", WRAP_NEXT, WRAP_BASE),
+    SnapshotExample("delta-long-move", LONG_NEXT, LONG_BASE),
 )
 
 

@@ -263,7 +263,10 @@ class _Soak:
             "server.in_flight_max",
             max((len(c.in_flight) for c in server._clients.values()), default=0),
         )
-        note("sim.server_hashes", len(self.sim._server_hashes))
+        note(
+            "server.sent_max",
+            max((len(c.sent) for c in server._clients.values()), default=0),
+        )
         note("network.in_flight", self.sim.network.in_flight)
         if not self.result.first_sizes:
             self.result.first_sizes = dict(sizes)

@@ -92,7 +92,6 @@ class GameSimulation:
                 self.endpoint, self.endpoint.next_event, self.server.handle_event
             )
         }
-        self._server_hashes: dict[int, int] = {}
         #: Called with (source, destination, datagram) for every datagram delivered:
         #: a capture of the game's traffic, as a sniffer on the path would see it.
         self.on_deliver: Callable[[Hashable, Hashable, bytes], None] | None = None
@@ -144,8 +143,14 @@ class GameSimulation:
         client.ticks_seen.append(snapshot.tick)
         if len(client.ticks_seen) > 4096:
             del client.ticks_seen[:2048]
-        expected = self._server_hashes.get(snapshot.tick)
-        if expected is None or expected != snapshot_hash(snapshot):
+        # Each client holds its own area of the world: compare with exactly what
+        # the server sent it for that tick (snapshot and hash).
+        expected = self.server.sent_snapshot(client.addr, snapshot.tick)
+        if (
+            expected is None
+            or expected != snapshot
+            or snapshot_hash(expected) != snapshot_hash(snapshot)
+        ):
             client.hash_mismatches += 1
         if client.steer:
             steer_client(client.core, snapshot, self._rng)
@@ -153,9 +158,6 @@ class GameSimulation:
     def _on_tick(self, now: float) -> None:
         self._next_tick = now + 1.0 / self.settings.tick_rate
         self.server.tick(now)
-        snap = self.server.snapshot
-        self._server_hashes[snap.tick] = snapshot_hash(snap)
-        self._server_hashes.pop(snap.tick - 200, None)
         for c in self.clients:
             c.core.poll(now)
 

@@ -30,11 +30,15 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Roster,
+    ScoreEntry,
+    Scores,
     Seat,
     Seated,
     SnapshotMessage,
     Spectators,
     SwitchSeat,
+    View,
     encode_message,
 )
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
@@ -187,6 +191,25 @@ LONG_NEXT = Snapshot(
 )
 
 
+# A 300x10 board: wider than 256, so every cell takes two bytes a coordinate.
+WIDE_BASE = Snapshot(
+    tick=50,
+    width=300,
+    height=10,
+    wrap=False,
+    players=(_p(7, "far", 3, L, ((280, 5), (281, 5), (282, 5))),),
+    food=((0, 0), (299, 9)),
+)
+WIDE_NEXT = Snapshot(
+    tick=51,
+    width=300,
+    height=10,
+    wrap=False,
+    players=(_p(7, "far", 3, L, ((279, 5), (280, 5), (281, 5))),),
+    food=((0, 0), (256, 3), (299, 9)),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotExample:
     """A snapshot, the baseline it is encoded against (None: full), and its name in the spec."""
@@ -218,6 +241,8 @@ SNAPSHOT_EXAMPLES: tuple[SnapshotExample, ...] = (
     SnapshotExample("snapshot-full-wrap", WRAP_BASE, None),
     SnapshotExample("delta-wrap", WRAP_NEXT, WRAP_BASE),
     SnapshotExample("delta-long-move", LONG_NEXT, LONG_BASE),
+    SnapshotExample("snapshot-full-wide", WIDE_BASE, None),
+    SnapshotExample("delta-wide", WIDE_NEXT, WIDE_BASE),
 )
 
 
@@ -232,10 +257,12 @@ class MessageExample:
 
 
 MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
-    MessageExample("join", Join(name="ann", version=3, seat=Seat.PLAYER)),
+    MessageExample("join", Join(name="ann", version=4, seat=Seat.PLAYER)),
     MessageExample("quit", Quit()),
     MessageExample("resync", Resync()),
     MessageExample("switch", SwitchSeat(seat=Seat.SPECTATOR)),
+    MessageExample("view", View(columns=80, rows=40, follow=None)),
+    MessageExample("view-follow", View(columns=40, rows=20, follow=3)),
     MessageExample(
         "accepted",
         Accepted(player_id=1, name="ann", width=10, height=8, wrap=False, tick_rate=10.0, colour=2),
@@ -272,6 +299,7 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
     MessageExample("respawned", PlayerRespawned(player_id=4, name="cy")),
     MessageExample("shutdown", ServerShuttingDown(reason="maintenance")),
     MessageExample("spectators", Spectators(count=2)),
+    MessageExample("roster", Roster(ids=(1, 3, 4), names=("ann", "bob", "cy"))),
     MessageExample("input", Input(first_seq=0, turns=(L, U), stamps=(101, 102))),
     MessageExample("input-unstamped", Input(first_seq=300, turns=(R,), stamps=(0,))),
     MessageExample(
@@ -281,6 +309,17 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
             input_ack=1,
             inputs_pending=1,
             payload=encode_delta(MOVED, BASE),
+        ),
+    ),
+    MessageExample(
+        "scores",
+        Scores(
+            tick=100,
+            entries=(
+                ScoreEntry(id=1, colour=2, length=3, score=3, kills=1),
+                ScoreEntry(id=3, colour=5, length=3, score=1, kills=0),
+                ScoreEntry(id=4, colour=1, length=0, score=0, kills=2),
+            ),
         ),
     ),
 )

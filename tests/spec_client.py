@@ -35,9 +35,11 @@ STEPS = ((0, -1), (1, 0), (0, 1), (-1, 0))  # up, right, down, left
 MOVE, LENGTH, SCORE, ALIVE, BODY, RESPAWN, DIRECTION, KILLS, BEST = (1 << i for i in range(9))
 
 JOIN, QUIT, RESYNC, SWITCH = 1, 2, 3, 4
+VIEW = 5
 ACCEPTED, REJECTED, SEATED = 10, 11, 12
-JOINED, LEFT, DIED, RESPAWNED, SHUTDOWN, SPECTATORS = 20, 21, 22, 23, 24, 25
-INPUT, SNAPSHOT = 30, 40
+JOINED, LEFT, DIED, RESPAWNED, SHUTDOWN, SPECTATORS, ROSTER = 20, 21, 22, 23, 24, 25, 26
+INPUT, SNAPSHOT, SCORES = 30, 40, 41
+GAME_VERSION = 4
 
 
 class SpecError(Exception):
@@ -98,18 +100,24 @@ def _step(cell: tuple[int, int], d: int, w: int, h: int, wrap: bool) -> tuple[in
     return x, y
 
 
+def _coordinate_size(w: int, h: int) -> int:
+    """Bytes per coordinate of a cell: 1 on boards up to 256 x 256, else 2 (big-endian)."""
+    return 1 if w <= 256 and h <= 256 else 2
+
+
 def _body(data: bytes, length: int, w: int, h: int, wrap: bool) -> list[tuple[int, int]]:
     """Body bytes: head x, y, then the chain from the head towards the tail."""
     if length == 0:
         if data:
             raise SpecError("cells for an empty body")
         return []
-    if len(data) != 2 + (length + 2) // 4:
+    n = _coordinate_size(w, h)
+    if len(data) != 2 * n + (length + 2) // 4:
         raise SpecError("body size")
-    head = (data[0], data[1])
+    head = (int.from_bytes(data[:n], "big"), int.from_bytes(data[n : 2 * n], "big"))
     if head[0] >= w or head[1] >= h:
         raise SpecError("head off the board")
-    chain = int.from_bytes(data[2:], "little")
+    chain = int.from_bytes(data[2 * n :], "little")
     cells = [head]
     for i in range(length - 1):
         cells.append(_step(cells[-1], (chain >> (2 * i)) & 3, w, h, wrap))
@@ -130,9 +138,13 @@ def _heading(a: tuple[int, int], b: tuple[int, int], w: int, h: int, wrap: bool)
 
 
 def _cells(data: bytes, w: int, h: int) -> list[tuple[int, int]]:
-    if len(data) % 2:
-        raise SpecError("odd cell bytes")
-    cells = [(data[i], data[i + 1]) for i in range(0, len(data), 2)]
+    n = _coordinate_size(w, h)
+    if len(data) % (2 * n):
+        raise SpecError("cell bytes not whole cells")
+    cells = [
+        (int.from_bytes(data[i : i + n], "big"), int.from_bytes(data[i + n : i + 2 * n], "big"))
+        for i in range(0, len(data), 2 * n)
+    ]
     if any(x >= w or y >= h for x, y in cells) or cells != sorted(set(cells)):
         raise SpecError("cells off the board or not strictly increasing")
     return cells
@@ -239,7 +251,7 @@ def decode_snapshot(data: bytes, history: dict[int, World]) -> World:
     if age == 0:
         if len(items) != 7 or type(items[4]) is not bool:
             raise SpecError("bad full snapshot")
-        w, h, wrap = _int(items[2], 1, 255), _int(items[3], 1, 255), items[4]
+        w, h, wrap = _int(items[2], 1, 1024), _int(items[3], 1, 1024), items[4]
         players: dict[int, Player] = {}
         for r in _list(items[5]):
             p = _record(r, w, h, wrap)
@@ -320,26 +332,20 @@ def decode_snapshot(data: bytes, history: dict[int, World]) -> World:
 # -- "World hash" ------------------------------------------------------------------
 
 
+def digest_input(p: Player) -> bytes:
+    """The bytes of one player's digest."""
+    fields = struct.pack(
+        ">HBBBiiii", p.id, p.colour, int(p.alive), p.direction, p.score, p.best, p.kills, p.respawn
+    )
+    cells = b"".join(struct.pack(">ii", x, y) for x, y in p.body)
+    return p.name.encode("utf-8") + fields + cells
+
+
 def hash_input(world: World) -> bytes:
     """The bytes the world hash covers, in order."""
     out = [struct.pack(">IHHB", world.tick, world.width, world.height, int(world.wrap))]
     for pid in sorted(world.players):
-        p = world.players[pid]
-        out.append(p.name.encode("utf-8"))
-        out.append(
-            struct.pack(
-                ">HBBBiiii",
-                p.id,
-                p.colour,
-                int(p.alive),
-                p.direction,
-                p.score,
-                p.best,
-                p.kills,
-                p.respawn,
-            )
-        )
-        out.extend(struct.pack(">ii", x, y) for x, y in p.body)
+        out.append(struct.pack(">I", zlib.crc32(digest_input(world.players[pid]))))
     out.extend(struct.pack(">ii", x, y) for x, y in world.food)
     return b"".join(out)
 
@@ -368,6 +374,9 @@ class SpecClient:
     player_id: int | None = None
     accepted: list[Any] | None = None
     events: list[list[Any]] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # from ROSTER, JOINED, LEFT
+    scores: list[Any] | None = None  # the newest SCORES
+    view: tuple[int, int] = (40, 20)
     verified: list[tuple[int, int]] = field(default_factory=list)  # (tick, hash)
     fulls: int = 0
     deltas: int = 0
@@ -393,20 +402,36 @@ class SpecClient:
 
     def handle_event(self, event: Event, now: float) -> None:
         if isinstance(event, ConnectionEstablished):
-            self.endpoint.send_reliable(msgpack.packb([JOIN, self.name, 3, 0]))
+            self.endpoint.send_reliable(msgpack.packb([JOIN, self.name, GAME_VERSION, 0]))
         elif isinstance(event, ConnectionTerminated):
             self.closed_by = event
         elif isinstance(event, MessageReceived):
             self._reliable(msgpack.unpackb(event.data, raw=False))
         elif isinstance(event, PayloadReceived):
-            self._snapshot(msgpack.unpackb(event.data, raw=False))
+            msg = msgpack.unpackb(event.data, raw=False)
+            if msg[0] == SCORES:
+                if self.scores is None or msg[1] > self.scores[1]:
+                    self.scores = msg
+            else:
+                self._snapshot(msg)
 
     def _reliable(self, msg: list[Any]) -> None:
-        if msg[0] == ACCEPTED:
-            self.accepted = msg
-            self.player_id = None if msg[1] == -1 else msg[1]
-        else:
-            self.events.append(msg)
+        if msg[0] in (ACCEPTED, SEATED):
+            if msg[0] == ACCEPTED:
+                self.accepted = msg
+                self.player_id = None if msg[1] == -1 else msg[1]
+            else:
+                self.player_id = None if msg[2] == -1 else msg[2]
+            # The area of interest: our viewport, following nobody in particular.
+            self.endpoint.send_reliable(msgpack.packb([VIEW, *self.view, -1]))
+            return
+        if msg[0] == ROSTER:
+            self.names.update(zip(msg[1], msg[2], strict=True))
+        elif msg[0] == JOINED:
+            self.names[msg[1]] = msg[2]
+        elif msg[0] == LEFT:
+            self.names.pop(msg[1], None)
+        self.events.append(msg)
 
     def _snapshot(self, msg: list[Any]) -> None:
         kind, state_hash, input_ack, _pending, payload = msg

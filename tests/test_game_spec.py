@@ -20,8 +20,9 @@ import pytest
 
 from netsnake.game.events import PlayerLeft
 from netsnake.game.messages import MESSAGE_TYPES, decode_message
-from netsnake.game.snapshot import Snapshot, snapshot_hash
+from netsnake.game.snapshot import Snapshot, player_digest, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot
+from netsnake.game.world import WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation
 from protocol import DisconnectCode
@@ -81,7 +82,7 @@ def as_spec_world(s: Snapshot) -> spec_client.World:
 
 def test_the_spec_shows_exactly_the_examples_of_the_table() -> None:
     names = [e.name for e in SNAPSHOT_EXAMPLES] + [e.name for e in MESSAGE_EXAMPLES]
-    assert sorted(EXAMPLES) == sorted([*names, "hash-input-wrap"])
+    assert sorted(EXAMPLES) == sorted([*names, "hash-input-wrap", "digest-input-w"])
 
 
 @pytest.mark.parametrize("example", SNAPSHOT_EXAMPLES, ids=lambda e: e.name)
@@ -115,42 +116,66 @@ def test_the_snapshot_message_example_carries_the_delta_move_example() -> None:
     assert message[1] == EXAMPLES["delta-move"][1]
 
 
-def test_the_hash_input_example_is_what_the_crc_covers() -> None:
+def test_the_hash_input_examples_are_what_the_crcs_cover() -> None:
     data, _ = EXAMPLES["hash-input-wrap"]
     assert zlib.crc32(data) == snapshot_hash(WRAP_BASE)
     assert spec_client.hash_input(as_spec_world(WRAP_BASE)) == data
+    digest, _ = EXAMPLES["digest-input-w"]
+    assert zlib.crc32(digest) == player_digest(WRAP_BASE.players[0])
+    assert data[9:13] == zlib.crc32(digest).to_bytes(4, "big")
+    assert spec_client.digest_input(as_spec_world(WRAP_BASE).players[0]) == digest
 
 
 # ------------------------------------------------ a client from the spec, in a real game
 
 
-def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash() -> None:
+@pytest.mark.parametrize(
+    ("width", "height", "wrap", "bots"),
+    [(26, 20, False, 3), (300, 40, True, 24)],
+    ids=["small-whole-board", "wide-wrap-arena"],
+)
+def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash(
+    width: int, height: int, wrap: bool, bots: int
+) -> None:
+    """The second board is 300 cells wide (two-byte coordinates) and far larger
+    than the client's view: it gets area snapshots, where snakes and food come
+    and go as added and removed."""
     seed = 13
     print(f"seed {seed}")
     sim = GameSimulation(
-        ServerSettings(tick_rate=10, seed=seed, bots=3),
+        ServerSettings(
+            tick_rate=10,
+            seed=seed,
+            bots=bots,
+            max_players=max(16, bots + 2),
+            world=WorldConfig(width=width, height=height, wrap=wrap),
+        ),
         seed=seed,
         link=LinkConfig(loss=0.2, latency=0.03, jitter=0.02),
     )
     watcher = sim.add_client("watcher", steer=False)
+    addr = ("10.0.9.1", 45000)
     client = spec_client.SpecClient(SERVER_ADDR, "spec", bytes(range(8)))
-    sim.add_endpoint(("10.0.9.1", 45000), client.endpoint, client.handle_event)
+    sim.add_endpoint(addr, client.endpoint, client.handle_event)
     client.start(sim.now)
     rng = random.Random(seed)
     steered = 0
+    partial = 0
     for _ in range(300):  # 30 s of play
         sim.run(0.1)
         client.poll(sim.now)
         if rng.random() < 0.3 and client.steer(rng.randrange(4)):
             steered += 1
-        # Every world the client rebuilt is the server's, cell for cell.
+        # Every world the client rebuilt is what the server sent it, cell for cell.
         for tick, _hash in client.verified[-3:]:
-            server_world = sim.server.history.get(tick)
-            if server_world is not None:
-                assert client.history[tick] == as_spec_world(server_world)
+            sent = sim.server.sent_snapshot(addr, tick)
+            if sent is not None:
+                assert client.history[tick] == as_spec_world(sent)
+                world = sim.server.history.get(tick)
+                partial += world is not None and len(sent.players) < len(world.players)
     print(
         f"fulls {client.fulls} deltas {client.deltas} skipped {client.skipped_baselines}"
-        f" resyncs {client.resyncs} steered {steered}"
+        f" resyncs {client.resyncs} steered {steered} partial areas {partial}"
     )
     assert client.accepted is not None and client.player_id is not None
     assert client.failures == []
@@ -160,6 +185,10 @@ def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash
     assert steered > 10 and len(client.unacked) < 5
     kinds = {e[0] for e in client.events}
     assert spec_client.DIED in kinds and spec_client.RESPAWNED in kinds
+    assert spec_client.ROSTER in kinds and client.scores is not None
+    assert set(client.names) == {p.id for p in sim.server.snapshot.players}
+    if width > 100:
+        assert partial > 50  # the area held only some of the players
 
     # QUIT: the server removes the player at once and answers with DISCONNECT.
     watcher.core.drain_events()
@@ -173,6 +202,7 @@ def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash
     assert closed is not None and closed.by_peer
     assert (closed.code, closed.reason) == (DisconnectCode.NORMAL, "goodbye")
     assert sim.server.humans == 1
+    sim.run(1.0)  # the LEFT to the watcher is reliable: repeated through the loss
     assert [
         (e.name, e.reason) for e in watcher.core.drain_events() if isinstance(e, PlayerLeft)
     ] == [("spec", "quit")]

@@ -13,7 +13,7 @@ import random
 import time
 import typing
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -499,6 +499,10 @@ class FakeCore:
     def follow_next(self) -> None:
         ids = sorted(self.world.player_ids)
         self.followed = next((i for i in ids if i > self.followed), ids[0])
+
+    def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[PlayerState]:
+        shown = snapshot or self.latest_snapshot
+        return shown.players if shown is not None else ()
 
     @property
     def latest_snapshot(self) -> Snapshot | None:

@@ -415,7 +415,7 @@ def test_bad_players_are_refused(player_id: int, name: str, colour: int) -> None
 
 def test_the_game_spec_quotes_the_shared_limits() -> None:
     spec = (Path(__file__).parent.parent / "docs" / "game-messages.rst").read_text()
-    quoted = dict(re.findall(r"^``(MAX_[A-Z_]+)``\s+(\d+)\s", spec, re.MULTILINE))
+    quoted = dict(re.findall(r"^``((?:MAX|MIN)_[A-Z_]+)``\s+(\d+)\s", spec, re.MULTILINE))
     assert quoted == {name: str(getattr(limits, name)) for name in limits.__all__}
 
 
@@ -432,7 +432,7 @@ def test_the_largest_id_and_longest_name_the_wire_carries_are_admitted() -> None
     "options",
     [
         {"width": 7},
-        {"height": 256},
+        {"height": 1025},
         {"respawn_ticks": 0},
         {"start_length": 1},
         {"start_length": 11, "height": 20, "width": 20},

@@ -46,7 +46,9 @@ from netsnake.client.state import (
     IllegalTransition,
 )
 from netsnake.game.direction import Direction
-from netsnake.game.events import GameEvent, ServerShuttingDown
+from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft, ServerShuttingDown
+from netsnake.game.interest import DEFAULT_VIEW
+from netsnake.game.limits import MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_TURNS,
     Accepted,
@@ -56,11 +58,14 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Roster,
+    Scores,
     Seat,
     Seated,
     SnapshotMessage,
     Spectators,
     SwitchSeat,
+    View,
     decode_message,
     encode_message,
 )
@@ -82,7 +87,30 @@ from protocol import (
     PayloadReceived,
 )
 
-__all__ = ["CLIENT_TIMEOUT", "ClientCore", "ClientCounters", "default_client_config"]
+__all__ = [
+    "CLIENT_TIMEOUT",
+    "ClientCore",
+    "ClientCounters",
+    "ScoreLine",
+    "default_client_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreLine:
+    """One scoreboard row: a player in or out of the area of interest."""
+
+    id: int
+    name: str
+    colour: int
+    score: int
+    length: int
+    kills: int
+
+    @property
+    def alive(self) -> bool:
+        return self.length > 0
+
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
 _QUIT_WAIT = 1.0  # seconds to wait for the server's DISCONNECT answering QUIT
@@ -131,7 +159,7 @@ EventListener = Callable[[GameEvent], None]
 #: the server but the answer to JOIN (which shows as the state), in order:
 #: the game events, SEATED (a refused one says why in ``refusal``) and
 #: SPECTATORS (also kept in :attr:`ClientCore.spectators`).
-ClientEvent = GameEvent | Seated | Spectators
+ClientEvent = GameEvent | Seated | Spectators | Roster
 
 
 class ClientCore:
@@ -193,6 +221,12 @@ class ClientCore:
         self._undecodable_since_resync = 0
         self._quit_deadline: float | None = None
         self._now = 0.0
+        self._view = DEFAULT_VIEW
+        self._view_sent: View | None = None
+        #: Every player's name (ROSTER, then JOINED and LEFT).
+        self.names: dict[int, str] = {}
+        #: The latest SCORES message (every player, also those outside the area).
+        self.scores: Scores | None = None
 
     # -------------------------------------------------------------------- state
 
@@ -306,8 +340,13 @@ class ClientCore:
             if self.latest_snapshot is not None:
                 self._buffer.push(self.latest_snapshot, self._now)
             self._enter(_seat_state(msg.seat), "")
+            self._send_view(force=True)
         elif isinstance(msg, Seated):
             self._on_seated(msg)
+            self._send_view(force=True)
+        elif isinstance(msg, Roster):
+            self.names.update(zip(msg.ids, msg.names, strict=True))
+            self._events.append(msg)
         elif isinstance(msg, Spectators):
             self.spectators = msg.count
             self._events.append(msg)
@@ -321,6 +360,10 @@ class ClientCore:
             if self._may_enter(ConnectionState.SHUTDOWN):
                 self._enter(ConnectionState.SHUTDOWN, msg.reason)
         elif isinstance(msg, GameEvent):
+            if isinstance(msg, PlayerJoined):
+                self.names[msg.player_id] = msg.name
+            elif isinstance(msg, PlayerLeft):
+                self.names.pop(msg.player_id, None)
             self._post_event(msg)
         else:
             self.counters.bad_messages += 1
@@ -403,6 +446,10 @@ class ClientCore:
             msg = decode_message(data)
         except DecodeError:
             self.counters.bad_messages += 1
+            return
+        if isinstance(msg, Scores):
+            if self.scores is None or msg.tick > self.scores.tick:
+                self.scores = msg
             return
         if not isinstance(msg, SnapshotMessage):
             self.counters.bad_messages += 1
@@ -661,22 +708,69 @@ class ClientCore:
     def followed_id(self) -> int | None:
         """The player a spectator follows: the one chosen with :meth:`follow_next`
         while it is in the game, else the scoreboard's leader."""
+        ids = self._all_ids()
+        if self._followed is not None and self._followed in ids:
+            return self._followed
         snap = self.latest_snapshot
         if snap is None or not snap.players:
             return None
-        if self._followed is not None and snap.player(self._followed) is not None:
-            return self._followed
         return ranked(snap.players)[0].id
 
+    def _all_ids(self) -> set[int]:
+        """Every player in the game as far as we know: the snapshot's and the scoreboard's."""
+        ids = {p.id for p in self.latest_snapshot.players} if self.latest_snapshot else set()
+        if self.scores is not None:
+            ids.update(e.id for e in self.scores.entries)
+        return ids
+
     def follow_next(self) -> int | None:
-        """Follow the next player (by id, wrapping around); returns its id."""
-        snap = self.latest_snapshot
-        if snap is None or not snap.players:
+        """Follow the next player (by id, wrapping around); returns its id.
+
+        Also those outside the area (from the scoreboard): the server then
+        centres the area on that player (VIEW's ``follow``).
+        """
+        ids = sorted(self._all_ids())
+        if not ids:
             return None
-        ids = sorted(p.id for p in snap.players)
         current = self.followed_id
         self._followed = next((i for i in ids if current is not None and i > current), ids[0])
+        self._send_view()
         return self._followed
+
+    def set_view_size(self, columns: int, rows: int) -> None:
+        """The board cells the viewport shows (across, down): the server sends the
+        world around the followed snake within that plus a margin.  Call on layout
+        and on every resize; a VIEW goes out only when it changes."""
+        self._view = (max(1, min(columns, MAX_VIEW_SIZE)), max(1, min(rows, MAX_VIEW_SIZE)))
+        self._send_view()
+
+    def set_follow(self, player_id: int | None) -> None:
+        """Follow ``player_id`` as a spectator (None: the leader)."""
+        self._followed = player_id
+        self._send_view()
+
+    def _send_view(self, *, force: bool = False) -> None:
+        if self._state not in ADMITTED_STATES:
+            return
+        view = View(columns=self._view[0], rows=self._view[1], follow=self._followed)
+        if force or view != self._view_sent:
+            self._view_sent = view
+            self._send_reliable(encode_message(view))
+
+    def scoreboard(self, snapshot: Snapshot | None = None) -> list[ScoreLine]:
+        """Every player for the scoreboard: those in ``snapshot`` (default: the
+        latest) as they are there, the rest as the latest SCORES said."""
+        snap = self.latest_snapshot if snapshot is None else snapshot
+        lines = {
+            p.id: ScoreLine(p.id, p.name, p.colour, p.score, p.length, p.kills)
+            for p in (snap.players if snap is not None else ())
+        }
+        if self.scores is not None:
+            for e in self.scores.entries:
+                name = self.names.get(e.id)
+                if e.id not in lines and name is not None:  # None: left since
+                    lines[e.id] = ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
+        return list(lines.values())
 
     @property
     def view_id(self) -> int | None:

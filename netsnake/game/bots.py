@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 from netsnake.game.direction import Direction, step
-from netsnake.game.snapshot import Snapshot
+from netsnake.game.snapshot import PlayerState, Snapshot
 
 if TYPE_CHECKING:
     from netsnake.game.world import World
@@ -98,6 +98,97 @@ def _nearest_food_move(
     return None
 
 
+class _Board:
+    """What every bot of one snapshot shares: the free-at table, food and rival heads.
+
+    Built once per tick (:func:`steer_bots`), so a tick with hundreds of bots
+    costs one pass over the board and the bodies, not one per bot.  The table
+    holds every body with its owner's *rival* delay; :meth:`choose` puts the
+    bot's own body in without a delay for its own decision and back after.
+    """
+
+    def __init__(self, view: Snapshot) -> None:
+        self.view = view
+        width = view.width
+        self.width = width
+        self.neighbours = _neighbours(width, view.height, view.wrap)
+        food = self.food = {y * width + x for x, y in view.food}
+        free_at = self.free_at = [0] * (width * view.height)
+        self.contested: dict[int, int] = {}  # cell -> rival heads next to it
+        self.delays: dict[int, int] = {}
+        for p in view.players:
+            if not p.alive or not p.body:
+                continue
+            length = len(p.body)
+            hx, hy = p.body[0]
+            head = hy * width + hx
+            around = self.neighbours[head]
+            delay = 1 if any(n in food for _, n in around) else 0  # it may eat and keep its tail
+            self.delays[p.id] = delay
+            for _, n in around:
+                self.contested[n] = self.contested.get(n, 0) + 1
+            for i, (x, y) in enumerate(p.body):
+                free_at[y * width + x] = length - i + delay
+
+    def choose(self, player_id: int, rng: random.Random | None) -> Direction | None:
+        me = self.view.player(player_id)
+        if me is None or not me.alive or not me.body:
+            return None
+        width, free_at = self.width, self.free_at
+        length = len(me.body)
+        delay = self.delays[player_id]
+        cells = [y * width + x for x, y in me.body]
+        if delay:
+            for i, c in enumerate(cells):
+                free_at[c] = length - i
+        hx, hy = me.body[0]
+        own_head = hy * width + hx
+        try:
+            return self._choose(me, own_head, rng)
+        finally:
+            if delay:
+                for i, c in enumerate(cells):
+                    free_at[c] = length - i + delay
+
+    def _choose(
+        self, me: PlayerState, own_head: int, rng: random.Random | None
+    ) -> Direction | None:
+        free_at, neighbours, food = self.free_at, self.neighbours, self.food
+        own_around = {n for _, n in neighbours[own_head]}
+        contested = self.contested
+
+        def is_contested(cell: int) -> bool:
+            # Next to a rival head: to any head but our own.
+            return contested.get(cell, 0) > (1 if cell in own_around else 0)
+
+        straight = int(me.direction)
+        reverse = int(me.direction.opposite)
+        moves = [(d, n) for d, n in neighbours[own_head] if d != reverse and free_at[n] <= 1]
+        if not moves:
+            return None
+        if rng is not None:
+            rng.shuffle(moves)
+        moves.sort(key=lambda move: move[0] != straight)
+
+        length = len(me.body)
+        cap = length + _ROOM_MARGIN
+        room = {d: _room(n, free_at, neighbours, cap) for d, n in moves}
+        roomy = [(d, n) for d, n in moves if room[d] >= min(length, cap)]
+        calm_roomy = [(d, n) for d, n in roomy if not is_contested(n)]
+
+        choice: int | None = None
+        for candidates in (calm_roomy, roomy):
+            if candidates:
+                choice = _nearest_food_move(candidates, free_at, food, neighbours)
+                if choice is None:
+                    choice = max(candidates, key=lambda move: room[move[0]])[0]
+                break
+        if choice is None:
+            calm = [(d, n) for d, n in moves if not is_contested(n)] or moves
+            choice = max(calm, key=lambda move: room[move[0]])[0]
+        return None if choice == straight else Direction(choice)
+
+
 def choose_turn(
     view: Snapshot, player_id: int, rng: random.Random | None = None
 ) -> Direction | None:
@@ -106,60 +197,7 @@ def choose_turn(
     Pure: reads ``view`` only (and draws from ``rng``, if given, to break
     ties).  Returns None too when the player is absent or dead.
     """
-    me = view.player(player_id)
-    if me is None or not me.alive or not me.body:
-        return None
-    width = view.width
-    neighbours = _neighbours(width, view.height, view.wrap)
-    food = {y * width + x for x, y in view.food}
-
-    free_at = [0] * (width * view.height)
-    rival_heads: list[int] = []
-    for p in view.players:
-        if not p.alive or not p.body:
-            continue
-        length = len(p.body)
-        delay = 0
-        if p.id != player_id:
-            hx, hy = p.body[0]
-            head = hy * width + hx
-            rival_heads.append(head)
-            if any(n in food for _, n in neighbours[head]):
-                delay = 1  # it may eat next tick and keep its tail
-        for i, (x, y) in enumerate(p.body):
-            free_at[y * width + x] = length - i + delay
-
-    contested: set[int] = set()
-    for head in rival_heads:
-        contested.update(n for _, n in neighbours[head])
-
-    hx, hy = me.body[0]
-    straight = int(me.direction)
-    reverse = int(me.direction.opposite)
-    moves = [(d, n) for d, n in neighbours[hy * width + hx] if d != reverse and free_at[n] <= 1]
-    if not moves:
-        return None
-    if rng is not None:
-        rng.shuffle(moves)
-    moves.sort(key=lambda move: move[0] != straight)
-
-    length = len(me.body)
-    cap = length + _ROOM_MARGIN
-    room = {d: _room(n, free_at, neighbours, cap) for d, n in moves}
-    roomy = [(d, n) for d, n in moves if room[d] >= min(length, cap)]
-    calm_roomy = [(d, n) for d, n in roomy if n not in contested]
-
-    choice: int | None = None
-    for candidates in (calm_roomy, roomy):
-        if candidates:
-            choice = _nearest_food_move(candidates, free_at, food, neighbours)
-            if choice is None:
-                choice = max(candidates, key=lambda move: room[move[0]])[0]
-            break
-    if choice is None:
-        calm = [(d, n) for d, n in moves if n not in contested] or moves
-        choice = max(calm, key=lambda move: room[move[0]])[0]
-    return None if choice == straight else Direction(choice)
+    return _Board(view).choose(player_id, rng)
 
 
 def steer_bots(world: World, rng: random.Random, player_ids: Iterable[int] | None = None) -> None:
@@ -167,9 +205,9 @@ def steer_bots(world: World, rng: random.Random, player_ids: Iterable[int] | Non
 
     Turns go through :meth:`World.queue_turn`, the same path as a human's.
     """
-    view = world.snapshot()
+    board = _Board(world.snapshot())
     for pid in world.player_ids if player_ids is None else player_ids:
-        turn = choose_turn(view, pid, rng)
+        turn = board.choose(pid, rng)
         if turn is not None:
             world.queue_turn(pid, turn)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from netsnake.game.direction import Direction
@@ -31,7 +32,14 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.limits import MAX_PLAYER_ID, MAX_TEXT_LENGTH
+from netsnake.game.limits import (
+    MAX_BOARD_SIZE,
+    MAX_NAME_LENGTH,
+    MAX_PLAYER_ID,
+    MAX_PLAYERS,
+    MAX_TEXT_LENGTH,
+    MAX_VIEW_SIZE,
+)
 from protocol import (
     CodecLimits,
     DecodeError,
@@ -57,11 +65,15 @@ __all__ = [
     "Rejected",
     "RejectionCode",
     "Resync",
+    "Roster",
+    "ScoreEntry",
+    "Scores",
     "Seat",
     "Seated",
     "SnapshotMessage",
     "Spectators",
     "SwitchSeat",
+    "View",
     "decode_message",
     "encode_message",
     "join_version",
@@ -74,7 +86,7 @@ _MAX_SEQ = 2**31 - 1
 _MAX_PAYLOAD = 19_000  # a snapshot payload; the datagram limit keeps it far smaller
 _LIMITS = CodecLimits(
     max_size=20_000,
-    max_array_len=64,
+    max_array_len=5 * MAX_PLAYERS,  # a SCORES message: five integers a player
     max_map_len=0,
     max_str_len=MAX_TEXT_LENGTH,
     max_bin_len=_MAX_PAYLOAD,
@@ -131,6 +143,57 @@ class SwitchSeat:
     """An admitted client asks to play (take a snake) or to watch (give it up)."""
 
     seat: Seat
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class View:
+    """The client's viewport in board cells, and whom a spectator follows.
+
+    The server sends the client the world within its area of interest: this
+    viewport (capped by the server) plus a margin, around the client's own
+    snake, or for a spectator around ``follow`` (None: the server's choice,
+    the leader).  Sent after ACCEPTED and SEATED and whenever it changes.
+    """
+
+    columns: int
+    rows: int
+    follow: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.columns <= MAX_VIEW_SIZE and 1 <= self.rows <= MAX_VIEW_SIZE):
+            raise ValueError(f"a view is 1-{MAX_VIEW_SIZE} cells each way")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Roster:
+    """Every player's name, sent once to a newly admitted client (JOINED and
+    LEFT keep it current); ``ids`` and ``names`` pair up."""
+
+    ids: tuple[int, ...]
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.names):
+            raise ValueError("ROSTER needs one name per id")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreEntry:
+    """One scoreboard line: ``length`` 0 means dead."""
+
+    id: int
+    colour: int
+    length: int
+    score: int
+    kills: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scores:
+    """The whole scoreboard (every player, in or out of the area), by id."""
+
+    tick: int
+    entries: tuple[ScoreEntry, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +285,9 @@ Message = (
     | Quit
     | Resync
     | SwitchSeat
+    | View
+    | Roster
+    | Scores
     | Accepted
     | Rejected
     | Seated
@@ -230,6 +296,50 @@ Message = (
     | SnapshotMessage
     | GameEvent
 )
+
+
+_MAX_SCORE = 2**31 - 1
+
+
+def _read_view_size(v: Any) -> int:
+    # Out-of-range sizes are the client's business; the server caps them anyway.
+    return expect_int(v, 1, MAX_VIEW_SIZE)
+
+
+def _read_roster_ids(v: Any) -> tuple[int, ...]:
+    raw = expect_bytes(v, MAX_PLAYERS)
+    if any(a >= b for a, b in pairwise(raw)):
+        raise DecodeError("roster ids not increasing")
+    return tuple(raw)
+
+
+def _read_names(v: Any) -> tuple[str, ...]:
+    return tuple(expect_str(n, MAX_NAME_LENGTH) for n in expect_list(v, 0, MAX_PLAYERS))
+
+
+def _read_entries(v: Any) -> tuple[ScoreEntry, ...]:
+    flat = expect_list(v, 0, 5 * MAX_PLAYERS)
+    if len(flat) % 5:
+        raise DecodeError("scores not in fives")
+    entries = []
+    previous = -1
+    for i in range(0, len(flat), 5):
+        pid = expect_int(flat[i], previous + 1, MAX_PLAYER_ID)
+        previous = pid
+        entries.append(
+            ScoreEntry(
+                id=pid,
+                colour=expect_int(flat[i + 1], 0, 255),
+                length=expect_int(flat[i + 2], 0, MAX_BOARD_SIZE * MAX_BOARD_SIZE),
+                score=expect_int(flat[i + 3], 0, _MAX_SCORE),
+                kills=expect_int(flat[i + 4], 0, _MAX_SCORE),
+            )
+        )
+    return tuple(entries)
+
+
+def _write_entries(entries: tuple[ScoreEntry, ...]) -> list[int]:
+    return [v for e in entries for v in (e.id, e.colour, e.length, e.score, e.kills)]
 
 
 # ------------------------------------------------------------ field layouts
@@ -346,13 +456,22 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     MessageType(3, Resync, ()),
     MessageType(4, SwitchSeat, (_seat_field("seat"),)),
     MessageType(
+        5,
+        View,
+        (
+            Field("columns", _read_view_size),
+            Field("rows", _read_view_size),
+            Field("follow", _read_optional_pid, _write_optional_pid),
+        ),
+    ),
+    MessageType(
         10,
         Accepted,
         (
             Field("player_id", _read_optional_pid, _write_optional_pid),
             _text_field("name"),
-            _int_field("width", 1, 255),
-            _int_field("height", 1, 255),
+            _int_field("width", 1, MAX_BOARD_SIZE),
+            _int_field("height", 1, MAX_BOARD_SIZE),
             Field("wrap", _read_bool),
             # Sent as an integer number of millihertz: floats stay off the wire.
             Field("tick_rate", _read_millihertz, lambda hz: round(hz * 1000)),
@@ -394,6 +513,11 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     MessageType(24, ServerShuttingDown, (_text_field("reason"),)),
     MessageType(25, Spectators, (_int_field("count", 0, 0xFFFF),)),
     MessageType(
+        26,
+        Roster,
+        (Field("ids", _read_roster_ids, bytes), Field("names", _read_names, list)),
+    ),
+    MessageType(
         30,
         Input,
         (
@@ -411,6 +535,11 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
             _int_field("inputs_pending", 0, _MAX_SEQ),
             Field("payload", lambda v: expect_bytes(v, _MAX_PAYLOAD)),
         ),
+    ),
+    MessageType(
+        41,
+        Scores,
+        (_int_field("tick", 0, 0xFFFF_FFFF), Field("entries", _read_entries, _write_entries)),
     ),
 )
 

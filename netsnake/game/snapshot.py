@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from netsnake.game.direction import Direction
 
-__all__ = ["Cell", "PlayerState", "Snapshot", "ranked", "snapshot_hash"]
+__all__ = ["Cell", "PlayerState", "Snapshot", "player_digest", "ranked", "snapshot_hash"]
 
 Cell = tuple[int, int]
 
@@ -100,29 +100,53 @@ def ranked(players: Iterable[PlayerState]) -> list[PlayerState]:
     return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
 
 
-def snapshot_hash(snapshot: Snapshot) -> int:
-    """A cheap 32-bit digest of everything in ``snapshot`` (CRC-32, stable across runs)."""
+_HEADER = struct.Struct(">IHH?")
+_PLAYER = struct.Struct(">HB?Biiii")
+_DIGEST = struct.Struct(">I")
+
+
+def player_digest(p: PlayerState) -> int:
+    """CRC-32 of one player: name (UTF-8), then ``>HB?Biiii`` of id, colour,
+    alive, direction, score, best, kills, respawn_ticks, then each body cell
+    as two ``>i``.  A server hashing many area snapshots of one tick computes
+    it once per player (the same PlayerState objects appear in all of them)."""
+    crc = zlib.crc32(p.name.encode("utf-8", "surrogatepass"))
     crc = zlib.crc32(
-        struct.pack(
-            ">IHH?", snapshot.tick & 0xFFFFFFFF, snapshot.width, snapshot.height, snapshot.wrap
-        )
+        _PLAYER.pack(
+            p.id,
+            p.colour,
+            p.alive,
+            int(p.direction),
+            p.score,
+            p.best,
+            p.kills,
+            p.respawn_ticks,
+        ),
+        crc,
     )
+    return zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in p.body), crc)
+
+
+def snapshot_hash(snapshot: Snapshot, digests: dict[int, int] | None = None) -> int:
+    """A cheap 32-bit digest of everything in ``snapshot`` (CRC-32, stable across runs).
+
+    CRC-32 of: ``>IHH?`` (tick, width, height, wrap), then for each player in
+    id order its :func:`player_digest` as ``>I``, then each food cell as two
+    ``>i``.  ``digests`` (player id -> digest) is a cache the caller promises
+    belongs to these very player states; missing entries are filled in.
+    """
+    crc = zlib.crc32(
+        _HEADER.pack(snapshot.tick & 0xFFFFFFFF, snapshot.width, snapshot.height, snapshot.wrap)
+    )
+    parts = []
     for p in snapshot.players:
-        crc = zlib.crc32(p.name.encode("utf-8", "surrogatepass"), crc)
-        crc = zlib.crc32(
-            struct.pack(
-                ">HB?Biiii",
-                p.id,
-                p.colour,
-                p.alive,
-                int(p.direction),
-                p.score,
-                p.best,
-                p.kills,
-                p.respawn_ticks,
-            ),
-            crc,
-        )
-        crc = zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in p.body), crc)
-    crc = zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in snapshot.food), crc)
-    return crc
+        if digests is None:
+            digest = player_digest(p)
+        else:
+            cached = digests.get(p.id)
+            if cached is None:
+                cached = digests[p.id] = player_digest(p)
+            digest = cached
+        parts.append(_DIGEST.pack(digest))
+    crc = zlib.crc32(b"".join(parts), crc)
+    return zlib.crc32(b"".join(_I.pack(x) + _I.pack(y) for x, y in snapshot.food), crc)

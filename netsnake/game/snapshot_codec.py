@@ -52,13 +52,14 @@ caller misuse and raises ValueError.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import pairwise
 from typing import Any, Final
 
 from netsnake.game.direction import Direction, step, step_direction, walk
-from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
+from netsnake.game.limits import MAX_BOARD_SIZE, MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from protocol import (
     CodecLimits,
@@ -94,17 +95,21 @@ KILLS: Final = 128
 BEST: Final = 256
 _ALL_BITS: Final = 511
 
+# Food or a body may in principle cover a 1024x1024 board (4 bytes a cell); a
+# real payload is bounded far below by the datagram size.
+_MAX_BIN: Final = 4 * MAX_BOARD_SIZE * MAX_BOARD_SIZE
 _LIMITS: Final = CodecLimits(
-    max_size=256 * 1024,
+    max_size=_MAX_BIN + 64 * 1024,
     max_array_len=16 * 1024,
     max_map_len=0,
     max_str_len=4 * MAX_NAME_LENGTH,
-    max_bin_len=2 * 255 * 255,
+    max_bin_len=_MAX_BIN,
     max_ext_len=0,
     max_depth=3,
 )
 
 _DIRECTIONS: Final = tuple(Direction)
+_WIDE_CELL: Final = struct.Struct(">HH")
 _packer = Packer()
 
 
@@ -141,12 +146,16 @@ def _walk(start: Cell, bits: int, count: int, width: int, height: int, wrap: boo
     return cells
 
 
+def _cell_size(width: int, height: int) -> int:
+    """Bytes per coordinate: 1 while the board fits a byte's range, else 2 (big-endian)."""
+    return 1 if width <= 256 and height <= 256 else 2
+
+
 def _encode_body(body: Sequence[Cell], width: int, height: int, wrap: bool) -> bytes:
     if not body:
         return b""
     bits = _pack_chain(body, width, height, wrap)
-    x, y = body[0]
-    return bytes((x, y)) + bits.to_bytes((len(body) + 2) // 4, "little")
+    return _encode_cells(body[:1], width, height) + bits.to_bytes((len(body) + 2) // 4, "little")
 
 
 def _decode_body(data: bytes, length: int, width: int, height: int, wrap: bool) -> tuple[Cell, ...]:
@@ -154,24 +163,33 @@ def _decode_body(data: bytes, length: int, width: int, height: int, wrap: bool) 
         if data:
             raise DecodeError("empty body with cells")
         return ()
-    if len(data) != 2 + (length + 2) // 4:
+    size = 2 * _cell_size(width, height)
+    if len(data) != size + (length + 2) // 4:
         raise DecodeError("body bytes do not match its length")
-    head = (data[0], data[1])
+    half = size // 2
+    head = (int.from_bytes(data[:half], "big"), int.from_bytes(data[half:size], "big"))
     if not (head[0] < width and head[1] < height):
         raise DecodeError("head off the board")
-    bits = int.from_bytes(data[2:], "little")
+    bits = int.from_bytes(data[size:], "little")
     return (head, *_walk(head, bits, length - 1, width, height, wrap))
 
 
-def _encode_cells(cells: Iterable[Cell]) -> bytes:
-    return bytes(v for cell in cells for v in cell)
+def _encode_cells(cells: Iterable[Cell], width: int, height: int) -> bytes:
+    if _cell_size(width, height) == 1:
+        return bytes(v for cell in cells for v in cell)
+    return b"".join(_WIDE_CELL.pack(x, y) for x, y in cells)
 
 
 def _decode_cells(data: bytes, width: int, height: int) -> list[Cell]:
     """Cells from bytes of ``x, y`` pairs; must be in bounds and strictly increasing."""
-    if len(data) % 2:
-        raise DecodeError("odd cell bytes")
-    cells = list(zip(data[0::2], data[1::2], strict=True))
+    if _cell_size(width, height) == 1:
+        if len(data) % 2:
+            raise DecodeError("odd cell bytes")
+        cells = list(zip(data[0::2], data[1::2], strict=True))
+    else:
+        if len(data) % 4:
+            raise DecodeError("cell bytes not a multiple of 4")
+        cells = list(_WIDE_CELL.iter_unpack(data))
     previous = (-1, -1)
     for cell in cells:
         if not (cell[0] < width and cell[1] < height) or cell <= previous:
@@ -224,8 +242,8 @@ def _check_player(p: PlayerState) -> None:
 
 def _check_frame(s: Snapshot) -> None:
     _check_int("tick", s.tick, MAX_TICK)
-    _check_int("width", s.width, 255)
-    _check_int("height", s.height, 255)
+    _check_int("width", s.width, MAX_BOARD_SIZE)
+    _check_int("height", s.height, MAX_BOARD_SIZE)
     if s.width < 1 or s.height < 1:
         raise ValueError("board must be at least 1x1")
     if len(s.players) > MAX_PLAYERS:
@@ -264,7 +282,7 @@ def encode_full(s: Snapshot) -> bytes:
     _check_cells(s.food, s.width, s.height)
     w, h, wrap = s.width, s.height, s.wrap
     players = [_player_record(p, w, h, wrap) for p in s.players]
-    return _packer.pack([0, s.tick, w, h, bool(wrap), players, _encode_cells(s.food)])
+    return _packer.pack([0, s.tick, w, h, bool(wrap), players, _encode_cells(s.food, w, h)])
 
 
 def _decode_record(value: Any, width: int, height: int, wrap: bool) -> PlayerState:
@@ -297,8 +315,8 @@ def _decode_full(items: list[Any]) -> Snapshot:
     if len(items) != 7:
         raise DecodeError("full snapshot has the wrong number of items")
     tick = expect_int(items[1], 0, MAX_TICK)
-    width = expect_int(items[2], 1, 255)
-    height = expect_int(items[3], 1, 255)
+    width = expect_int(items[2], 1, MAX_BOARD_SIZE)
+    height = expect_int(items[3], 1, MAX_BOARD_SIZE)
     wrap = items[4]
     if type(wrap) is not bool:
         raise DecodeError("wrap must be a bool")
@@ -447,10 +465,10 @@ def encode_delta(s: Snapshot, baseline: Snapshot) -> bytes:
         food_removed = food_added = b""
     else:
         old_food, new_food = set(baseline.food), set(s.food)
-        food_removed = _encode_cells(sorted(old_food - new_food))
+        food_removed = _encode_cells(sorted(old_food - new_food), w, h)
         added_food = sorted(new_food - old_food)
         _check_cells(added_food, w, h)
-        food_added = _encode_cells(added_food)
+        food_added = _encode_cells(added_food, w, h)
 
     moves = move_bits.to_bytes((move_count + 7) // 8, "little")
     message: list[Any] = [age, s.tick, moves, changes, added, removed_ids, food_removed, food_added]

@@ -40,7 +40,8 @@ Rules of one :meth:`World.step`
 4. **Food.**  A snake that survives with its head on food eats it: score
    grows by ``score_per_food`` and the length by one (tail kept).  A snake that
    dies does not eat.  Afterwards food is topped up to ``food_base +
-   ceil(food_per_player * players)`` (dead players count), limited by free
+   ceil(food_per_player * players)`` (dead players count), plus one per 256
+   cells of the board beyond 64x64 (4096 cells), limited by free
    space; surplus food (after players leave) is left to be eaten.  Food only
    appears on cells holding neither a snake nor other food.
 5. **Death and respawn.**  A dead snake leaves the board at once (empty body,
@@ -70,7 +71,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from netsnake.game.direction import Direction, step, step_direction
-from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYER_ID, MAX_PLAYERS
+from netsnake.game.limits import (
+    MAX_BOARD_SIZE,
+    MAX_NAME_LENGTH,
+    MAX_PLAYER_ID,
+    MAX_PLAYERS,
+    MIN_BOARD_SIZE,
+)
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 
 __all__ = [
@@ -99,6 +106,10 @@ _SPAWN_RUN_CAP = 14
 # person has time to see it and steer; shorter runs are only a fallback.
 _SPAWN_MIN_RUN = 8
 _SPAWN_DIST_CAP = 10
+# Food scales with the area beyond a 64x64 board: one more per 256 cells, so a
+# big arena is not a desert between snakes (boards up to 64x64 are unchanged).
+_AREA_FOOD_FREE = 64 * 64
+_CELLS_PER_AREA_FOOD = 256
 # Random probes for a free food cell before falling back to listing them all.
 _FOOD_PROBES = 32
 
@@ -130,8 +141,8 @@ class WorldConfig:
                     f"WorldConfig.{name} must be an int in [{lo}, {hi}], got {value!r}"
                 )
 
-        check_int("width", 8, 255)
-        check_int("height", 8, 255)
+        check_int("width", MIN_BOARD_SIZE, MAX_BOARD_SIZE)
+        check_int("height", MIN_BOARD_SIZE, MAX_BOARD_SIZE)
         if type(self.wrap) is not bool:
             raise ValueError(f"WorldConfig.wrap must be a bool, got {self.wrap!r}")
         check_int("respawn_ticks", 1, 100_000)
@@ -509,8 +520,12 @@ class World:
 
     def _top_up_food(self) -> None:
         cfg = self._config
-        target = cfg.food_base + math.ceil(cfg.food_per_player * len(self._players))
         width, height = cfg.width, cfg.height
+        target = (
+            cfg.food_base
+            + math.ceil(cfg.food_per_player * len(self._players))
+            + max(0, width * height - _AREA_FOOD_FREE) // _CELLS_PER_AREA_FOOD
+        )
         occupied, food, rng = self._occupied, self._food, self._rng
         free = width * height - len(occupied) - len(food)
         while len(food) < target and free > 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MIN_BOARD_SIZE
 from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
@@ -47,18 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tick-rate", type=_rate, default=10.0, help="ticks per second (default 10)")
     p.add_argument(
-        "--width", type=int_range(8, 255), default=WorldConfig().width, help="board width in cells"
+        "--width",
+        type=int_range(MIN_BOARD_SIZE, MAX_BOARD_SIZE),
+        default=WorldConfig().width,
+        help="board width in cells",
     )
     p.add_argument(
         "--height",
-        type=int_range(8, 255),
+        type=int_range(MIN_BOARD_SIZE, MAX_BOARD_SIZE),
         default=WorldConfig().height,
         help="board height in cells",
     )
     p.add_argument("--wrap", action="store_true", help="snakes wrap around the edges")
     p.add_argument(
         "--max-players",
-        type=int_range(1, 64),
+        type=int_range(1, MAX_PLAYERS),
         default=16,
         help="players at once, bots included (default 16)",
     )
@@ -68,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         help="spectators at once, not counted as players (default 16)",
     )
-    p.add_argument("--bots", type=int_range(0, 64), default=0, help="bot players (default 0)")
+    p.add_argument(
+        "--bots", type=int_range(0, MAX_PLAYERS), default=0, help="bot players (default 0)"
+    )
     p.add_argument(
         "--seed", type=int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
     )

@@ -42,7 +42,8 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.limits import MAX_NAME_LENGTH
+from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYERS, MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_LEAD,
     MAX_INPUT_TURNS,
@@ -54,18 +55,22 @@ from netsnake.game.messages import (
     Rejected,
     RejectionCode,
     Resync,
+    Roster,
+    ScoreEntry,
+    Scores,
     Seat,
     Seated,
     SnapshotMessage,
     Spectators,
     SwitchSeat,
+    View,
     decode_message,
     encode_message,
     join_version,
 )
 from netsnake.game.names import NameError_, unique_name, validate_name
-from netsnake.game.snapshot import Snapshot, snapshot_hash
-from netsnake.game.snapshot_codec import SnapshotHistory
+from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
+from netsnake.game.snapshot_codec import SnapshotHistory, encode_delta, encode_full
 from netsnake.game.world import PlayerDied as WorldDied
 from netsnake.game.world import PlayerRespawned as WorldRespawned
 from netsnake.game.world import World, WorldConfig
@@ -127,22 +132,39 @@ class ServerSettings:
     seed: int = 0
     join_timeout: float = 120.0
     """A connection that has not joined after this long is closed."""
+    max_view: tuple[int, int] = (128, 96)
+    """The largest viewport (cells across, down) a client's area of interest is
+    built around, whatever its VIEW says."""
+    scores_interval: float = 2.0
+    """Seconds between SCORES messages (the scoreboard of every player)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 60:
             raise ValueError("tick rate must be between 1 and 60 Hz")
-        if not 1 <= self.max_players <= 64:
-            raise ValueError("max players must be between 1 and 64")
+        if not 1 <= self.max_players <= MAX_PLAYERS:
+            raise ValueError(f"max players must be between 1 and {MAX_PLAYERS}")
         if not 0 <= self.max_spectators <= 256:
             raise ValueError("max spectators must be between 0 and 256")
         if not 0 <= self.bots <= self.max_players:
             raise ValueError("bots must be between 0 and max players")
+        if not all(1 <= v <= MAX_VIEW_SIZE for v in self.max_view):
+            raise ValueError(f"max view must be 1-{MAX_VIEW_SIZE} cells each way")
+        if not 0.1 <= self.scores_interval <= 60:
+            raise ValueError("scores interval must be between 0.1 and 60 s")
 
     @property
     def max_connections(self) -> int:
         """How many protocol connections the server endpoint accepts: every seat,
         players and spectators, plus SPARE_CONNECTIONS."""
         return self.max_players + self.max_spectators + SPARE_CONNECTIONS
+
+
+#: Bytes of names (plus id and msgpack header) per ROSTER message: far enough
+#: under the protocol's 1024-byte reliable message with the array headers.
+_ROSTER_BUDGET = 900
+
+#: (area, focus player) of an area snapshot; None for the whole world.
+_AreaKey = tuple[Area, int | None] | None
 
 
 @dataclass(slots=True)
@@ -163,6 +185,14 @@ class _Client:
     baseline_tick: int | None = None
     resync_floor: int = 0
     in_flight: dict[int, int] = field(default_factory=dict)  # payload handle -> tick
+    view: tuple[int, int] = DEFAULT_VIEW
+    """The viewport (cells), as the client's VIEW said and capped by max_view."""
+    follow: int | None = None
+    """Whom a spectator asked to follow (None: the leader)."""
+    centre: tuple[int, int] | None = None
+    """Where the area was last centred (kept while the focus is dead)."""
+    sent: dict[int, tuple[_AreaKey, Snapshot]] = field(default_factory=dict)
+    """tick -> (area key, the area snapshot sent): this client's baselines."""
 
 
 @dataclass(slots=True)
@@ -224,7 +254,7 @@ class GameServer:
         self.endpoint = endpoint
         cfg = settings.world
         # The world's own cap must leave room for bots that leave for humans.
-        self.world = World(replace(cfg, max_players=max(cfg.max_players, 64)), settings.seed)
+        self.world = World(replace(cfg, max_players=MAX_PLAYERS), settings.seed)
         self.history = SnapshotHistory(64)
         self.counters = GameCounters()
         self._clients: dict[Hashable, _Client] = {}
@@ -259,6 +289,12 @@ class GameServer:
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def sent_snapshot(self, peer: Hashable, tick: int) -> Snapshot | None:
+        """The (area) snapshot of ``tick`` sent to ``peer``, while still a possible baseline."""
+        client = self._clients.get(peer)
+        entry = client.sent.get(tick) if client is not None else None
+        return None if entry is None else entry[1]
 
     def name_of(self, player_id: int | None) -> str | None:
         return None if player_id is None else self._names.get(player_id)
@@ -331,6 +367,13 @@ class GameServer:
         elif isinstance(msg, Quit):
             self._remove_client(client.peer, "quit")
             self.endpoint.disconnect(client.peer, DisconnectCode.NORMAL, "goodbye")
+        elif isinstance(msg, View):
+            if client.seat is None:
+                self.counters.dropped["view_before_join"] += 1
+                return
+            cap_x, cap_y = self.settings.max_view
+            client.view = (min(msg.columns, cap_x), min(msg.rows, cap_y))
+            client.follow = msg.follow
         elif isinstance(msg, Resync):
             client.baseline_tick = None
             client.resync_floor = self.world.tick
@@ -452,6 +495,7 @@ class GameServer:
                 seat=msg.seat,
             ),
         )
+        self._send_roster(client)
         if pid is not None:
             log.info("%s joined from %s as player %d", client.name, format_peer(client.peer), pid)
             self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
@@ -460,6 +504,23 @@ class GameServer:
         else:
             log.info("%s is spectating, from %s", name, format_peer(client.peer))
             self._announce_spectators()
+
+    def _send_roster(self, client: _Client) -> None:
+        """Every player's name, in ROSTER messages small enough for the reliable
+        channel (a reliable message is at most 1024 bytes)."""
+        ids: list[int] = []
+        names: list[str] = []
+        size = 0
+        for pid, name in sorted(self._names.items()):
+            cost = 2 + len(name.encode("utf-8", "surrogatepass"))
+            if ids and size + cost > _ROSTER_BUDGET:
+                self._send(client, Roster(ids=tuple(ids), names=tuple(names)))
+                ids, names, size = [], [], 0
+            ids.append(pid)
+            names.append(name)
+            size += cost
+        if ids:
+            self._send(client, Roster(ids=tuple(ids), names=tuple(names)))
 
     # -------------------------------------------------------------------- seats
 
@@ -597,6 +658,8 @@ class GameServer:
         steer_bots(self.world, self._bot_rng, self._bots)
         before = self._snapshot
         events = self.world.step()
+        # DIED and RESPAWNED go only to the clients whose area they concern.
+        local: list[tuple[int, int | None, GameEvent]] = []
         for client in playing:
             assert client.player_id is not None
             left = self.world.pending_turns(client.player_id)
@@ -609,43 +672,48 @@ class GameServer:
                 name = self._names.get(ev.player_id, "?")
                 killer = self.name_of(ev.killer_id)
                 log.info("%s died (%s%s)", name, ev.cause, f" by {killer}" if killer else "")
-                self._broadcast(
-                    PlayerDied(
-                        player_id=ev.player_id,
-                        name=name,
-                        killer_id=ev.killer_id,
-                        killer_name=killer,
-                        cause=ev.cause,
-                    )
+                died = PlayerDied(
+                    player_id=ev.player_id,
+                    name=name,
+                    killer_id=ev.killer_id,
+                    killer_name=killer,
+                    cause=ev.cause,
                 )
+                local.append((ev.player_id, ev.killer_id, died))
             elif isinstance(ev, WorldRespawned):
-                self._broadcast(
-                    PlayerRespawned(player_id=ev.player_id, name=self._names.get(ev.player_id, "?"))
+                name = self._names.get(ev.player_id, "?")
+                local.append(
+                    (ev.player_id, None, PlayerRespawned(player_id=ev.player_id, name=name))
                 )
         snap = self.world.snapshot()
         self._snapshot = snap
         self._hash = snapshot_hash(snap)
         self.history.add(snap)
         self.counters.ticks += 1
-        self._send_snapshots(snap.tick, now)
+        self._send_snapshots(snap.tick, now, local)
 
-    def _send_snapshots(self, tick: int, now: float) -> None:
+    def _send_snapshots(
+        self, tick: int, now: float, local: list[tuple[int, int | None, GameEvent]]
+    ) -> None:
         oldest = tick - self.history.window
+        areas = _TickAreas(self)
         for client in list(self._clients.values()):
             if client.seat is None:
                 if now - client.connected_at > self.settings.join_timeout:
                     self._drop_client(client.peer, "did not join in time")
                 continue
+            key, area_snapshot = areas.snapshot_for(client)
             baseline = client.baseline_tick
+            sent = client.sent.get(baseline) if baseline is not None else None
             if baseline is not None and baseline <= oldest:
-                baseline = None
-            payload = self.history.encode_for(tick, baseline)
-            if baseline is None or self.history.get(baseline) is None:
+                sent = None
+            payload = areas.payload(tick, key, area_snapshot, baseline, sent)
+            if sent is None:
                 self.counters.full_snapshots += 1
             else:
                 self.counters.delta_snapshots += 1
             msg = SnapshotMessage(
-                state_hash=self._hash,
+                state_hash=areas.hash(key, area_snapshot),
                 input_ack=client.last_input_seq,
                 inputs_pending=client.last_input_seq - self.input_applied(client),
                 payload=payload,
@@ -655,11 +723,62 @@ class GameServer:
             except LocalProtocolError as exc:
                 log.warning("cannot send snapshot to %s: %s", format_peer(client.peer), exc)
                 continue
+            if local and not self._closing:
+                self._send_local_events(client, key, area_snapshot, local)
+            client.sent[tick] = (key, area_snapshot)
+            while client.sent and next(iter(client.sent)) <= oldest:
+                del client.sent[next(iter(client.sent))]
             client.in_flight[handle] = tick
             if len(client.in_flight) > 2 * self.history.window:
                 stale = [h for h, t in client.in_flight.items() if t <= oldest]
                 for h in stale:
                     del client.in_flight[h]
+        every = max(1, round(self.settings.tick_rate * self.settings.scores_interval))
+        if tick % every == 0:
+            self._send_scores(tick)
+
+    def _send_local_events(
+        self,
+        client: _Client,
+        key: _AreaKey,
+        area_snapshot: Snapshot,
+        local: list[tuple[int, int | None, GameEvent]],
+    ) -> None:
+        """Send ``client`` the DIED/RESPAWNED events about players in its area now or at
+        the last tick it was sent, or that concern its own snake (victim or killer)."""
+        if key is None:
+            for _, _, event in local:
+                self._send(client, event)
+            return
+        ids = {p.id for p in area_snapshot.players}
+        if client.sent:
+            ids.update(p.id for p in client.sent[next(reversed(client.sent))][1].players)
+        own = client.player_id
+        for pid, killer, event in local:
+            if pid in ids or (own is not None and own in (pid, killer)):
+                self._send(client, event)
+
+    def _send_scores(self, tick: int) -> None:
+        """The scoreboard of every player, to every seat, unreliably (a lost one is
+        replaced by the next)."""
+        data = encode_message(
+            Scores(
+                tick=tick,
+                entries=tuple(
+                    ScoreEntry(
+                        id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills
+                    )
+                    for p in self._snapshot.players
+                ),
+            )
+        )
+        for client in list(self._clients.values()):
+            if client.seat is None:
+                continue
+            try:
+                self.endpoint.send_unreliable(client.peer, data)
+            except LocalProtocolError as exc:
+                log.warning("cannot send scores to %s: %s", format_peer(client.peer), exc)
 
     def _trace_applied(self, client: _Client, seq: int, stamp: int, before: Snapshot) -> None:
         assert self._turn_trace is not None and client.player_id is not None
@@ -690,3 +809,87 @@ class GameServer:
             with contextlib.suppress(LocalProtocolError):
                 total += self.endpoint.pending_reliable(peer)
         return total
+
+
+class _TickAreas:
+    """One tick's area snapshots, hashes and encodings, shared between clients.
+
+    Clients with the same area and focus hold the same snapshot; those that
+    also acknowledged the same baseline (same tick, same area) get the same
+    bytes, encoded once.  Clients that see the whole board use the server's
+    :class:`SnapshotHistory` as before.
+    """
+
+    def __init__(self, server: GameServer) -> None:
+        self._server = server
+        self._world = server.snapshot
+        self._index: BlockIndex | None = None
+        self._snapshots: dict[_AreaKey, Snapshot] = {}
+        self._hashes: dict[_AreaKey, int] = {}
+        self._digests: dict[int, int] = {}
+        self._payloads: dict[tuple[_AreaKey, int | None, _AreaKey], bytes] = {}
+        self._leader: int | bool | None = False  # False: not looked up yet
+
+    def _focus(self, client: _Client) -> int | None:
+        if client.player_id is not None:
+            return client.player_id
+        world = self._world
+        if client.follow is not None and world.player(client.follow) is not None:
+            return client.follow
+        if self._leader is False:
+            self._leader = ranked(world.players)[0].id if world.players else None
+        assert self._leader is not True
+        return self._leader
+
+    def snapshot_for(self, client: _Client) -> tuple[_AreaKey, Snapshot]:
+        world = self._world
+        focus = self._focus(client)
+        player = world.player(focus) if focus is not None else None
+        if player is not None and player.body:
+            client.centre = player.body[0]
+        elif client.centre is None:
+            client.centre = (world.width // 2, world.height // 2)
+        area = area_for((world.width, world.height, world.wrap), client.view, client.centre)
+        if area is WHOLE:
+            return None, world
+        key = (area, focus)
+        snapshot = self._snapshots.get(key)
+        if snapshot is None:
+            if self._index is None:
+                self._index = BlockIndex(world)
+            snapshot = self._snapshots[key] = self._index.snapshot_for(area, focus)
+        return key, snapshot
+
+    def hash(self, key: _AreaKey, snapshot: Snapshot) -> int:
+        if key is None:
+            return self._server._hash
+        value = self._hashes.get(key)
+        if value is None:
+            value = self._hashes[key] = snapshot_hash(snapshot, self._digests)
+        return value
+
+    def payload(
+        self,
+        tick: int,
+        key: _AreaKey,
+        snapshot: Snapshot,
+        baseline: int | None,
+        sent: tuple[_AreaKey, Snapshot] | None,
+    ) -> bytes:
+        history = self._server.history
+        if sent is None:
+            if key is None:
+                return history.encode_for(tick, None)
+            cache_key: tuple[_AreaKey, int | None, _AreaKey] = (key, None, None)
+        else:
+            if key is None and sent[0] is None:
+                return history.encode_for(tick, baseline)
+            cache_key = (key, baseline, sent[0])
+        data = self._payloads.get(cache_key)
+        if data is None:
+            data = encode_full(snapshot) if sent is None else encode_delta(snapshot, sent[1])
+            self._payloads[cache_key] = data
+            history.encodes += 1
+        else:
+            history.cache_hits += 1
+        return data

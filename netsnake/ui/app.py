@@ -48,7 +48,7 @@ from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import Hud, MessageLine, Scoreboard, ScoreRow
 from netsnake.ui.text import safe_name
 
 __all__ = [
@@ -132,6 +132,8 @@ class ClientView(Protocol):
     def view_id(self) -> int | None: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
+    # Every player, also those outside the area of interest (SCORES).
+    def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[ScoreRow]: ...
     def hud(self, now: float) -> HudInfo: ...
     def drain_events(self) -> Sequence[object]: ...
     # Results, if any, are ignored: `object` lets an implementation return one.
@@ -404,7 +406,7 @@ class GameApp:
             frame, my_id=view_id, pending_direction=core.pending_direction, now=now
         )
         self.minimap.update(frame.prev, view_id)
-        self.scoreboard.update(frame.prev.players, view_id, watching=core.spectators)
+        self.scoreboard.update(core.scoreboard(frame.prev), view_id, watching=core.spectators)
         info = core.hud(now)
         self.hud.update(info)
         if self._netgraph_on:

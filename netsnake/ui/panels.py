@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 import urwid
 
 from netsnake.client.hud import HudInfo
-from netsnake.game.snapshot import PlayerState, ranked
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 
@@ -25,6 +25,23 @@ SCOREBOARD_WIDTH = 25
 _NAME_COLS = 11  # marker(1) + name(11) + score(5) + length(4) + kills(4) = 25
 
 Markup = str | tuple[str, str]
+
+
+class ScoreRow(Protocol):
+    """What a scoreboard row needs: a PlayerState or a client ScoreLine."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def colour(self) -> int: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def kills(self) -> int: ...
 
 
 def _pad_to(text: str, width: int) -> str:
@@ -56,13 +73,12 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         self.update((), None)
 
     @staticmethod
-    def ordered(players: Iterable[PlayerState]) -> list[PlayerState]:
-        """Players in scoreboard order: score, then kills, then length, then id."""
-        return ranked(players)
+    def ordered(players: Iterable[ScoreRow]) -> list[ScoreRow]:
+        """Players in scoreboard order: score, then kills, then length, then id
+        (as :func:`netsnake.game.snapshot.ranked`)."""
+        return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
 
-    def update(
-        self, players: Iterable[PlayerState], my_id: int | None, *, watching: int = 0
-    ) -> None:
+    def update(self, players: Iterable[ScoreRow], my_id: int | None, *, watching: int = 0) -> None:
         """Show ``players`` and how many are ``watching``; ``my_id`` is the row
         to mark (the player's own, or the one a spectator follows), if any."""
         if watching != self._watching:

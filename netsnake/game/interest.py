@@ -1,0 +1,164 @@
+"""Areas of interest: the part of the world one client is sent.
+
+Theory of operation
+-------------------
+The board is cut into square *blocks* of :data:`BLOCK` cells (block
+``(bx, by)`` holds the cells ``bx*BLOCK <= x < (bx+1)*BLOCK``, and likewise
+in y; the last block of a row or column may be partial).  A client's area is
+a rectangle of whole blocks, so deciding what it holds is a union of
+per-block sets built once per tick (:class:`BlockIndex`) instead of a test of
+every cell of every snake against every client.
+
+:func:`area_for` sizes the area from the client's viewport (cells across and
+down, capped by the server) plus :data:`VIEW_MARGIN` cells on every side,
+rounded up to whole blocks, and places it on the block of the *focus* (the
+client's own snake's head, or the followed player's), so the area moves in
+steps of a block and clients near each other often get the same area.  On a
+wrapping board the blocks wrap; on a bounded one blocks past the edge are
+simply empty.  An axis the area covers entirely is the whole axis; an area
+covering both is :data:`WHOLE` and its snapshot is the world's own snapshot.
+
+What an area snapshot holds (:meth:`BlockIndex.snapshot_for`):
+
+- every living snake with at least one cell in the area, *whole* (cells
+  outside the area included: interpolation and prediction need whole bodies);
+- the focus player always, alive or dead, so the client knows its own (or its
+  followed) player's countdown and score;
+- the food cells inside the area.
+
+For a :data:`WHOLE` area it is the world snapshot unchanged (dead players
+included).  Everything else about the snapshot (tick, board size, wrap) is
+the world's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final
+
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot
+
+__all__ = [
+    "BLOCK",
+    "DEFAULT_VIEW",
+    "VIEW_MARGIN",
+    "WHOLE",
+    "Area",
+    "BlockIndex",
+    "area_for",
+]
+
+#: Side of a block, in cells.
+BLOCK: Final = 8
+#: Cells of the area beyond the viewport on each side (before rounding to blocks).
+VIEW_MARGIN: Final = 16
+#: The viewport assumed until a client sends VIEW (cells across, down).
+DEFAULT_VIEW: Final = (64, 48)
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A rectangle of blocks: ``columns`` blocks from ``bx``, ``rows`` from ``by``.
+
+    ``bx``/``by`` are already reduced modulo the board's blocks on a wrapping
+    board; an axis with ``bx == 0`` and as many blocks as the board has is the
+    whole axis.
+    """
+
+    bx: int
+    by: int
+    columns: int
+    rows: int
+
+
+#: The area of a client that sees the whole board.
+WHOLE: Final = None
+
+
+def _blocks(cells: int) -> int:
+    return -(-cells // BLOCK)
+
+
+def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | None:
+    """(first block, block count) along one axis, or None for the whole axis."""
+    board_blocks = _blocks(board)
+    count = _blocks(view + 2 * VIEW_MARGIN)
+    if count >= board_blocks:
+        return None
+    first = centre // BLOCK - count // 2
+    if wrap:
+        return first % board_blocks, count
+    # A bounded board: keep the area on the board, so clients near an edge
+    # share areas and no block is wasted beyond the edge.
+    return max(0, min(first, board_blocks - count)), count
+
+
+def area_for(board: tuple[int, int, bool], view: tuple[int, int], centre: Cell) -> Area | None:
+    """The area for a ``view`` (cells across, down) focused on ``centre``; None = WHOLE."""
+    width, height, wrap = board
+    xs = _axis(centre[0], view[0], width, wrap)
+    ys = _axis(centre[1], view[1], height, wrap)
+    if xs is None and ys is None:
+        return WHOLE
+    bx, columns = (0, _blocks(width)) if xs is None else xs
+    by, rows = (0, _blocks(height)) if ys is None else ys
+    return Area(bx, by, columns, rows)
+
+
+class BlockIndex:
+    """Which snakes and food lie in each block of one world snapshot."""
+
+    def __init__(self, world: Snapshot) -> None:
+        self.world = world
+        self._board_blocks = (_blocks(world.width), _blocks(world.height))
+        snakes: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
+        food: defaultdict[tuple[int, int], list[Cell]] = defaultdict(list)
+        for p in world.players:
+            if p.alive:
+                pid = p.id
+                for x, y in p.body:
+                    snakes[x // BLOCK, y // BLOCK].add(pid)
+        for x, y in world.food:
+            food[x // BLOCK, y // BLOCK].append((x, y))
+        self._snakes = dict(snakes)
+        self._food = dict(food)
+        self._by_id = {p.id: p for p in world.players}
+
+    def player(self, player_id: int) -> PlayerState | None:
+        """That player's state in this tick, if in the game."""
+        return self._by_id.get(player_id)
+
+    def _area_blocks(self, area: Area) -> list[tuple[int, int]]:
+        nbx, nby = self._board_blocks
+        xs = [(area.bx + i) % nbx for i in range(min(area.columns, nbx))]
+        ys = [(area.by + j) % nby for j in range(min(area.rows, nby))]
+        return [(x, y) for x in xs for y in ys]
+
+    def snapshot_for(self, area: Area | None, focus: int | None) -> Snapshot:
+        """The snapshot a client with ``area`` and ``focus`` player is meant to hold."""
+        world = self.world
+        if area is WHOLE:
+            return world
+        ids: set[int] = set()
+        food: list[Cell] = []
+        snakes, cells = self._snakes, self._food
+        for block in self._area_blocks(area):
+            found = snakes.get(block)
+            if found:
+                ids |= found
+            here = cells.get(block)
+            if here:
+                food.extend(here)
+        if focus is not None and focus in self._by_id:
+            ids.add(focus)
+        by_id = self._by_id
+        food.sort()
+        return Snapshot(
+            tick=world.tick,
+            width=world.width,
+            height=world.height,
+            wrap=world.wrap,
+            players=tuple(by_id[i] for i in sorted(ids)),
+            food=tuple(food),
+        )

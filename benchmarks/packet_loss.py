@@ -9,7 +9,7 @@ Run from the repository root (as root for kernel-level loss)::
 Theory of operation
 -------------------
 Every (transport, loss rate) pair is one *trial* with fresh processes: a real
-server program, for UDP transports the netem relay, and one *worker* process
+server program, the netem relay (in TCP mode for tcp-json), and one *worker* process
 (this file with ``--worker``) that runs all the measuring clients.  The
 worker connects its clients, prints ``ready``, and waits; the orchestrator
 then turns the loss on and answers ``go``; the worker measures for
@@ -22,15 +22,14 @@ Where the loss comes from (printed with every run, and in ``loss_mechanism``):
 * **nftables** (root, ``ip`` and ``nft`` present): everything runs inside a
   throwaway network namespace (:mod:`benchmarks._netns`) whose loopback drops
   packets in the kernel.  The drop rule matches only the *client-facing
-  port* (the relay's for UDP, the server's for TCP), so every packet crosses
-  exactly one lossy hop per direction, whichever transport carries it.  UDP
-  transports also go through the netem relay, at 0 % loss, for latency and
-  jitter.  The relay cannot delay TCP and ``tc netem`` is not available
-  everywhere, so tcp-json gets the loss but *no added latency*, which
-  favours it.
+  port* (the relay's), so every packet crosses exactly one lossy hop per
+  direction, whichever transport carries it.  Every transport goes through
+  the netem relay for the same latency and jitter: UDP through the datagram
+  relay at 0 % loss, tcp-json through its TCP mode (``--tcp``), which delays
+  the byte stream each way and keeps its order.
 * **relay**: without a namespace (or with ``--udp-loss relay``) the netem
   relay applies the loss to UDP in user space, and tcp-json runs without
-  loss (a notice says so).
+  loss (a notice says so), still with the relay's latency and jitter.
 
 Each worker's measurements are described in ``docs/benchmark-schema.rst``.
 """
@@ -228,29 +227,29 @@ def run_trial(
     in_ns = udp_netns if udp else netns
     work = Path(tempfile.mkdtemp(prefix=f"pl-{transport}-"))
     try:
+        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
         if in_ns:
             server_port, relay_port = _NS_SERVER_PORT, _NS_RELAY_PORT
         else:
-            server_port = _free_port(socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
-            relay_port = _free_port(socket.SOCK_DGRAM)
-        lossy_port = relay_port if udp else server_port
-        namespace = PortLossNamespace("plbench", [lossy_port], opts.seed) if in_ns else None
+            server_port, relay_port = _free_port(kind), _free_port(kind)
+        # Clients always talk to the relay: its port is the one lossy hop.
+        namespace = PortLossNamespace("plbench", [relay_port], opts.seed) if in_ns else None
         if in_ns:
             mechanism = (
                 "nftables on the client<->relay hop; relay adds latency/jitter"
                 if udp
-                else "nftables on the client<->server hop; no added latency"
+                else "nftables on the client<->relay hop; TCP relay adds latency/jitter"
             )
         elif udp:
             mechanism = "netem relay (user space) applies loss, latency and jitter"
         else:
-            mechanism = "none: no lossy namespace, tcp-json runs without loss or latency"
+            mechanism = "TCP relay adds latency/jitter; no lossy namespace, so no loss"
         result = RunResult(
             transport=transport,
             loss=loss,
             loss_mechanism=mechanism,
-            latency_ms=opts.latency_ms if udp else 0.0,
-            jitter_ms=opts.jitter_ms if udp else 0.0,
+            latency_ms=opts.latency_ms,
+            jitter_ms=opts.jitter_ms,
             duration_s=opts.duration,
             clients=opts.clients,
         )
@@ -308,29 +307,28 @@ def run_trial(
             with server_log.open("w") as out:
                 server = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
             _wait_for_text(server_log, marker, server, 20)
-            target_port = server_port
+            relay_log = work / "relay.log"
+            argv = [
+                py,
+                "-m",
+                "netsnake.netem",
+                str(relay_port),
+                f"127.0.0.1:{server_port}",
+                "--latency",
+                str(opts.latency_ms),
+                "--jitter",
+                str(opts.jitter_ms),
+                "--seed",
+                str(opts.seed),
+            ]
             if udp:
-                relay_log = work / "relay.log"
-                relay_loss = 0.0 if in_ns else loss * 100
-                argv = [
-                    py,
-                    "-m",
-                    "netsnake.netem",
-                    str(relay_port),
-                    f"127.0.0.1:{server_port}",
-                    "--latency",
-                    str(opts.latency_ms),
-                    "--jitter",
-                    str(opts.jitter_ms),
-                    "--loss",
-                    str(relay_loss),
-                    "--seed",
-                    str(opts.seed),
-                ]
-                with relay_log.open("w") as out:
-                    relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
-                _wait_for_text(relay_log, "netem: listening", relay, 20)
-                target_port = relay_port
+                argv += ["--loss", str(0.0 if in_ns else loss * 100)]
+            else:
+                argv.append("--tcp")  # delay only: TCP loss is the kernel's
+            with relay_log.open("w") as out:
+                relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
+            _wait_for_text(relay_log, "netem: listening", relay, 20)
+            target_port = relay_port
             cycles = opts.cycles
             argv = [
                 py,
@@ -428,14 +426,14 @@ def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = print) -> lis
     if not netns:
         log(
             f"notice: no lossy network namespace ({why}): UDP loss comes from the netem "
-            "relay and tcp-json runs WITHOUT loss"
+            "relay and tcp-json runs WITHOUT loss (with the relay's latency)"
         )
     elif not udp_netns:
         log("notice: --udp-loss relay: UDP loss from the netem relay, TCP loss from nftables")
     else:
         log(
             "loss: nftables in a network namespace for every transport (one lossy hop per "
-            "direction); UDP latency/jitter from the netem relay; tcp-json has no added latency"
+            "direction); latency/jitter from the netem relay (its TCP mode for tcp-json)"
         )
     transports = list(opts.transports)
     if "enet" in transports:

@@ -15,6 +15,11 @@ beyond what the measurements need):
   line per tick (``{"tick", "width", "height", "snakes": [...], "food": [...]}``);
 * clients read lines and show the newest state.
 
+Beyond the tutorial, only what the benchmarks need: ``--bots N`` puts N
+computer players on the board (steered on the server with the same
+:func:`netsnake.game.bots.steer_bots` as netsnake's ``--bots``), and moves may
+carry a ``seq`` for the input trace.
+
 Run it as programs (the benchmark starts them inside a lossy network
 namespace)::
 
@@ -45,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make `netsnake` importable from a checkout
     sys.path.insert(0, str(REPO))
 
-from netsnake.game.bots import choose_turn  # noqa: E402
+from netsnake.game.bots import choose_turn, steer_bots  # noqa: E402
 from netsnake.game.direction import Direction  # noqa: E402
 from netsnake.game.snapshot import PlayerState, Snapshot  # noqa: E402
 from netsnake.game.world import World, WorldConfig  # noqa: E402
@@ -143,9 +148,15 @@ class TcpJsonServer:
         world: WorldConfig | None = None,
         seed: int = 0,
         input_trace: IO[str] | None = None,
+        bots: int = 0,
     ) -> None:
         self.tick_rate = tick_rate
         self.world = World(world or WorldConfig(), seed)
+        # Bots take the lowest player ids; connections get the ones after them.
+        self._bot_ids = list(range(bots))
+        for pid in self._bot_ids:
+            self.world.add_player(pid, f"bot{pid}", pid % 12)
+        self._bot_rng = random.Random(seed ^ 0xB07)
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, port))
@@ -219,6 +230,8 @@ class TcpJsonServer:
             if delay > 0:
                 time.sleep(delay)
             self._process_messages()
+            if self._bot_ids:
+                steer_bots(self.world, self._bot_rng, self._bot_ids)
             self.world.step()
             self._broadcast(state_to_json(self.world.snapshot()))
 
@@ -241,7 +254,7 @@ class TcpJsonServer:
 
     def _join(self, conn: _Connection, username: str) -> None:
         with self._lock:
-            used = {c.player_id for c in self._connections}
+            used = {c.player_id for c in self._connections} | set(self._bot_ids)
             pid = next(i for i in range(1024) if i not in used)
             try:
                 self.world.add_player(pid, username, pid % 12)
@@ -377,6 +390,14 @@ class TcpJsonClient:
         if self._on_state is not None:
             self._on_state(snapshot, now)
 
+    def move(self, direction: Direction) -> int:
+        """Send one move, as the tutorial's client does on a key press; returns its seq."""
+        with self._send_lock:
+            seq = self._next_seq
+            self._next_seq += 1
+        self._send({"type": "move", "direction": direction.name.lower(), "seq": seq})
+        return seq
+
     def quit(self) -> None:
         """Tell the server we leave, then close."""
         self._send({"type": "quit"})
@@ -405,6 +426,7 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_argument("--width", type=int, default=WorldConfig().width)
     server.add_argument("--height", type=int, default=WorldConfig().height)
     server.add_argument("--seed", type=int, default=0)
+    server.add_argument("--bots", type=int, default=0, help="computer players (default 0)")
     server.add_argument(
         "--input-trace",
         metavar="PATH",
@@ -434,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                 world=WorldConfig(width=args.width, height=args.height),
                 seed=args.seed,
                 input_trace=trace,
+                bots=max(0, args.bots),
             )
             host, port = server.address
             print(f"tcp-json server listening on {host}:{port}", flush=True)

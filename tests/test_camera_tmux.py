@@ -1,11 +1,14 @@
 """A board bigger than the terminal, played in a real 80×24 terminal (tmux) against a
 real ``netsnake-server``: the camera's viewport, the minimap and its ``m`` toggle,
-and resizes during play.  See ``test_client_tmux.py`` for how the terminal is driven.
+and resizes during play; then a recording of such a game replayed the same way.
+See ``test_client_tmux.py`` for how the terminal is driven.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,7 @@ from test_client_tmux import (
     start_server,
     tmux,  # noqa: F401  (the fixture, used by name)
 )
+from test_replay_tmux import progress
 from tmux_helpers import BIN, TMUX, Tmux
 
 pytestmark = [
@@ -159,4 +163,71 @@ def test_a_resize_during_play_changes_the_viewport_at_once(
     wait_big(tmux, "erin", timeout=5)
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
+def test_a_recorded_120x80_game_replays_in_80x24_through_the_camera(
+    tmux: Tmux,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    records = tmp_path / "records"
+    server = start_server(
+        tmux, tmp_path, "--width", "120", "--height", "80", "--bots", "6", "--record", str(records)
+    )
+    time.sleep(3)  # a few seconds of bots playing on the big board
+    os.kill(server.pid, signal.SIGINT)
+    assert tmux.pane_exit_status(server.target, timeout=5) == 0
+    (recording,) = records.glob("*.nsrec")
+
+    tmux.resize(80, 24)
+    client(tmux, f"--replay {recording}")
+
+    def replaying(screen: str, *, following: bool, minimap: bool) -> bool:
+        m = progress(screen)
+        cols = board_cols(screen)
+        if m is None or cols != 80 - SCOREBOARD - 1 or "Make the terminal" in screen:
+            return False
+        side = side_panel(screen, cols)
+        framed = any(line.startswith("┌") for line in side)
+        has_me = any("@" in line for line in side)
+        keys = any("Tab    follow" in line for line in side)
+        if following:
+            marked = any(re.match(rf"^\s?▶{re.escape(m['who'] or '')}\b", line) for line in side)
+            return m["who"] is not None and marked and (framed and has_me) == minimap and keys
+        return m["who"] is None and framed == minimap and keys
+
+    # The board is seen through the camera: 26 cells of 120, minimap and keys beside it.
+    screen = tmux.wait_for(
+        lambda s: replaying(s, following=False, minimap=True),
+        timeout=GAME_START,
+        what="the replay of the 120x80 board with its minimap",
+    )
+    assert len(screen.splitlines()) <= 24 and "Traceback" not in screen
+    tmux.send_keys("Space")  # paused, so nobody dies while the camera follows
+    tmux.send_keys("Tab")
+    tmux.wait_for(
+        lambda s: replaying(s, following=True, minimap=True) and own_head_on_board(s),
+        timeout=5,
+        what="the camera on the followed player, @ on the minimap",
+    )
+    tmux.send_keys("m")
+    tmux.wait_for(
+        lambda s: replaying(s, following=True, minimap=False), timeout=5, what="minimap off"
+    )
+    tmux.send_keys("m")
+    tmux.wait_for(
+        lambda s: replaying(s, following=True, minimap=True), timeout=5, what="minimap on"
+    )
+    tmux.resize(120, 40)  # more room: a wider view at once, the progress line kept
+    tmux.wait_for(
+        lambda s: board_cols(s) == 120 - SCOREBOARD - 1 and progress(s) is not None,
+        timeout=5,
+        what="a 94-column board at 120x40",
+    )
+    tmux.resize(80, 24)
+    tmux.wait_for(
+        lambda s: replaying(s, following=True, minimap=True), timeout=5, what="80x24 again"
+    )
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=5) == 0
     assert_shell_restored(tmux, tmp_path)

@@ -1,5 +1,6 @@
-"""The replay screen on a scripted urwid screen: layout, keys, and a recording
-that turns out damaged in the middle of playing it."""
+"""The replay screen on a scripted urwid screen: layout, keys, a big board seen
+through the game's camera, and a recording that turns out damaged in the middle
+of playing it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import msgpack
 from test_recording import play, record_chunks
 from test_ui_widgets import RecordingScreen
 
+from netsnake.client.camera import Viewport
 from netsnake.client.replay import ReplayPlayer
 from netsnake.game.recording import Recording
 from netsnake.game.snapshot_codec import encode_full
 from netsnake.game.world import WorldConfig
+from netsnake.ui.layout import MIN_GAME_SIZE
+from netsnake.ui.panels import SCOREBOARD_WIDTH
 from netsnake.ui.replay import ReplayApp, format_progress
 
 Script = Callable[[ReplayApp, RecordingScreen], Awaitable[None]]
@@ -72,6 +76,103 @@ def test_a_default_board_replay_fits_80x24_with_its_keys() -> None:
 
 def record_game_on_default_board() -> bytes:
     return record_chunks(play(3, 300, 4, config=WorldConfig()), keyframe_interval=100)[0]
+
+
+def record_game_on_big_board() -> bytes:
+    """Six bots on a 120×80 board (268×84 columns and rows to show it whole)."""
+    config = WorldConfig(width=120, height=80)
+    return record_chunks(play(5, 300, 6, config=config), keyframe_interval=100)[0]
+
+
+def _side(text: str) -> list[str]:
+    """The side panel of an 80-column screen: right of the 54-column board and the divider."""
+    return [line[80 - SCOREBOARD_WIDTH :] for line in text.splitlines()]
+
+
+def _followed_head_in_view(app: ReplayApp) -> bool:
+    followed = app.player.followed
+    view = app.board.viewport
+    assert followed is not None and followed.head is not None and view is not None
+    return view.to_view(*followed.head) is not None
+
+
+def test_a_big_board_replays_in_80x24_through_the_camera() -> None:
+    seen: dict[str, str] = {}
+    shown: dict[str, bool] = {}
+
+    async def script(app: ReplayApp, screen: RecordingScreen) -> None:
+        seen["start"] = _text(screen)
+        _keys(app, "tab")
+        await asyncio.sleep(0.6)  # the camera pans over to p0
+        seen["follow"] = _text(screen)
+        shown["head"] = _followed_head_in_view(app)
+        _keys(app, "m")
+        await asyncio.sleep(0.1)
+        seen["no map"] = _text(screen)
+        shown["no map"] = app.layout.minimap_shown
+        _keys(app, "m")
+        await asyncio.sleep(0.1)
+        seen["map again"] = _text(screen)
+        _keys(app, "q")
+
+    code, app = asyncio.run(_run(Recording(record_game_on_big_board()), script))
+    assert code == 0 and app.error is None
+    assert app.min_size == MIN_GAME_SIZE
+    start = seen["start"]
+    assert "Make the terminal" not in start
+    lines = start.splitlines()
+    assert len(lines) == 24
+    # Nobody followed yet: the camera stays at the top-left corner, the walls there
+    # drawn and the edges the screen cuts off faint.
+    assert lines[0].startswith("┌" + "─" * 53 + " "), start
+    assert lines[21].startswith("│" + "╌" * 52 + "·"), start
+    assert "space  pause" in start and "m      minimap" in start and "q      quit" in start
+    assert "▶ 1×" in start and "/ 00:29" in start
+    assert any(line.startswith("┌") for line in _side(start)), start  # the minimap
+    follow = seen["follow"]
+    assert "following p0" in follow and shown["head"]
+    assert any("@" in line for line in _side(follow)), follow
+    assert not shown["no map"] and not any("┌" in line for line in _side(seen["no map"]))
+    assert "m      minimap" in seen["no map"]
+    assert any(line.startswith("┌") for line in _side(seen["map again"]))
+
+
+def _board_cols(app: ReplayApp, size: tuple[int, int]) -> tuple[int, Viewport]:
+    canvas = app.top.render(size)
+    assert (canvas.cols(), canvas.rows()) == size
+    text = [line.decode("utf-8") for line in canvas.text]
+    assert "Make the terminal" not in "\n".join(text)
+    assert app.board.viewport is not None
+    return len(text[0].split(" ", 1)[0]), app.board.viewport
+
+
+def test_the_replay_camera_pans_to_whoever_tab_follows_and_follows_resizes() -> None:
+    """Driven by hand with a fixed clock: a Tab pans across the board, frame by frame."""
+    player = ReplayPlayer(Recording(record_game_on_big_board()), 0.0)
+    app = ReplayApp(player, clock=lambda: 0.0)
+    player.toggle_pause(0.0)  # still snakes: only the camera moves
+    app.update(0.0)
+    cols, start = _board_cols(app, (80, 24))
+    assert cols == 80 - SCOREBOARD_WIDTH - 1 and (start.x, start.y) == (0, 0)
+    player.follow_next()
+    assert not _followed_head_in_view(app)  # p0 is far from the top-left corner
+    app.update(0.01)
+    _cols, first = _board_cols(app, (80, 24))
+    app.update(0.02)
+    _cols, second = _board_cols(app, (80, 24))
+    # A pan, not a cut: the view moves a share of the way at each frame.
+    assert (0, 0) != (first.x, first.y) != (second.x, second.y)
+    assert not _followed_head_in_view(app)
+    app.update(1.0)
+    _board_cols(app, (80, 24))
+    assert _followed_head_in_view(app)
+    assert app.layout.minimap_shown and app.layout.extra_shown
+    # Resizes change the viewport at once; the key list gives way first when short.
+    for size, board_cols, keys in (((120, 40), 94, True), ((44, 12), 18, False)):
+        cols, view = _board_cols(app, size)
+        assert cols == board_cols and view.width == (board_cols - 2) // 2
+        assert app.layout.extra_shown == keys
+        assert _followed_head_in_view(app)
 
 
 def test_a_recording_damaged_further_in_ends_the_replay_with_the_reason() -> None:

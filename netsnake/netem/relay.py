@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from netsnake.addresses import format_peer, parse_hostport
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.netem.tcp_relay import TcpRelay, check_tcp_config, start_tcp_relay
 from protocol.simulator import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = [
@@ -550,6 +551,14 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen-host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
+    parser.add_argument(
+        "--tcp",
+        action="store_true",
+        help=(
+            "relay TCP instead of UDP: delay the byte stream each way by --latency/--jitter, "
+            "keeping its order (loss, duplicates and reordering are refused)"
+        ),
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument(
         "--idle-timeout",
@@ -591,11 +600,14 @@ def _link_config(args: argparse.Namespace, prefix: str) -> LinkConfig:
     return relay_link(**values)
 
 
-async def _serve(relay: Relay, out: Callable[[str], None]) -> None:
+async def _serve(relay: Relay | TcpRelay, out: Callable[[str], None]) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
     def toggle_blackhole() -> None:
+        if not isinstance(relay, Relay):
+            out("netem: blackhole is for UDP only (a TCP stream cannot lose bytes)")
+            return
         relay.blackhole = not relay.blackhole
         out(f"netem: blackhole {'on' if relay.blackhole else 'off'}")
 
@@ -629,6 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         up = _link_config(args, "up_")
         down = _link_config(args, "down_")
+        if args.tcp:
+            check_tcp_config(up)
+            check_tcp_config(down)
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(
@@ -643,20 +658,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%s", line)
 
     async def run() -> int:
+        relay: Relay | TcpRelay
         try:
-            relay = await start_relay(
-                (listen_host, args.listen_port),
-                args.server,
-                up,
-                down,
-                seed,
-                idle_timeout=args.idle_timeout,
-            )
+            if args.tcp:
+                relay = await start_tcp_relay(
+                    (listen_host, args.listen_port), args.server, up, down, seed
+                )
+            else:
+                relay = await start_relay(
+                    (listen_host, args.listen_port),
+                    args.server,
+                    up,
+                    down,
+                    seed,
+                    idle_timeout=args.idle_timeout,
+                )
         except OSError as exc:
             print(f"netem: error: cannot start relay: {exc}", file=sys.stderr)
             return 1
+        kind = " (TCP)" if args.tcp else ""
         out(
-            f"netem: listening on {format_peer(relay.address)}, relaying to "
+            f"netem: listening on {format_peer(relay.address)}{kind}, relaying to "
             f"{format_peer(args.server)} (seed {seed})"
         )
         out(f"netem: up   {up.summary()}")

@@ -7,6 +7,9 @@ left: then the board draws a camera's viewport (see ``board.py``) and, if
 ``m`` has not hidden it, the minimap goes under the scoreboard.  The net
 graph (``n``), when on, takes the bottom of the side panel; the minimap gives
 way to it when the rows run out.
+The replay (``replay.py``) uses the same layout: its progress line stands where
+the HUD does (any one-row widget will do) and its key list is an *extra* side
+widget, under the minimap, shown only while every other part keeps its rows.
 Nothing is fixed at build time, so a resize changes the viewport at once.
 
 Any terminal of at least :data:`MIN_GAME_SIZE` shows the game, whatever the
@@ -24,7 +27,7 @@ from urwid.widget.constants import Sizing
 from netsnake.ui.board import Board
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
-from netsnake.ui.panels import SCOREBOARD_WIDTH, Hud, MessageLine, Scoreboard
+from netsnake.ui.panels import SCOREBOARD_WIDTH, MessageLine, Scoreboard
 
 __all__ = ["MIN_GAME_SIZE", "MIN_VIEW", "GameLayout"]
 
@@ -50,16 +53,22 @@ class GameLayout(urwid.Pile):
         self,
         board: Board,
         scoreboard: Scoreboard,
-        hud: Hud,
+        hud: urwid.WidgetWrap[urwid.Text],
         messages: MessageLine,
         minimap: Minimap,
         grid: tuple[int, int],
         netgraph: NetGraph | None = None,
+        *,
+        extra: urwid.Pile | None = None,
     ) -> None:
+        """``hud`` is the one-line text over the messages (the game's
+        :class:`~netsnake.ui.panels.Hud`, the replay's progress line); ``extra`` a
+        pile for the side panel (the replay's keys), shown when there is room for it."""
         self._board = board
         self._netgraph = netgraph
         self._grid = grid
         self._minimap = minimap
+        self._extra = extra
         self._scores = urwid.Filler(scoreboard, valign="top")
         self._side = urwid.Pile([self._scores])
         # Without the minimap the side panel is the scoreboard's Filler itself.
@@ -68,9 +77,11 @@ class GameLayout(urwid.Pile):
         )
         self._hud = hud
         self._messages = messages
-        self._shape: tuple[int, int] | None = None
+        self._shape: tuple[int, int, bool] | None = None
         self._minimap_enabled = True
         self.minimap_shown = False
+        #: Whether the ``extra`` side widget is shown at the size last drawn.
+        self.extra_shown = False
         super().__init__([self._columns, ("pack", hud), ("pack", messages)])
 
     @property
@@ -117,26 +128,28 @@ class GameLayout(urwid.Pile):
             body_rows - _SCOREBOARD_KEEP - graph_rows,
         )
         show = self.minimap_enabled and scrolled and map_rows >= 3
-        shape = (board_cols, map_rows if show else 0)
+        # The extra widget gives way to everything else: it needs the rows left over.
+        spare = body_rows - _SCOREBOARD_KEEP - graph_rows - (map_rows if show else 0)
+        extra = self._extra
+        with_extra = extra is not None and extra.rows((SCOREBOARD_WIDTH,)) <= spare
+        shape = (board_cols, map_rows if show else 0, with_extra)
         if shape == self._shape:
             return
         self._shape = shape
         self.minimap_shown = show
+        self.extra_shown = with_extra
         self._columns.contents[0] = (self._board, self._columns.options("given", board_cols))
         side = self._columns.options("given", SCOREBOARD_WIDTH)
-        if not show and self._netgraph is None:
+        if not show and not with_extra and self._netgraph is None:
             self._columns.contents[1] = (self._scores, side)
             return
-        scores = (self._scores, self._side.options("weight", 1))
-        graph = self._netgraph
+        parts = self._side.contents
+        parts[:] = [(self._scores, self._side.options("weight", 1))]
         if show:
-            minimap = (self._minimap, self._side.options("given", map_rows))
-            if graph is not None:
-                self._side.contents[:] = [scores, minimap, (graph, self._side.options("pack"))]
-            else:
-                self._side.contents[:] = [scores, minimap]
-        elif graph is not None:
-            self._side.contents[:] = [scores, (graph, self._side.options("pack"))]
+            parts.append((self._minimap, self._side.options("given", map_rows)))
+        for widget in (extra if with_extra else None, self._netgraph):
+            if widget is not None:
+                parts.append((widget, self._side.options("pack")))
         self._columns.contents[1] = (self._side, side)
 
     def render(

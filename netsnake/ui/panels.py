@@ -55,9 +55,8 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
     The footer, after a blank row, says how many spectators are watching.
     """
 
-    def __init__(self, *, ascii_mode: bool = False, max_rows: int | None = None) -> None:
+    def __init__(self, *, ascii_mode: bool = False) -> None:
         self._marker = ">" if ascii_mode else "▶"
-        self._max_rows = max_rows
         self._header = urwid.Text(
             ("panel.header", f" {'Player':<{_NAME_COLS}}{'Score':>5}{'Len':>4}{'K':>4}"),
             wrap="clip",
@@ -85,8 +84,6 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
             self._watching = watching
             self._footer.set_text(("hud", f" {min(watching, 99999)} watching"))
         ordered = self.ordered(players)
-        if self._max_rows is not None:
-            ordered = ordered[: self._max_rows]
         key = tuple(
             (p.id, p.name, p.colour, p.score, p.length, p.kills, p.id == my_id) for p in ordered
         )

@@ -4,10 +4,13 @@
 built like :class:`~netsnake.ui.app.GameApp`: it owns the urwid ``MainLoop``
 (on the caller's asyncio loop), reads the :class:`~netsnake.client.replay.ReplayPlayer`
 model once per frame on a ``set_alarm_in`` timer and turns keys into calls on
-it.  The board and the scoreboard are the game's widgets; the followed player
-is drawn as the game draws the player's own snake.  Below the board a
-progress line shows play/pause, the speed, a bar and the time; the message
-line shows the recorded events as playback passes them.
+it.  The screen is the game's own :class:`~netsnake.ui.layout.GameLayout`:
+board, scoreboard and minimap, the followed player drawn as the game draws the
+player's own snake and followed by the camera on a board bigger than the
+terminal (``m`` toggles the minimap).  A progress line (play/pause, speed, a
+bar and the time) stands in for the HUD, the key list goes under the side
+panel when there is room, and the message line shows the recorded events as
+playback passes them.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
 from netsnake.game.recording import RecordingError, RecordingHeader
 from netsnake.ui.app import format_event
 from netsnake.ui.board import Board
+from netsnake.ui.layout import GameLayout
+from netsnake.ui.minimap import Minimap
 from netsnake.ui.overlays import SizeGuard
 from netsnake.ui.palette import build_palette, detect_colors
-from netsnake.ui.panels import SCOREBOARD_WIDTH, MessageLine, Scoreboard
+from netsnake.ui.panels import MessageLine, Scoreboard
 from netsnake.ui.text import safe_name
 
 __all__ = ["REPLAY_KEYS", "ProgressLine", "ReplayApp", "describe_recording", "format_progress"]
@@ -36,12 +41,14 @@ REPLAY_KEYS: tuple[tuple[str, str], ...] = (
     ("← →", f"seek {SEEK_SECONDS:g} s"),
     ("+ -", "speed"),
     ("Tab", "follow"),
+    ("m", "minimap"),
     ("q", "quit"),
 )
 _ASCII_KEYS = {"← →": "< >"}
 _QUIT_KEYS = frozenset({"q", "Q", "esc", "ctrl c"})
 _FASTER_KEYS = frozenset({"+", "="})
 _SLOWER_KEYS = frozenset({"-", "_"})
+_MINIMAP_KEYS = frozenset({"m", "M"})
 _BAR_COLS = 24
 _SPEED_LABELS = {0.25: "¼×", 0.5: "½×"}
 _ASCII_SPEED_LABELS = {0.25: "1/4x", 0.5: "1/2x"}
@@ -114,12 +121,12 @@ class ProgressLine(urwid.WidgetWrap[urwid.Text]):
             self._text.set_text(("hud", line))
 
 
-def _keys_help(ascii_mode: bool) -> list[urwid.Widget]:
+def _keys_help(ascii_mode: bool) -> urwid.Pile:
     rows: list[urwid.Widget] = [urwid.Text("")]
     for keys, what in REPLAY_KEYS:
         shown = _ASCII_KEYS.get(keys, keys) if ascii_mode else keys
         rows.append(urwid.Text([("help.key", f" {shown:<6}"), ("hud", f" {what}")], wrap="clip"))
-    return rows
+    return urwid.Pile(rows)
 
 
 class ReplayApp:
@@ -142,20 +149,16 @@ class ReplayApp:
         self._colors = colors
         self._fps = fps
         self._clock = clock
-        header = player.recording.header
         self.board = Board(ascii_mode=self._ascii)
-        grid_rows = header.height + 2
-        help_rows = len(REPLAY_KEYS) + 1
-        # The keys go under the scoreboard only if the board leaves room for them.
-        with_help = grid_rows >= help_rows + 1 + 4
-        self.scoreboard = Scoreboard(
-            ascii_mode=self._ascii, max_rows=grid_rows - 1 - (help_rows if with_help else 0)
-        )
+        self.scoreboard = Scoreboard(ascii_mode=self._ascii)
         self.progress = ProgressLine(ascii_mode=self._ascii)
         self.messages = MessageLine()
-        self._with_help = with_help
-        view, self.min_size = self._build_view(header.width, header.height)
-        self.top = SizeGuard(view, self.min_size)
+        # Reads self.board when drawn: run() replaces the board.
+        self.minimap = Minimap(ascii_mode=self._ascii, board_view=lambda: self.board.viewport)
+        self._keys = _keys_help(self._ascii)
+        self.layout = self._build_view()
+        self.min_size = self.layout.min_size
+        self.top = SizeGuard(self.layout, self.min_size)
         self._loop: urwid.MainLoop | None = None
         self._done: asyncio.Future[int] | None = None
         self._alarm: object = None
@@ -163,20 +166,17 @@ class ReplayApp:
         #: Why playback stopped on a damaged recording, if it did.
         self.error: str | None = None
 
-    def _build_view(self, width: int, height: int) -> tuple[urwid.Widget, tuple[int, int]]:
-        board_cols, board_rows = width * 2 + 2, height + 2
-        side: list[urwid.Widget] = [self.scoreboard]
-        if self._with_help:
-            side.extend(_keys_help(self._ascii))
-        body = urwid.Columns(
-            [
-                (board_cols, urwid.Filler(self.board, valign="top", height=board_rows)),
-                (SCOREBOARD_WIDTH, urwid.Filler(urwid.Pile(side), valign="top")),
-            ],
-            dividechars=1,
+    def _build_view(self) -> GameLayout:
+        header = self.player.recording.header
+        return GameLayout(
+            self.board,
+            self.scoreboard,
+            self.progress,
+            self.messages,
+            self.minimap,
+            (header.width, header.height),
+            extra=self._keys,
         )
-        view = urwid.Pile([body, ("pack", self.progress), ("pack", self.messages)])
-        return view, (board_cols + 1 + SCOREBOARD_WIDTH, board_rows + 2)
 
     @property
     def main_loop(self) -> urwid.MainLoop | None:
@@ -193,9 +193,10 @@ class ReplayApp:
         if hasattr(screen, "set_terminal_properties"):
             screen.set_terminal_properties(colors=colors)
         self.board = Board(ascii_mode=self._ascii, mono=colors == 1)
-        view, self.min_size = self._build_view(*self.board_dims)
-        self.top.body = view
-        self.top.min_size = self.min_size
+        enabled = self.layout.minimap_enabled
+        self.layout = self._build_view()
+        self.layout.minimap_enabled = enabled
+        self.top.body = self.layout
         self._loop = urwid.MainLoop(
             self.top,
             build_palette(colors),
@@ -220,11 +221,6 @@ class ReplayApp:
                 self._loop.stop()
             elif screen.started:
                 screen.stop()
-
-    @property
-    def board_dims(self) -> tuple[int, int]:
-        header = self.player.recording.header
-        return header.width, header.height
 
     def quit(self, code: int = 0) -> None:
         """Leave the replay; :meth:`run` returns ``code``."""
@@ -252,7 +248,9 @@ class ReplayApp:
                 text = format_event(event, None)  # nobody is "you" in a replay
                 if text is not None:
                     self.messages.post(text, now)
-            self.board.set_frame(frame, my_id=followed)
+            # ``now`` times the camera's pans when Tab or a respawn moves the focus far.
+            self.board.set_frame(frame, my_id=followed, now=now)
+            self.minimap.update(frame.prev, followed)
             self.scoreboard.update(frame.prev.players, followed)
             self.progress.update(player)
         except RecordingError as exc:
@@ -281,6 +279,8 @@ class ReplayApp:
                 player.slower()
             elif key == "tab":
                 player.follow_next()
+            elif key in _MINIMAP_KEYS:
+                self.layout.minimap_enabled = not self.layout.minimap_enabled
             else:
                 return False
         except RecordingError as exc:

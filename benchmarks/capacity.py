@@ -35,10 +35,11 @@ on a 256×192 board at 10 Hz with tick p99 < 50 ms and server CPU < 60 %::
     python benchmarks/capacity.py --clients light --players 256 --bots 128 \
         --width 256 --height 192 --tick-rate 10
 
-Light clients send VIEW with ``--view`` (default 40x20: the board cells an
-80x24 terminal shows), so each gets its area of interest; ``down B/cl/tick``
-is the server's bytes out per client and tick.  Other work on the machine
-inflates every number here; the load average at the start of each run is printed with it.
+Light clients send VIEW with ``--view`` (default 64x28: what the UI states
+for the 38x20 board cells an 80x24 terminal shows, ``camera.area_span``), so
+each gets its area of interest; ``down B/cl/tick`` is the server's bytes out
+per client and tick.  Other work on the machine inflates every number here;
+the load average at the start of each run is printed with it.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ class _LightClient:
     could not all keep up on the remaining cores.
     """
 
-    def __init__(self, name: str, seed: int, view: tuple[int, int] = (40, 20)) -> None:
+    def __init__(self, name: str, seed: int, view: tuple[int, int] = (64, 28)) -> None:
         self.name = name
         self.view = view
         self.snapshots = 0
@@ -328,7 +329,7 @@ def measure(
     seed: int,
     clients: str = "headless",
     bots: int = 0,
-    view: tuple[int, int] = (40, 20),
+    view: tuple[int, int] = (64, 28),
 ) -> CapacityResult:
     """Run one server with ``players`` headless clients and read one stats interval."""
     result = CapacityResult(
@@ -542,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--view",
-        default="40x20",
-        help="viewport (cells, COLSxROWS) the light clients state in VIEW (default 40x20)",
+        default="64x28",
+        help="VIEW (cells, COLSxROWS) the light clients state (default 64x28)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -555,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cols, rows = (int(v) for v in args.view.lower().split("x"))
     except ValueError:
-        p.error("--view must look like 40x20")
+        p.error("--view must look like 64x28")
     if args.seconds < 1 or args.clients_per_process < 1:
         p.error("--seconds and --clients-per-process must be at least 1")
     results = []

@@ -7,6 +7,21 @@ written the way a simple tutorial would (one JSON text line with a list of
 ``[x, y]`` pairs per snake), the JSON/delta ratio, and the median encode and
 decode times of a delta.  It ends with the lone-bot survival average.
 
+Then, for arenas (``--arena``, on by default), what one client downloads a
+tick with areas of interest (``netsnake/game/interest.py``): bots play on
+the board, and a sample of them are clients with a ``--view`` viewport
+(default 40x20 cells, an 80x24 terminal) whose area snapshot is sent as a
+delta against the previous one.  ``delta`` is the payload, ``msg`` the whole
+SNAPSHOT message (hash and acks around it), ``scores`` the SCORES message
+spread over its 2 s at 10 Hz; ``down`` = msg + scores per client and tick
+and ``wire`` adds the sealed DATA packet around each (header, AES-GCM tag,
+frame and ack-delay fields; UDP/IP headers not counted): what the client
+downloads.  The targets: 256 players on 256x192 at most 2x the wire bytes a
+client gets with 8 on the default board; 64 players on 512x512 with a mean
+delta <= 60 B; equal density gives equal bytes.  The UI states a view of
+``area_span`` of its viewport (the camera's dead zone around the head): an
+80x24 terminal's 38x20-cell board gives 64x28, the default ``--view``.
+
     python benchmarks/snapshot_size.py --ticks 600 --seed 1
 """
 
@@ -21,14 +36,27 @@ import time
 from dataclasses import dataclass
 
 from netsnake.game.bots import choose_turn, steer_bots
-from netsnake.game.snapshot import Snapshot
+from netsnake.game.interest import BlockIndex, area_for
+from netsnake.game.messages import ScoreEntry, Scores, SnapshotMessage, encode_message
+from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import PlayerDied, World, WorldConfig
+from netsnake.server.game import SCORES_COMPLETE_EVERY, SCORES_LEADERS
+from protocol._wire import (
+    ACK_DELAY_FRAME_SIZE,
+    DATA_HEADER_SIZE,
+    TAG_SIZE,
+    UNRELIABLE_FRAME_OVERHEAD,
+)
 
 TARGET_DELTA_8 = 40
 TARGET_RATIO = 40
 TARGET_DELTA_32 = 1200
 TARGET_CODEC_US_8 = 100
+TARGET_ARENA_RATIO = 2.0
+# A sealed DATA packet around one unreliable frame: header, tag, frame header, ack delay.
+_PACKET_OVERHEAD = DATA_HEADER_SIZE + TAG_SIZE + UNRELIABLE_FRAME_OVERHEAD + ACK_DELAY_FRAME_SIZE
+TARGET_512_DELTA = 60
 
 
 def tutorial_json(s: Snapshot) -> bytes:
@@ -149,6 +177,145 @@ def bot_call_time(players: int, seed: int, ticks: int) -> float:
     return statistics.median(times)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArenaRow:
+    players: int
+    board: str
+    clients: int
+    snakes_in_area: float
+    delta: float
+    msg: float
+    scores: float
+
+    @property
+    def down(self) -> float:
+        return self.msg + self.scores
+
+    @property
+    def wire(self) -> float:
+        """Per tick: one sealed packet per snapshot, one per SCORES (2 s at 10 Hz)."""
+        return self.down + _PACKET_OVERHEAD * (1 + 1 / 20)
+
+
+def arena_download(
+    players: int,
+    width: int,
+    height: int,
+    *,
+    view: tuple[int, int],
+    seed: int,
+    ticks: int,
+    warmup: int,
+    clients: int = 16,
+) -> ArenaRow:
+    """Mean bytes a client downloads a tick with its area of interest (see the docstring)."""
+    rng = random.Random(seed)
+    world = World(WorldConfig(width=width, height=height, max_players=256), seed)
+    for pid in range(players):
+        world.add_player(pid, f"bot-{pid}", pid % 12)
+    watchers = list(range(0, players, max(1, players // clients)))[:clients]
+    previous: dict[int, Snapshot] = {}
+    centres: dict[int, tuple[int, int]] = {}
+    deltas: list[int] = []
+    messages: list[int] = []
+    in_area: list[int] = []
+    board = (width, height, False)
+    scores_every = 20  # 2 s at 10 Hz
+    scores_bytes: list[int] = []
+    for tick in range(warmup + ticks):
+        steer_bots(world, rng)
+        world.step()
+        if tick < warmup:
+            continue
+        snap = world.snapshot()
+        index = BlockIndex(snap)
+        digests: dict[int, int] = {}
+        for pid in watchers:
+            me = snap.player(pid)
+            if me is not None and me.body:
+                centres[pid] = me.body[0]
+            centre = centres.get(pid, (width // 2, height // 2))
+            area = index.snapshot_for(area_for(board, view, centre), pid)
+            before = previous.get(pid)
+            previous[pid] = area
+            if before is None:
+                continue
+            payload = encode_delta(area, before)
+            assert decode_snapshot(payload, before) == area
+            msg = SnapshotMessage(
+                state_hash=snapshot_hash(area, digests),
+                input_ack=1000,
+                inputs_pending=0,
+                payload=payload,
+            )
+            deltas.append(len(payload))
+            messages.append(len(encode_message(msg)))
+            in_area.append(len(area.players))
+        if tick % scores_every == 0:
+            # As the server: every SCORES_COMPLETE_EVERY-th lists all, the others the leaders.
+            complete = len(scores_bytes) % SCORES_COMPLETE_EVERY == 0
+            listed = snap.players if complete else ranked(snap.players)[:SCORES_LEADERS]
+            entries = tuple(
+                ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
+                for p in sorted(listed, key=lambda p: p.id)
+            )
+            scores = Scores(tick=snap.tick, complete=complete, entries=entries)
+            scores_bytes.append(len(encode_message(scores)))
+    return ArenaRow(
+        players=players,
+        board=f"{width}x{height}",
+        clients=len(watchers),
+        snakes_in_area=statistics.mean(in_area),
+        delta=statistics.mean(deltas),
+        msg=statistics.mean(messages),
+        scores=statistics.mean(scores_bytes) / scores_every,
+    )
+
+
+def arena_report(view: tuple[int, int], seed: int, ticks: int, warmup: int) -> None:
+    """Print the arena table and its targets."""
+    print(f"\nper-client download with areas of interest, view {view[0]}x{view[1]} cells")
+    header = (
+        f"{'players':>7} {'board':>9} {'clients':>7} {'in area':>7} {'delta':>7} {'msg':>7}"
+        f" {'scores':>7} {'down':>7} {'wire':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = {}
+    for players, width, height in (
+        (8, 26, 20),
+        (64, 64, 48),
+        (64, 256, 192),
+        (256, 256, 192),
+        (64, 512, 512),
+        (256, 512, 384),
+    ):
+        row = arena_download(
+            players, width, height, view=view, seed=seed, ticks=ticks, warmup=warmup
+        )
+        rows[players, row.board] = row
+        print(
+            f"{row.players:>7} {row.board:>9} {row.clients:>7} {row.snakes_in_area:>7.1f}"
+            f" {row.delta:>7.1f} {row.msg:>7.1f} {row.scores:>7.1f} {row.down:>7.1f}"
+            f" {row.wire:>7.1f}"
+        )
+    small, big = rows[8, "26x20"], rows[256, "256x192"]
+    sparse = rows[64, "512x512"]
+    for label, ok in (
+        (
+            f"256 on 256x192 wire <= {TARGET_ARENA_RATIO:g}x 8 on 26x20 "
+            f"({big.wire:.0f} vs {small.wire:.0f} B; {big.down / small.down:.2f}x before the "
+            "packet)",
+            big.wire <= TARGET_ARENA_RATIO * small.wire,
+        ),
+        (
+            f"64 on 512x512 mean delta <= {TARGET_512_DELTA} B ({sparse.delta:.0f} B)",
+            sparse.delta <= TARGET_512_DELTA,
+        ),
+    ):
+        print(f"  [{'ok' if ok else 'MISSED'}] {label}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=600, help="measured ticks per game")
@@ -156,7 +323,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--games", type=int, default=20, help="lone-bot games")
     parser.add_argument("--cap", type=int, default=3000, help="lone-bot game length cap")
+    parser.add_argument("--arena-only", action="store_true", help="only the per-client arena table")
+    parser.add_argument("--arena-ticks", type=int, default=200, help="measured arena ticks")
+    parser.add_argument("--view", default="64x28", help="VIEW the clients state (64x28)")
     args = parser.parse_args(argv)
+    cols, rows_ = (int(v) for v in args.view.lower().split("x"))
+    if args.arena_only:
+        arena_report((cols, rows_), args.seed, args.arena_ticks, 100)
+        return
 
     print(
         f"default board {WorldConfig().width}x{WorldConfig().height}, "
@@ -204,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     for players in (8, 16):
         median = bot_call_time(players, args.seed, 200)
         print(f"choose_turn with {players} bots on the board: median {median * 1e6:.0f} us")
+    arena_report((cols, rows_), args.seed, args.arena_ticks, 100)
 
 
 if __name__ == "__main__":

@@ -315,6 +315,7 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
         "scores",
         Scores(
             tick=100,
+            complete=True,
             entries=(
                 ScoreEntry(id=1, colour=2, length=3, score=3, kills=1),
                 ScoreEntry(id=3, colour=5, length=3, score=1, kills=0),

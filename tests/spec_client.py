@@ -376,6 +376,7 @@ class SpecClient:
     events: list[list[Any]] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # from ROSTER, JOINED, LEFT
     scores: list[Any] | None = None  # the newest SCORES
+    complete_scores: int = 0
     view: tuple[int, int] = (40, 20)
     verified: list[tuple[int, int]] = field(default_factory=list)  # (tick, hash)
     fulls: int = 0
@@ -411,7 +412,8 @@ class SpecClient:
             msg = msgpack.unpackb(event.data, raw=False)
             if msg[0] == SCORES:
                 if self.scores is None or msg[1] > self.scores[1]:
-                    self.scores = msg
+                    self.scores = msg  # [41, tick, complete, entries]
+                    self.complete_scores += msg[2] is True
             else:
                 self._snapshot(msg)
 

@@ -186,6 +186,7 @@ def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash
     kinds = {e[0] for e in client.events}
     assert spec_client.DIED in kinds and spec_client.RESPAWNED in kinds
     assert spec_client.ROSTER in kinds and client.scores is not None
+    assert client.complete_scores >= 2
     assert set(client.names) == {p.id for p in sim.server.snapshot.players}
     if width > 100:
         assert partial > 50  # the area held only some of the players

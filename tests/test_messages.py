@@ -78,8 +78,12 @@ GOLDEN: list[tuple[Message, str]] = [
     (View(columns=200, rows=60, follow=7), "94 05 cc c8 3c 07"),
     (Roster(ids=(1, 3), names=("ab", "c")), "93 1a c4 02 01 03 92 a2 61 62 a1 63"),
     (
-        Scores(tick=300, entries=(ScoreEntry(id=1, colour=2, length=3, score=4, kills=5),)),
-        "93 29 cd 01 2c 95 01 02 03 04 05",
+        Scores(
+            tick=300,
+            complete=True,
+            entries=(ScoreEntry(id=1, colour=2, length=3, score=4, kills=5),),
+        ),
+        "94 29 cd 01 2c c3 95 01 02 03 04 05",
     ),
     (
         Rejected(code=RejectionCode.BAD_NAME, reason="empty"),

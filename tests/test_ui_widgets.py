@@ -500,6 +500,9 @@ class FakeCore:
         ids = sorted(self.world.player_ids)
         self.followed = next((i for i in ids if i > self.followed), ids[0])
 
+    def set_view_size(self, columns: int, rows: int) -> None:
+        self.view_size = (columns, rows)
+
     def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[PlayerState]:
         shown = snapshot or self.latest_snapshot
         return shown.players if shown is not None else ()

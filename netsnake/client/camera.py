@@ -57,6 +57,7 @@ __all__ = [
     "PAN_TIME",
     "Camera",
     "Viewport",
+    "area_span",
     "frame_focus",
     "head_point",
     "margin_for",
@@ -70,6 +71,20 @@ PAN_TIME: Final = 0.08
 MAX_MARGIN: Final = 8
 
 Point = tuple[float, float]
+
+
+def area_span(columns: int, rows: int) -> tuple[int, int]:
+    """What to state in VIEW for a ``columns`` x ``rows`` view: the cells around the
+    followed head the view may show.
+
+    The server centres the area of interest on that head, but the dead zone lets
+    the head sit anywhere at least the margin from an edge, so the far edge may
+    be ``view - margin`` cells away on either side.
+    """
+    return (
+        2 * (columns - margin_for(columns)),
+        2 * (rows - margin_for(rows)),
+    )
 
 
 def margin_for(view: int) -> int:

@@ -59,6 +59,7 @@ from netsnake.game.messages import (
     RejectionCode,
     Resync,
     Roster,
+    ScoreEntry,
     Scores,
     Seat,
     Seated,
@@ -225,8 +226,10 @@ class ClientCore:
         self._view_sent: View | None = None
         #: Every player's name (ROSTER, then JOINED and LEFT).
         self.names: dict[int, str] = {}
-        #: The latest SCORES message (every player, also those outside the area).
-        self.scores: Scores | None = None
+        #: Scoreboard lines by id from SCORES (every player, also outside the area).
+        self.scores: dict[int, ScoreEntry] = {}
+        self._scores_tick: dict[int, int] = {}
+        self._scores_complete_tick = -1
 
     # -------------------------------------------------------------------- state
 
@@ -448,8 +451,7 @@ class ClientCore:
             self.counters.bad_messages += 1
             return
         if isinstance(msg, Scores):
-            if self.scores is None or msg.tick > self.scores.tick:
-                self.scores = msg
+            self._on_scores(msg)
             return
         if not isinstance(msg, SnapshotMessage):
             self.counters.bad_messages += 1
@@ -465,6 +467,19 @@ class ClientCore:
             self._accept(snapshot, now)
         if self._unacked:
             self._send_inputs()
+
+    def _on_scores(self, msg: Scores) -> None:
+        if msg.complete:
+            if msg.tick <= self._scores_complete_tick:
+                return  # late or duplicated
+            self._scores_complete_tick = msg.tick
+            self.scores = {e.id: e for e in msg.entries}
+            self._scores_tick = dict.fromkeys(self.scores, msg.tick)
+            return
+        for e in msg.entries:
+            if msg.tick > self._scores_tick.get(e.id, -1):
+                self.scores[e.id] = e
+                self._scores_tick[e.id] = msg.tick
 
     def _decode(self, msg: SnapshotMessage) -> Snapshot | None:
         try:
@@ -719,8 +734,7 @@ class ClientCore:
     def _all_ids(self) -> set[int]:
         """Every player in the game as far as we know: the snapshot's and the scoreboard's."""
         ids = {p.id for p in self.latest_snapshot.players} if self.latest_snapshot else set()
-        if self.scores is not None:
-            ids.update(e.id for e in self.scores.entries)
+        ids.update(i for i in self.scores if i in self.names)
         return ids
 
     def follow_next(self) -> int | None:
@@ -765,11 +779,10 @@ class ClientCore:
             p.id: ScoreLine(p.id, p.name, p.colour, p.score, p.length, p.kills)
             for p in (snap.players if snap is not None else ())
         }
-        if self.scores is not None:
-            for e in self.scores.entries:
-                name = self.names.get(e.id)
-                if e.id not in lines and name is not None:  # None: left since
-                    lines[e.id] = ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
+        for e in self.scores.values():
+            name = self.names.get(e.id)
+            if e.id not in lines and name is not None:  # None: left since
+                lines[e.id] = ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
         return list(lines.values())
 
     @property

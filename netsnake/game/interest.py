@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The board is cut into square *blocks* of :data:`BLOCK` cells (block
+The board is cut into square *blocks* of :data:`BLOCK` (4) cells (block
 ``(bx, by)`` holds the cells ``bx*BLOCK <= x < (bx+1)*BLOCK``, and likewise
 in y; the last block of a row or column may be partial).  A client's area is
 a rectangle of whole blocks, so deciding what it holds is a union of
@@ -49,10 +49,13 @@ __all__ = [
     "area_for",
 ]
 
-#: Side of a block, in cells.
-BLOCK: Final = 8
-#: Cells of the area beyond the viewport on each side (before rounding to blocks).
-VIEW_MARGIN: Final = 16
+#: Side of a block, in cells: small, so the area hugs the viewport (bytes go
+#: with the area), large enough that an area is a few dozen dict lookups.
+BLOCK: Final = 4
+#: Cells of the area beyond the viewport on each side (before rounding to
+#: blocks).  Placing the area by the head's block may take up to BLOCK - 1
+#: of it; the rest covers the render delay and the camera's lead.
+VIEW_MARGIN: Final = 4
 #: The viewport assumed until a client sends VIEW (cells across, down).
 DEFAULT_VIEW: Final = (64, 48)
 

@@ -190,9 +190,11 @@ class ScoreEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scores:
-    """The whole scoreboard (every player, in or out of the area), by id."""
+    """Scoreboard lines by id: every player when ``complete``, else the leaders
+    (the client keeps the other lines from the last complete one)."""
 
     tick: int
+    complete: bool
     entries: tuple[ScoreEntry, ...]
 
 
@@ -539,7 +541,11 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
     MessageType(
         41,
         Scores,
-        (_int_field("tick", 0, 0xFFFF_FFFF), Field("entries", _read_entries, _write_entries)),
+        (
+            _int_field("tick", 0, 0xFFFF_FFFF),
+            Field("complete", _read_bool),
+            Field("entries", _read_entries, _write_entries),
+        ),
     ),
 )
 

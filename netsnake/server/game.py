@@ -159,6 +159,11 @@ class ServerSettings:
         return self.max_players + self.max_spectators + SPARE_CONNECTIONS
 
 
+#: A SCORES that is not complete lists this many leaders.
+SCORES_LEADERS = 16
+#: Every this many SCORES one lists every player (10 s at the default 2 s).
+SCORES_COMPLETE_EVERY = 5
+
 #: Bytes of names (plus id and msgpack header) per ROSTER message: far enough
 #: under the protocol's 1024-byte reliable message with the array headers.
 _ROSTER_BUDGET = 900
@@ -266,6 +271,7 @@ class GameServer:
         self._trace = input_tracer
         self._turn_trace = turn_tracer
         self._closing = False
+        self._scores_sent = 0
         #: Every event announced, in order, while a recorder keeps it a list (it drains it).
         self.event_log: list[GameEvent] | None = None
         self._fill_bots()
@@ -759,16 +765,24 @@ class GameServer:
                 self._send(client, event)
 
     def _send_scores(self, tick: int) -> None:
-        """The scoreboard of every player, to every seat, unreliably (a lost one is
-        replaced by the next)."""
+        """Scoreboard lines to every seat, unreliably (a lost one is replaced by the
+        next): every SCORES_COMPLETE_EVERY-th lists every player, the others only
+        the SCORES_LEADERS best (the lines a terminal shows; the client keeps
+        the rest from the last complete one, and has those in its area exactly)."""
+        complete = self._scores_sent % SCORES_COMPLETE_EVERY == 0
+        self._scores_sent += 1
+        players = self._snapshot.players
+        if not complete:
+            players = tuple(sorted(ranked(players)[:SCORES_LEADERS], key=lambda p: p.id))
         data = encode_message(
             Scores(
                 tick=tick,
+                complete=complete,
                 entries=tuple(
                     ScoreEntry(
                         id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills
                     )
-                    for p in self._snapshot.players
+                    for p in players
                 ),
             )
         )

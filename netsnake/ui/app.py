@@ -28,6 +28,7 @@ from typing import Protocol
 import urwid
 from urwid.str_util import get_byte_encoding
 
+from netsnake.client.camera import area_span
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.state import ADMITTED_STATES, ConnectionState
@@ -134,6 +135,8 @@ class ClientView(Protocol):
     def frame(self, now: float) -> RenderFrame | None: ...
     # Every player, also those outside the area of interest (SCORES).
     def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[ScoreRow]: ...
+    # The board cells the viewport shows: the server sizes the area of interest by it.
+    def set_view_size(self, columns: int, rows: int) -> None: ...
     def hud(self, now: float) -> HudInfo: ...
     def drain_events(self) -> Sequence[object]: ...
     # Results, if any, are ignored: `object` lets an implementation return one.
@@ -407,6 +410,9 @@ class GameApp:
         )
         self.minimap.update(frame.prev, view_id)
         self.scoreboard.update(core.scoreboard(frame.prev), view_id, watching=core.spectators)
+        shown = self.board.viewport  # the last drawn: a resize reaches the server a frame later
+        if shown is not None:
+            core.set_view_size(*area_span(shown.width, shown.height))
         info = core.hud(now)
         self.hud.update(info)
         if self._netgraph_on:

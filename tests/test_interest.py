@@ -1,0 +1,231 @@
+"""Areas of interest: what each client holds, exact deltas between area snapshots,
+and the whole game on the simulated lossy network with clients on a big arena."""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netsnake.game.bots import steer_bots
+from netsnake.game.interest import BLOCK, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.snapshot import Cell, Snapshot, snapshot_hash
+from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
+from netsnake.game.world import World, WorldConfig
+from netsnake.server.game import ServerSettings
+from netsnake.sim import GameSimulation
+from protocol.simulator import LinkConfig
+
+
+def area_cells(area: Area, width: int, height: int) -> set[Cell]:
+    """Every cell of ``area``, worked out cell by cell (the reference)."""
+    nbx, nby = -(-width // BLOCK), -(-height // BLOCK)
+    blocks = {
+        ((area.bx + i) % nbx, (area.by + j) % nby)
+        for i in range(min(area.columns, nbx))
+        for j in range(min(area.rows, nby))
+    }
+    return {
+        (x, y) for x in range(width) for y in range(height) if (x // BLOCK, y // BLOCK) in blocks
+    }
+
+
+def expected_area(world: Snapshot, area: Area | None, focus: int | None) -> Snapshot:
+    """The spec's area snapshot, from the reference cell set."""
+    if area is WHOLE:
+        return world
+    cells = area_cells(area, world.width, world.height)
+    players = tuple(
+        p for p in world.players if p.id == focus or (p.alive and any(c in cells for c in p.body))
+    )
+    food = tuple(c for c in world.food if c in cells)
+    return Snapshot(
+        tick=world.tick,
+        width=world.width,
+        height=world.height,
+        wrap=world.wrap,
+        players=players,
+        food=food,
+    )
+
+
+class Watcher:
+    """One client's area over a game: its view, centre and the snapshots it was sent."""
+
+    def __init__(self, focus: int, view: tuple[int, int]) -> None:
+        self.focus = focus
+        self.view = view
+        self.centre: Cell | None = None
+        self.sent: dict[int, Snapshot] = {}
+
+    def area_snapshot(self, world: Snapshot, index: BlockIndex) -> Snapshot:
+        me = world.player(self.focus)
+        if me is not None and me.body:
+            self.centre = me.body[0]
+        elif self.centre is None:
+            self.centre = (world.width // 2, world.height // 2)
+        area = area_for((world.width, world.height, world.wrap), self.view, self.centre)
+        snap = index.snapshot_for(area, self.focus)
+        assert snap == expected_area(world, area, self.focus)
+        self.sent[world.tick] = snap
+        return snap
+
+
+def play(seed: int, size: tuple[int, int], wrap: bool, bots: int, ticks: int) -> list[Snapshot]:
+    world = World(WorldConfig(width=size[0], height=size[1], wrap=wrap, respawn_ticks=5), seed)
+    for pid in range(bots):
+        world.add_player(pid, f"b{pid}", pid % 12)
+    rng = random.Random(seed)
+    out = []
+    for _ in range(ticks):
+        steer_bots(world, rng)
+        world.step()
+        out.append(world.snapshot())
+    return out
+
+
+def check_exact(current: Snapshot, baseline: Snapshot | None) -> None:
+    """The client rebuilds ``current`` exactly from the bytes, and the hashes agree."""
+    data = encode_full(current) if baseline is None else encode_delta(current, baseline)
+    rebuilt = decode_snapshot(data, baseline)
+    assert rebuilt == current
+    digests: dict[int, int] = {}
+    assert snapshot_hash(rebuilt) == snapshot_hash(current, digests)
+    assert snapshot_hash(current, digests) == snapshot_hash(current)  # the cache agrees
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.tuples(st.integers(16, 72), st.integers(16, 56)),
+    wrap=st.booleans(),
+    bots=st.integers(2, 14),
+    views=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 30)), min_size=1, max_size=3),
+    ages=st.lists(st.integers(1, 12), min_size=8, max_size=8),
+)
+def test_area_deltas_are_exact_across_moves_deaths_and_view_changes(
+    seed: int,
+    size: tuple[int, int],
+    wrap: bool,
+    bots: int,
+    views: list[tuple[int, int]],
+    ages: list[int],
+) -> None:
+    """Whatever enters, leaves, dies or respawns, and however the view changes in
+    between (a baseline from before the change is just an older snapshot), the
+    delta against any held baseline rebuilds the area snapshot exactly."""
+    snapshots = play(seed, size, wrap, bots, 60)
+    watcher = Watcher(seed % bots, views[0])
+    for i, world in enumerate(snapshots):
+        watcher.view = views[i * len(views) // len(snapshots)]
+        current = watcher.area_snapshot(world, BlockIndex(world))
+        age = ages[i % len(ages)]
+        check_exact(current, watcher.sent.get(world.tick - age))
+        if i == 0:
+            check_exact(current, None)
+
+
+def test_entering_leaving_dying_at_the_border_and_respawning_outside() -> None:
+    """A seeded game on a big board where every case happens, each delta exact:
+    a snake entering arrives whole (cells outside the area included), one
+    leaving is dropped, a snake dying with cells in the area is dropped, the
+    focus stays while dead and its area moves when it respawns elsewhere."""
+    snapshots = play(7, (96, 64), False, 40, 400)
+    watchers = [Watcher(pid, (20, 10)) for pid in range(0, 40, 4)]
+    seen = {"entered": 0, "partly outside": 0, "left": 0, "died in area": 0, "respawn moved": 0}
+    for before_world, world in pairwise(snapshots):
+        index = BlockIndex(world)
+        for w in watchers:
+            old_centre = w.centre
+            focus_was_dead = not (before_world.player(w.focus) or world.player(w.focus)).alive
+            before = w.sent.get(before_world.tick)
+            now = w.area_snapshot(world, index)
+            check_exact(now, before)
+            if before is None:
+                continue
+            assert w.centre is not None
+            area = area_for((96, 64, False), w.view, w.centre)
+            assert area is not WHOLE
+            cells = area_cells(area, 96, 64)
+            old_ids = {p.id for p in before.players}
+            new_ids = {p.id for p in now.players}
+            for p in now.players:
+                if p.id not in old_ids:
+                    seen["entered"] += 1
+                    whole = world.player(p.id)
+                    assert whole is not None and p.body == whole.body  # arrives whole
+                    if any(c not in cells for c in p.body):
+                        seen["partly outside"] += 1
+            for pid in old_ids - new_ids:
+                gone = world.player(pid)
+                assert pid != w.focus
+                if gone is not None and not gone.alive:
+                    seen["died in area"] += 1
+                else:
+                    seen["left"] += 1
+            me = world.player(w.focus)
+            assert me is not None and w.focus in new_ids  # the focus stays, dead or alive
+            if (
+                focus_was_dead
+                and me.alive
+                and old_centre is not None
+                and abs(old_centre[0] - me.body[0][0]) + abs(old_centre[1] - me.body[0][1]) > 30
+            ):
+                seen["respawn moved"] += 1
+    assert all(seen.values()), seen
+
+
+def test_whole_board_areas_are_the_world() -> None:
+    """A view as big as the board (the default board in any terminal) gets the
+    world itself, dead players included: the old behaviour, shared bytes."""
+    assert area_for((26, 20, False), (64, 48), (3, 3)) is WHOLE
+    assert area_for((26, 20, True), (20, 12), (3, 3)) is WHOLE
+    area = area_for((200, 150, False), (40, 20), (0, 149))
+    # 12 x 7 blocks (48 x 28 cells), held on the board at its bottom-left corner.
+    assert area == Area(0, 31, 12, 7)
+
+
+def test_big_arena_on_the_lossy_link_every_client_exact() -> None:
+    """Players and a spectator on a 96x64 board with small views, 10 % loss,
+    duplicates and reordering: every snapshot a client accepted equals the area
+    snapshot the server sent it for that tick (and hashes the same), while
+    clients hold only part of the world; a resize and a follow mid-game are
+    baselines that straddle a change of area."""
+    link = LinkConfig(latency=0.03, jitter=0.01, loss=0.1, duplicate=0.03, reorder=0.05)
+    settings_ = ServerSettings(
+        tick_rate=20,
+        world=WorldConfig(width=96, height=64),
+        max_players=24,
+        bots=18,
+        seed=3,
+    )
+    sim = GameSimulation(settings_, seed=3, link=link)
+    clients = [sim.add_client(f"p{i}") for i in range(5)]
+    watcher = sim.add_client("w", spectate=True, steer=False)
+    sim.run(3.0)
+    for i, c in enumerate(clients):
+        c.core.set_view_size(16 + 6 * i, 8 + 3 * i)
+    watcher.core.set_view_size(20, 10)
+    sim.run(8.0)
+    partial = 0
+    for c in clients:
+        snap = c.core.latest_snapshot
+        assert snap is not None
+        partial += len(snap.players) < sim.server.snapshot.players.__len__()
+    assert partial > 0  # areas are really limited
+    clients[0].core.set_view_size(60, 30)
+    target = clients[1].core.player_id
+    assert target is not None
+    watcher.core.set_follow(target)
+    sim.run(8.0)
+    followed = watcher.core.latest_snapshot
+    assert followed is not None and followed.player(target) is not None
+    for c in [*clients, watcher]:
+        assert c.hash_checks > 100, c.core.name
+        assert c.hash_mismatches == 0, c.core.name
+        assert c.core.counters.mismatches == 0
+    # Everyone's scoreboard lists every player, in the area or not.
+    board = {line.id for line in watcher.core.scoreboard()}
+    assert board == {p.id for p in sim.server.snapshot.players}

@@ -10,6 +10,7 @@ loss) with every world hash checked, steering, events and a clean QUIT.
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 import zlib
@@ -234,3 +235,19 @@ def test_a_client_that_lost_its_baselines_recovers_with_one_resync(latency: floa
     assert client.resyncs == 1 and client.failures == []
     assert len(client.verified) - verified >= 30 - 2 * 10 * latency - 5
     assert client.deltas > 5 and client.history
+
+
+def test_the_spec_client_imports_nothing_of_netsnake() -> None:
+    """Its independence is the point: only msgpack, the stdlib and the transport."""
+    tree = ast.parse(Path(spec_client.__file__).read_text(encoding="utf-8"))
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    roots = {name.split(".")[0] for name in imported}
+    assert roots <= {"__future__", "struct", "zlib", "collections", "dataclasses", "typing"} | {
+        "msgpack",
+        "protocol",
+    }, roots

@@ -8,9 +8,17 @@ relay's SERVER argument and every log line go through here.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Hashable
 
-__all__ = ["format_address", "format_host", "format_peer", "parse_host", "parse_hostport"]
+__all__ = [
+    "format_address",
+    "format_host",
+    "format_peer",
+    "normalize_host",
+    "parse_host",
+    "parse_hostport",
+]
 
 
 def parse_host(text: str, default_port: int | None) -> tuple[str, int]:
@@ -74,3 +82,12 @@ def format_peer(peer: Hashable) -> str:
     if isinstance(peer, tuple) and len(peer) in (2, 4):
         return format_address(str(peer[0]), peer[1])
     return str(peer)
+
+
+def normalize_host(host: str) -> str:
+    """One spelling per host: IP addresses in their compressed form, names in lower case
+    (so that ``[0::1]:5050`` and ``[::1]:5050`` are remembered as one server)."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower()

@@ -4,7 +4,10 @@
 prepares the process; this module puts the parts together.  With a host it
 connects a :class:`~netsnake.client.session.ClientSession` to it; with none it
 first starts the real server code in-process on loopback (a free port, with
-bots), so a lone player is in a game at once.  The session's core is then
+bots, a fresh key), so a lone player is in a game at once.  Against a real
+server it applies the player's :class:`~netsnake.client.trust.ServerTrust`:
+the remembered key is pinned in the handshake, and a key proved at first
+contact (or with ``--trust-new-key``) is remembered.  The session's core is then
 handed to the urwid :class:`~netsnake.ui.app.GameApp`, and everything is torn
 down in order when the app returns.
 
@@ -16,17 +19,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import signal
 from collections.abc import Awaitable
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from netsnake.client.core import default_client_config
 from netsnake.client.recorder import ClientRecorder
 from netsnake.client.session import ClientSession
+from netsnake.client.state import TERMINAL_STATES, ConnectionState
+from netsnake.client.trust import ServerTrust
 from netsnake.server.app import RunningServer, start_server
 from netsnake.server.game import ServerSettings
 
+if TYPE_CHECKING:
+    from netsnake.ui.app import GameApp
+
 __all__ = ["play"]
+
+log = logging.getLogger("client")
 
 _SERVER_STOP_WAIT = 2.0  # s for the embedded server to say goodbye to its clients
 
@@ -43,6 +57,7 @@ async def play(
     default_name: str | None,
     predict: bool = True,
     record: Path | None = None,
+    trust: ServerTrust | None = None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
@@ -51,6 +66,9 @@ async def play(
     offering ``default_name``.  ``spectate`` joins without a snake;
     ``predict`` draws the player's own snake ahead, where their turns land
     (``--predict``); ``record`` saves what the client receives there.
+    ``trust`` (with a host) pins the server's remembered key and remembers
+    the key it proves; afterwards its ``proven`` and ``said`` tell what
+    happened.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -63,6 +81,10 @@ async def play(
         server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
         server_task = asyncio.create_task(server.run())
         host, port = server.address
+        trust = None  # its key is fresh each run: nothing to pin or remember
+    config = default_client_config()
+    if trust is not None:
+        config = replace(config, server_key=trust.pinned_key)
     session = await ClientSession.connect(
         host,
         port,
@@ -70,9 +92,15 @@ async def play(
         render_delay=render_delay,
         spectate=spectate,
         predict=predict,
+        config=config,
     )
     recorder = ClientRecorder(record, session.core) if record is not None else None
     app = GameApp(session.core, ascii_mode=ascii_mode, default_name=default_name, clock=loop.time)
+    watcher = (
+        asyncio.create_task(_remember_server_key(session, app, trust))
+        if trust is not None
+        else None
+    )
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
     try:
@@ -80,12 +108,32 @@ async def play(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if watcher is not None and trust is not None:
+            watcher.cancel()
+            await _quietly(watcher)
+            trust.proven = session.core.server_key
         if recorder is not None:
             recorder.close(loop.time())
         await session.close()
         if server is not None and server_task is not None:
             server.stop()
             await _quietly(server_task)
+
+
+async def _remember_server_key(session: ClientSession, app: GameApp, trust: ServerTrust) -> None:
+    """Once the handshake has proved the server's key, remember it (first contact or
+    --trust-new-key) and tell the player on the message line and in the log."""
+    core = session.core
+    while core.server_key is None:
+        if core.state in TERMINAL_STATES:
+            return
+        await asyncio.sleep(0.05)
+    if core.state is ConnectionState.KEY_CHANGED:
+        return  # the protocol refused it; the command line reports it
+    notice = trust.accept(core.server_key)
+    if notice is not None:
+        log.info("%s", notice.full)
+        app.notify(notice.short)
 
 
 async def _quietly(aw: Awaitable[None]) -> None:

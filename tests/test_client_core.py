@@ -6,10 +6,12 @@ The cores talk to a real :class:`GameServer` through
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from netsnake.addresses import parse_host
-from netsnake.client.core import CLIENT_TIMEOUT
+from netsnake.client.core import CLIENT_TIMEOUT, default_client_config
 from netsnake.client.state import TERMINAL_STATES, TRANSITIONS, ConnectionState, IllegalTransition
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerLeft, ServerShuttingDown
@@ -24,7 +26,14 @@ from netsnake.game.names import NameError_
 from netsnake.game.world import MAX_QUEUED_TURNS, WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient, patient_client_config
-from protocol import ClientConfig, DisconnectCode, MessageReceived
+from protocol import (
+    ClientConfig,
+    DisconnectCode,
+    MessageReceived,
+    generate_static_key,
+    key_fingerprint,
+    public_key,
+)
 from protocol.simulator import LinkConfig
 
 pytestmark = pytest.mark.timeout(60)
@@ -177,7 +186,48 @@ def test_quit_while_connecting_closes_at_once() -> None:
 def test_terminal_states() -> None:
     assert S.PLAYING not in TERMINAL_STATES and S.JOINING not in TERMINAL_STATES
     assert S.SPECTATING not in TERMINAL_STATES
-    assert {S.LOST, S.SHUTDOWN, S.CLOSED, S.REJECTED, S.UNREACHABLE} == TERMINAL_STATES
+    assert {
+        S.LOST,
+        S.SHUTDOWN,
+        S.CLOSED,
+        S.REJECTED,
+        S.UNREACHABLE,
+        S.KEY_CHANGED,
+    } == TERMINAL_STATES
+
+
+# ------------------------------------------------------------------ server identity
+
+
+def test_the_key_the_server_proves_is_known_after_the_handshake() -> None:
+    sim = game()
+    c = joined(sim)
+    assert c.core.server_key == sim.endpoint.public_key
+    assert c.core.server_fingerprint == key_fingerprint(sim.endpoint.public_key)
+
+
+def test_the_pinned_key_lets_the_client_play() -> None:
+    sim = game()
+    pinned = replace(default_client_config(), server_key=sim.endpoint.public_key)
+    c = joined(sim, config=pinned)
+    assert c.core.server_key == sim.endpoint.public_key
+
+
+def test_another_key_than_the_pinned_one_ends_key_changed() -> None:
+    sim = game()
+    remembered = public_key(generate_static_key())
+    c = sim.add_client("p", config=replace(default_client_config(), server_key=remembered))
+    sim.run(1.0)
+    core = c.core
+    assert state(c) is S.KEY_CHANGED
+    assert core.server_key == sim.endpoint.public_key  # what it proved, to report and trust
+    assert core.status_reason == (
+        f"it proved {key_fingerprint(sim.endpoint.public_key)}\n"
+        f"but {key_fingerprint(remembered)} was expected"
+    )
+    assert sim.server.humans == 0  # it never joined
+    sim.run(6.0)
+    assert state(c) is S.KEY_CHANGED  # and nothing later turns it into another ending
 
 
 # --------------------------------------------------------------------------- inputs

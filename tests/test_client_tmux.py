@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
 
+from netsnake.server.key_file import load_or_create_key as load_key_file
+
 pytestmark = [
     pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
     pytest.mark.skipif(
@@ -41,6 +43,7 @@ BOTS = 3
 GAME_START = 12.0  # s for a client to show a running game (process start included)
 
 _BORDER_TOP = re.compile(r"^[┌+][─-]{10,}[┐+]", re.MULTILINE)
+_FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 _HUD = re.compile(r"ping (\d+|--) ms\s+loss \d+\.\d%.*tick \d+")
 # A scoreboard row, right of the board: marker(1) name(12) score(5) length(4) kills(4).
 _ROW = re.compile(r"[│|] ([ ▶>])(.{11})([ \d]{5})([ \d]{4})([ \d]{4})\s*$")
@@ -120,12 +123,18 @@ class Server:
     port: int
     pid: int
     trace: Path
+    key_file: Path
 
     def turns(self, name: str) -> int:
         """Turns from ``name`` the server has received (its --input-trace file)."""
         if not self.trace.exists():
             return 0
         return sum(f'"name": "{name}"' in line for line in self.trace.read_text().splitlines())
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of the key the server proves."""
+        return load_key_file(self.key_file).fingerprint
 
 
 @pytest.fixture
@@ -137,30 +146,36 @@ def tmux() -> Iterator[Tmux]:
         term.kill()
 
 
-@pytest.fixture
-def server(tmux: Tmux, tmp_path: Path) -> Server:
-    return start_server(tmux, tmp_path)
-
-
-def start_server(tmux: Tmux, tmp_path: Path, *extra: str) -> Server:
-    """``netsnake-server`` with the test's bots and seed (and ``extra`` arguments)."""
-    trace = tmp_path / "inputs.jsonl"
+def start_server(
+    tmux: Tmux,
+    tmp_path: Path,
+    *extra: str,
+    name: str = "server",
+    key_file: Path | None = None,
+    port: int = 0,
+) -> Server:
+    """``netsnake-server`` with the test's bots and seed (and ``extra`` arguments) in a
+    tmux window of its own, once its join line is shown."""
+    trace = tmp_path / f"{name}-inputs.jsonl"
+    key_file = key_file or tmp_path / f"{name}.key"
     print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
     # Port 0: the server picks a free port and prints the join command with it.
     target = tmux.new_window(
-        "server",
+        name,
         [
             str(BIN / "netsnake-server"),
             "--bots",
             str(BOTS),
             "--port",
-            "0",
+            str(port),
             "--host",
             "127.0.0.1",
             "--seed",
             str(SEED),
             "--input-trace",
             str(trace),
+            "--key-file",
+            str(key_file),
             *extra,
         ],
     )
@@ -174,7 +189,12 @@ def start_server(tmux: Tmux, tmp_path: Path, *extra: str) -> Server:
     )
     m = join.search(screen)
     assert m is not None
-    return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace)
+    return Server(tmux, target, int(m[1]), tmux.pane_pid(target), trace, key_file)
+
+
+@pytest.fixture
+def server(tmux: Tmux, tmp_path: Path) -> Server:
+    return start_server(tmux, tmp_path)
 
 
 def unused_udp_port() -> int:
@@ -212,11 +232,14 @@ def test_play_steer_help_and_quit(tmux: Tmux, server: Server, tmp_path: Path) ->
 
     tmux.send_keys("?")
     # All of the box at once: a capture can catch a redraw half done on a busy machine.
+    # The key the server proved is in it, as its operator sees it in the server's log.
+    help_words = ("show / hide this help", "Keys", "steer", "quit", "Server key fingerprint:")
     screen = tmux.wait_for(
-        lambda s: all(w in s for w in ("show / hide this help", "Keys", "steer", "quit")),
+        lambda s: all(w in s for w in (*help_words, server.fingerprint)),
         timeout=5,
-        what="the help overlay",
+        what="the help overlay with the server's fingerprint",
     )
+    assert f"server key {server.fingerprint}" in tmux.capture(server.target, join=True)
     tmux.send_keys("?")
     screen = tmux.wait_for(
         lambda s: "show / hide this help" not in s, timeout=5, what="the help overlay hidden"
@@ -348,13 +371,23 @@ def test_a_full_spectator_list_is_explained(tmux: Tmux, tmp_path: Path) -> None:
 
 def test_no_host_plays_at_once_against_bots(tmux: Tmux, tmp_path: Path) -> None:
     started = time.monotonic()
-    client(tmux, "--name bob")
+    # The local game needs no file: nothing is read or written under this config home.
+    config, data = tmp_path / "config", tmp_path / "data"
+    tmux.run_in_shell(
+        f"XDG_CONFIG_HOME={config} XDG_DATA_HOME={data} netsnake-client --name bob; echo EXIT=$?"
+    )
     screen = wait_game(tmux, "bob", players=BOTS + 1, timeout=8)
     print(f"bob and {BOTS} bots shown after {time.monotonic() - started:.1f} s")
     names = [r.name for r in scoreboard(screen)]
     assert len(names) == BOTS + 1 and "bob" in names, screen
+    # The local server's key is fresh each run; help shows it all the same.
+    tmux.send_keys("?")
+    screen = tmux.wait_for("Server key fingerprint:", timeout=5, what="the help overlay")
+    assert _FINGERPRINT.search(screen), screen
+    tmux.send_keys("?")
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
+    assert not config.exists() and not data.exists()
     assert_shell_restored(tmux, tmp_path)
 
 
@@ -625,3 +658,94 @@ def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path:
     assert checked >= 3, f"only {checked} turns could be checked"
     tmux.send_keys("q")
     assert tmux.wait_exit(timeout=6) == 0
+
+
+# -- server identity: trust on first use, a changed key, --trust-new-key
+
+
+@pytest.mark.timeout(120)
+def test_a_changed_server_key_exits_5_until_trusted(tmux: Tmux, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    known = config / "netsnake" / "known_servers"
+    key_a, key_b = tmp_path / "a.key", tmp_path / "b.key"
+    fp_a, fp_b = load_key_file(key_a).fingerprint, load_key_file(key_b).fingerprint
+    assert fp_a != fp_b
+
+    def play(extra: str = "") -> None:
+        tmux.clear_shell()
+        tmux.run_in_shell(
+            f"XDG_CONFIG_HOME={config} netsnake-client 127.0.0.1 --port {port} --name alice"
+            f"{extra}; echo EXIT=$?"
+        )
+
+    # First contact: the key is accepted, remembered, and the player is told.
+    server = start_server(tmux, tmp_path, name="server-a", key_file=key_a)
+    port = server.port
+    play()
+    tmux.wait_for("its key is remembered in known_servers", timeout=GAME_START)
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    where = f"{known}:2"  # line 1 is the file's header comment
+    screen = tmux.capture(join=True)
+    assert f"new server 127.0.0.1:{port}: key {fp_a} added to {where}" in screen, screen
+    assert known.read_text().splitlines()[1].startswith(f"127.0.0.1:{port} x25519 ")
+
+    # Another server (another key) on the same address: refused, exit 5, file:line named.
+    os.kill(server.pid, signal.SIGTERM)
+    assert tmux.pane_exit_status(server.target, timeout=5) == 0
+    start_server(tmux, tmp_path, name="server-b", key_file=key_b, port=port)
+    play()
+    screen = tmux.wait_for(
+        f"The key of 127.0.0.1:{port} has changed!", timeout=GAME_START, what="the refusal"
+    )
+    assert fp_b in screen and fp_a in screen, screen
+    assert tmux.wait_exit(timeout=8) == 5
+    screen = tmux.capture(join=True)
+    assert f"Offending key in {where}" in screen, screen
+    assert f"it proved {fp_b}, expected {fp_a}" in screen, screen
+    assert "--trust-new-key" in screen
+    assert_shell_restored(tmux, tmp_path)
+    assert known.read_text().splitlines()[1].startswith(f"127.0.0.1:{port} x25519 ")
+    before = known.read_bytes()
+
+    # --trust-new-key accepts the change and rewrites that line...
+    play(" --trust-new-key")
+    wait_game(tmux, "alice")
+    tmux.send_keys("?")
+    assert fp_b in tmux.wait_for("Server key fingerprint:", timeout=5)
+    tmux.send_keys("?")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    screen = tmux.capture(join=True)
+    assert f"the key of 127.0.0.1:{port} changed to {fp_b}: {where} rewritten" in screen, screen
+    after = known.read_bytes()
+    assert after != before and len(after) == len(before)  # the one line, in place
+
+    # ... and from then on the new key is the one pinned.
+    play()
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert "netsnake-client:" not in tmux.capture(join=True)  # nothing new to say
+    assert known.read_bytes() == after
+
+
+def test_odd_known_servers_lines_are_reported_and_play_goes_on(
+    tmux: Tmux, server: Server, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    known = config / "netsnake" / "known_servers"
+    known.parent.mkdir(parents=True)
+    known.write_text("# mine\nnot a line at all\n127.0.0.1:5 x25519 short==\n")
+    tmux.run_in_shell(
+        f"XDG_CONFIG_HOME={config} netsnake-client 127.0.0.1 --port {server.port} --name alice"
+        "; echo EXIT=$?"
+    )
+    wait_game(tmux, "alice")
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    screen = tmux.capture(join=True)
+    assert f"warning: {known}:2: expected 'HOST:PORT x25519 KEY', found 5 fields" in screen
+    assert f"warning: {known}:3: key 'short==' is not base64; line ignored" in screen, screen
+    assert known.read_text().splitlines()[3].startswith(f"127.0.0.1:{server.port} x25519 ")

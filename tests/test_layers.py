@@ -24,13 +24,32 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "netsnake.server",
         "netsnake.ui",
         "netsnake.play",
+        "netsnake.botapi",
+        "netsnake.botplay",
         "netsnake.play_replay",
         "netsnake.recording_file",
         "netsnake.netem",
         "netsnake.sim",
     ),
+    # The bot API is data and helpers over the game, for bot writers: nothing else.
+    "netsnake.botapi": (
+        "netsnake.client",
+        "netsnake.server",
+        "netsnake.ui",
+        "netsnake.play",
+        "netsnake.play_replay",
+        "netsnake.botplay",
+        "netsnake.netem",
+        "netsnake.sim",
+    ),
     # The client package below its command line: the model never imports the view.
-    "netsnake.client": ("netsnake.ui", "netsnake.server", "netsnake.play", "netsnake.play_replay"),
+    "netsnake.client": (
+        "netsnake.ui",
+        "netsnake.server",
+        "netsnake.play",
+        "netsnake.play_replay",
+        "netsnake.botplay",
+    ),
     "netsnake.server": ("netsnake.client", "netsnake.ui", "netsnake.play", "netsnake.play_replay"),
     "netsnake.ui": (
         "netsnake.server",

@@ -34,7 +34,14 @@ from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
 from netsnake.ui.board import Board
-from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, TooSmall, help_size
+from netsnake.ui.overlays import (
+    NamePrompt,
+    SizeGuard,
+    StatusScreen,
+    TooSmall,
+    help_overlay,
+    help_size,
+)
 from netsnake.ui.palette import build_palette, detect_colors
 from netsnake.ui.panels import (
     SCOREBOARD_WIDTH,
@@ -468,6 +475,7 @@ class FakeCore:
         self.status_reason = ""
         self.rejection_code: RejectionCode | None = None
         self.server_label = "localhost:4000"
+        self.server_fingerprint: str | None = "SHA256:" + "Fp" * 21 + "x"
         self.connect_attempts = 1
         self.player_id: int | None = 1
         self.name = name
@@ -669,6 +677,8 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
     assert "ping 12 ms" in game
     assert "bot2 joined" in game
     assert "steer" in seen["help"] and "quit" in seen["help"]
+    assert "Server key fingerprint:" in seen["help"]
+    assert core.server_fingerprint is not None and core.server_fingerprint in seen["help"]
     assert "steer" not in seen["after"]
 
 
@@ -727,6 +737,7 @@ def test_help_fits_a_standard_terminal(ascii_mode: bool) -> None:
         (ConnectionState.UNREACHABLE, "", 2, "Could not reach localhost:4000"),
         (ConnectionState.REJECTED, "server full", 3, "Rejected: server full"),
         (ConnectionState.SHUTDOWN, "maintenance", 0, "Server shut down"),
+        (ConnectionState.KEY_CHANGED, "it proved X", 5, "The key of localhost:4000 has changed!"),
     ],
 )
 def test_app_terminal_states_show_message_then_exit(
@@ -742,6 +753,36 @@ def test_app_terminal_states_show_message_then_exit(
 
     got, _ = asyncio.run(_run_app_with_clock(core, script, linger=0.3))
     assert got == code
+
+
+def test_app_notices_wait_for_the_game_then_show_on_the_message_line() -> None:
+    core = FakeCore(lambda: 0.0, name=None)  # the name prompt is up first
+    seen: list[str] = []
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        app.notify("new server: its key is remembered")
+        await asyncio.sleep(0.15)
+        seen.append(_text(screen))
+        core.state = ConnectionState.PLAYING
+        _keys(app, "enter")
+        await asyncio.sleep(0.2)
+        seen.append(_text(screen))
+        _keys(app, "q")
+
+    asyncio.run(_run_app_with_clock(core, script))
+    assert "Choose a player name" in seen[0] and "its key is remembered" not in seen[0]
+    assert "new server: its key is remembered" in seen[1], seen[1]
+
+
+def test_help_shows_the_fingerprint_or_that_it_is_not_known_yet() -> None:
+    fingerprint = "SHA256:" + "a" * 43
+    for fp, shown in ((fingerprint, fingerprint), (None, "(not known yet)")):
+        for ascii_mode in (False, True):
+            overlay = help_overlay(urwid.SolidFill(" "), ascii_mode=ascii_mode, fingerprint=fp)
+            cols, rows = help_size(ascii_mode, fp)
+            text = [line.decode() for line in overlay.render((80, 24)).text]
+            assert any(shown in line for line in text), text
+            assert cols <= 80 and rows <= 24
 
 
 def test_app_any_key_leaves_a_final_status_early() -> None:

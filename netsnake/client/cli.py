@@ -4,7 +4,8 @@ This module parses the arguments and prepares the process (logging, a
 terminal check); :func:`netsnake.play.play` wires the game together.  With a
 HOST it joins that server; with none it starts the real server code
 in-process on loopback (a free port, 3 bots) and joins it, so a lone player
-is in a game at once.
+is in a game at once.  ``--bot FILE_OR_MODULE:FUNCTION`` plays a bot function
+instead of a person, without a UI (:func:`netsnake.botplay.run_bots`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from pathlib import Path
 
 from netsnake.addresses import parse_host
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.client.botrunner import BotLoadError, BotSource, load_bot
+from netsnake.client.known_servers import (
+    KnownServers,
+    KnownServersError,
+    default_known_servers_path,
+    server_label,
+)
+from netsnake.client.trust import KEY_CHANGED_EXIT, ServerTrust
 from netsnake.game.names import NameError_, validate_name
 from netsnake.logsetup import setup_logging
 from netsnake.play import play
@@ -38,6 +47,26 @@ def _render_delay(text: str) -> float | None:
     if not 0 <= ms <= 2000:
         raise argparse.ArgumentTypeError(f"{ms:g} ms is not between 0 and 2000")
     return ms / 1000
+
+
+def _budget(text: str) -> float:
+    try:
+        ms = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not milliseconds") from None
+    if not 1 <= ms <= 10_000:
+        raise argparse.ArgumentTypeError(f"{ms:g} ms is not between 1 and 10000")
+    return ms / 1000
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 1e6:
+        raise argparse.ArgumentTypeError(f"{value:g} s is not between 0 and 1000000")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,12 +107,61 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="bots in the local game when no HOST is given (default 3)",
     )
+    p.add_argument(
+        "--trust-new-key",
+        action="store_true",
+        help="accept a server key that differs from the one in known_servers, and remember it",
+    )
     p.add_argument("--log-file", metavar="PATH", help="write a debug log here")
     p.add_argument("--record", metavar="FILE", help="save the game this client sees to FILE")
     p.add_argument(
         "--replay", metavar="FILE", help="play a recording (from --record) instead of joining"
     )
+    bot = p.add_argument_group("bots (no UI; see README 'Write your own bot')")
+    bot.add_argument(
+        "--bot",
+        metavar="FILE_OR_MODULE:FUNCTION",
+        help="play with this function (view) -> turn instead of the keyboard, without a UI; "
+        "'builtin' is netsnake's own bot",
+    )
+    bot.add_argument(
+        "--bot-budget",
+        type=_budget,
+        default=None,
+        metavar="MS",
+        help="time the function may take per tick before its answer is skipped "
+        "(default half a tick)",
+    )
+    bot.add_argument(
+        "--count",
+        type=int_range(1, 64),
+        default=1,
+        help="bots to run from this process, named NAME-1..NAME-N (default 1)",
+    )
+    bot.add_argument(
+        "--duration",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="leave after this long (default: until Ctrl+C or the server ends)",
+    )
     return p
+
+
+def _say(line: str) -> None:
+    print(f"netsnake-client: {line}", file=sys.stderr)
+
+
+def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
+    """What known_servers says about ``host``; ignored lines are reported on stderr.
+
+    Raises KnownServersError if the file cannot be read.
+    """
+    known = KnownServers.load(default_known_servers_path())
+    for report in known.problem_reports():
+        log.warning("%s", report)
+        _say(f"warning: {report}")
+    return ServerTrust(known, server_label(host, port), trust_new_key)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             host, port = parse_host(args.host, args.port)
         except ValueError as exc:
             parser.error(f"bad HOST: {exc}")
+    elif args.trust_new_key:
+        parser.error("--trust-new-key needs a HOST (the local game has no key to trust)")
     if args.record is not None:
         try:
             with open(args.record, "wb"):
@@ -111,35 +191,109 @@ def main(argv: list[str] | None = None) -> int:
             args.name = validate_name(args.name)
         except NameError_ as exc:
             parser.error(f"bad --name: {exc}")
+    source: BotSource | None = None
+    if args.bot is None:
+        for flag, given in (
+            ("--bot-budget", args.bot_budget is not None),
+            ("--count", args.count != 1),
+            ("--duration", args.duration is not None),
+        ):
+            if given:
+                parser.error(f"{flag} needs --bot")
+    else:
+        if args.spectate:
+            parser.error("--spectate and --bot do not go together (a bot plays)")
+        if args.record is not None:
+            parser.error("--record is for the terminal client, not --bot")
+        try:
+            source = load_bot(args.bot)
+        except BotLoadError as exc:
+            parser.error(f"bad --bot: {exc}")
     if args.log_file:
         try:
             stream = open(args.log_file, "a", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             parser.error(f"cannot open log file: {exc.strerror}")
         setup_logging("debug", stream)
+    elif source is not None:
+        # No UI: the bots' errors and warnings go to stderr.
+        setup_logging("warning", sys.stderr)
     else:
         # The terminal belongs to the game: log nothing there.
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger().setLevel(logging.CRITICAL)
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
+    if source is None and (not sys.stdin.isatty() or not sys.stdout.isatty()):
         print(
             "netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
             file=sys.stderr,
         )
         return 1
+    trust: ServerTrust | None = None
+    if host is not None:
+        try:
+            trust = _load_trust(host, port, args.trust_new_key)
+        except KnownServersError as exc:
+            _say(f"error: {exc}")
+            return 1
+    if source is not None:
+        code = _run_bots(args, host, port, source, trust)
+    else:
+        try:
+            code = _play(args, host, port, trust)
+        except KeyboardInterrupt:
+            return 0
+        except OSError as exc:
+            print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    # The game's screen is gone: what is printed now stays in the terminal.
+    if trust is not None:
+        for line in trust.said:
+            _say(line)
+        if code == KEY_CHANGED_EXIT:
+            for line in trust.mismatch_report():
+                _say(line)
+    return code
+
+
+def _play(args: argparse.Namespace, host: str | None, port: int, trust: ServerTrust | None) -> int:
+    return asyncio.run(
+        play(
+            host,
+            port,
+            name=args.name,
+            render_delay=args.render_delay,
+            ascii_mode=args.ascii,
+            spectate=args.spectate,
+            bots=args.bots,
+            predict=args.predict == "on",
+            default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
+            record=Path(args.record) if args.record is not None else None,
+            trust=trust,
+        )
+    )
+
+
+def _run_bots(
+    args: argparse.Namespace,
+    host: str | None,
+    port: int,
+    source: BotSource,
+    trust: ServerTrust | None,
+) -> int:
+    from netsnake.botplay import bot_names, run_bots
+
     try:
         return asyncio.run(
-            play(
+            run_bots(
                 host,
                 port,
-                name=args.name,
-                render_delay=args.render_delay,
-                ascii_mode=args.ascii,
-                spectate=args.spectate,
-                bots=args.bots,
+                source,
+                names=bot_names(args.name or source.default_name, args.count),
+                budget=args.bot_budget,
                 predict=args.predict == "on",
-                default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
-                record=Path(args.record) if args.record is not None else None,
+                local_bots=args.bots,
+                duration=args.duration,
+                trust=trust,
             )
         )
     except KeyboardInterrupt:

@@ -86,6 +86,7 @@ from protocol import (
     LocalProtocolError,
     MessageReceived,
     PayloadReceived,
+    key_fingerprint,
 )
 
 __all__ = [
@@ -182,7 +183,11 @@ class ClientCore:
         """``spectate`` asks for a seat without a snake (see :meth:`switch_seat`);
         ``predict`` draws the player's own snake ahead (``--predict``) and
         ``others_now`` marks where the others' heads probably are now."""
-        self.endpoint = ClientEndpoint(server, config or default_client_config(), nonce)
+        config = config or default_client_config()
+        self.endpoint = ClientEndpoint(server, config, nonce)
+        #: The key the server proved in the handshake (also when it was not the pinned one).
+        self.server_key: bytes | None = None
+        self._pinned_key = config.server_key
         self.server_label = server_label
         self._state = ConnectionState.CONNECTING
         self.status_reason = ""
@@ -273,6 +278,11 @@ class ClientCore:
     def connect_attempts(self) -> int:
         return self.endpoint.handshake_attempts
 
+    @property
+    def server_fingerprint(self) -> str | None:
+        """The ``SHA256:`` fingerprint of the key the server proved, once it has."""
+        return key_fingerprint(self.server_key) if self.server_key is not None else None
+
     def poll(self, now: float) -> None:
         """Time-based upkeep: the quit deadline and the render delay's inputs."""
         self._now = now
@@ -295,6 +305,7 @@ class ClientCore:
         elif isinstance(event, MessageReceived):
             self._on_message(event.data)
         elif isinstance(event, ConnectionEstablished):
+            self.server_key = event.server_key
             self._enter(ConnectionState.JOINING)
             if self.name is not None:
                 self._send_join()
@@ -403,6 +414,7 @@ class ClientCore:
             ConnectionState.SHUTDOWN,
             ConnectionState.LOST,
             ConnectionState.UNREACHABLE,
+            ConnectionState.KEY_CHANGED,
         ):
             return  # already over; how the connection ended changes nothing
         code = event.code
@@ -420,6 +432,13 @@ class ClientCore:
         rejection: RejectionCode | None = None
         if code == DisconnectCode.UNREACHABLE:
             state, reason = ConnectionState.UNREACHABLE, f"Could not reach {self.server_label}"
+        elif code == DisconnectCode.SERVER_KEY_MISMATCH:
+            # The protocol keeps the key the server proved, to report (and perhaps trust).
+            self.server_key = self.endpoint.server_key
+            proven = key_fingerprint(self.server_key) if self.server_key else "another key"
+            pinned = key_fingerprint(self._pinned_key) if self._pinned_key else "?"
+            state = ConnectionState.KEY_CHANGED
+            reason = f"it proved {proven}\nbut {pinned} was expected"
         elif code == DisconnectCode.SHUTDOWN:
             state, reason = ConnectionState.SHUTDOWN, event.reason or "server shut down"
         elif code in (

@@ -1,19 +1,19 @@
 """Bot-driven clients without a UI: the same ClientCore the terminal UI uses.
 
 Tests and benchmarks use them as stand-ins for people: each one connects over
-real UDP, joins with a name and steers with :func:`netsnake.game.bots.choose_turn`
-from the snapshots it receives (so it plays through the same input path as a
-human pressing keys).
+real UDP, joins with a name and steers with the built-in bot
+(:func:`netsnake.botapi.builtin_bot`, i.e. :func:`netsnake.game.bots.choose_turn`)
+through the bot API's :class:`~netsnake.client.botrunner.BotRunner`, called
+inline on each snapshot (so it plays through the same input path as a human
+pressing keys, and as ``netsnake-client --bot builtin``).
 """
 
 from __future__ import annotations
 
-import random
-
+from netsnake.botapi import builtin_bot
+from netsnake.client.botrunner import BotRunner
 from netsnake.client.session import ClientSession
-from netsnake.client.state import ConnectionState
-from netsnake.game.bots import steer_client
-from netsnake.game.snapshot import Snapshot
+from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from protocol import ClientConfig
 
 __all__ = ["HeadlessBot"]
@@ -25,9 +25,10 @@ class HeadlessBot:
     def __init__(self, session: ClientSession, seed: int = 0, steer: bool = True) -> None:
         self.session = session
         self.core = session.core
-        self._rng = random.Random(seed)
-        self._steer = steer
-        self.core.snapshot_listeners.append(self._on_snapshot)
+        self.runner: BotRunner | None = None
+        if steer:
+            name = self.core.name or "bot"
+            self.runner = BotRunner(self.core, builtin_bot(seed), name=name, threaded=False)
 
     @classmethod
     async def join(
@@ -47,22 +48,12 @@ class HeadlessBot:
         ``predict`` as for people: the bot steers the snake it would see drawn.
         """
         session = await ClientSession.connect(host, port, name=name, config=config, predict=predict)
-        ok = await session.wait_for(
-            ConnectionState.PLAYING,
-            ConnectionState.REJECTED,
-            ConnectionState.UNREACHABLE,
-            ConnectionState.LOST,
-            timeout=timeout,
-        )
+        ok = await session.wait_for(ConnectionState.PLAYING, *TERMINAL_STATES, timeout=timeout)
         if not ok or session.core.state is not ConnectionState.PLAYING:
             state, reason = session.core.state.value, session.core.status_reason
             await session.close()
             raise RuntimeError(f"{name} could not join: {state} {reason}".strip())
         return cls(session, seed, steer)
-
-    def _on_snapshot(self, snapshot: Snapshot, now: float) -> None:
-        if self._steer:
-            steer_client(self.core, snapshot, self._rng)
 
     async def quit(self) -> None:
         await self.session.quit()

@@ -9,6 +9,7 @@ that checks this table, and refuses anything else with
     PLAYING <--SEATED--> SPECTATING   (admitted either way: snapshots flow to both)
     CONNECTING --denied: full, version, bad token--> REJECTED
     CONNECTING --handshake timed out / host unknown--> UNREACHABLE
+    CONNECTING --the server proved another key than the pinned one--> KEY_CHANGED
     JOINING --REJECTED--> REJECTED --new name--> JOINING
     CONNECTING, JOINING, PLAYING, SPECTATING, REJECTED --SHUTDOWN / disconnect--> SHUTDOWN or LOST
     any state but CLOSED --the player quits--> CLOSED
@@ -20,6 +21,7 @@ import enum
 
 __all__ = [
     "ADMITTED_STATES",
+    "EXIT_CODES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "ConnectionState",
@@ -33,6 +35,7 @@ class ConnectionState(enum.Enum):
     ``CONNECTING`` and ``JOINING`` lead to a seat: ``PLAYING`` (with a
     snake) or ``SPECTATING`` (without); every other state ends the session
     (``REJECTED`` may be retried with another name).
+    ``KEY_CHANGED``: the server proved another key than the one pinned for it.
     """
 
     CONNECTING = "connecting"
@@ -44,6 +47,7 @@ class ConnectionState(enum.Enum):
     LOST = "lost"
     SHUTDOWN = "shutdown"
     CLOSED = "closed"
+    KEY_CHANGED = "key-changed"
 
 
 class IllegalTransition(RuntimeError):
@@ -58,6 +62,7 @@ TERMINAL_STATES = frozenset(
         ConnectionState.LOST,
         ConnectionState.SHUTDOWN,
         ConnectionState.CLOSED,
+        ConnectionState.KEY_CHANGED,
     }
 )
 
@@ -69,7 +74,7 @@ _S = ConnectionState
 #: Every legal state change, and nothing else.
 TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.CONNECTING: frozenset(
-        {_S.JOINING, _S.REJECTED, _S.UNREACHABLE, _S.LOST, _S.SHUTDOWN, _S.CLOSED}
+        {_S.JOINING, _S.REJECTED, _S.UNREACHABLE, _S.LOST, _S.SHUTDOWN, _S.CLOSED, _S.KEY_CHANGED}
     ),
     _S.JOINING: frozenset(
         {_S.PLAYING, _S.SPECTATING, _S.REJECTED, _S.LOST, _S.SHUTDOWN, _S.CLOSED}
@@ -86,5 +91,16 @@ TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.UNREACHABLE: frozenset({_S.CLOSED}),
     _S.LOST: frozenset({_S.CLOSED}),
     _S.SHUTDOWN: frozenset({_S.CLOSED}),
+    _S.KEY_CHANGED: frozenset({_S.CLOSED}),
     _S.CLOSED: frozenset(),
+}
+
+#: Process exit code for each way a session ends (the terminal UI's and ``--bot``'s).
+EXIT_CODES: dict[ConnectionState, int] = {
+    _S.CLOSED: 0,
+    _S.SHUTDOWN: 0,
+    _S.UNREACHABLE: 2,
+    _S.REJECTED: 3,
+    _S.LOST: 4,
+    _S.KEY_CHANGED: 5,
 }

@@ -22,9 +22,10 @@ from typing import IO
 
 from netsnake.addresses import format_host
 from netsnake.server.game import AppliedTurn, GameServer, ServerSettings
+from netsnake.server.key_file import ServerKey
 from netsnake.server.recorder import ServerRecorder
 from netsnake.transport import UdpTransport, bind_udp_socket, open_udp
-from protocol import ServerConfig, ServerEndpoint
+from protocol import ServerConfig, ServerEndpoint, key_fingerprint
 
 __all__ = ["RunningServer", "lan_addresses", "serve", "start_server"]
 
@@ -80,6 +81,11 @@ class RunningServer:
         self._ticks = _TickStats([])
         #: Writes every tick to a file when the server records (``--record``).
         self.recorder: ServerRecorder | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The ``SHA256:`` fingerprint of the key clients see (and remember)."""
+        return key_fingerprint(self.game.endpoint.public_key)
 
     def stop(self) -> None:
         """Ask the tick loop to shut down (safe from signal handlers)."""
@@ -171,12 +177,18 @@ async def start_server(
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
     record_dir: Path | None = None,
+    static_key: bytes | None = None,
 ) -> RunningServer:
     """Bind and start serving; raises OSError if the address cannot be used
-    (or, with ``record_dir``, the recording cannot be created)."""
+    (or, with ``record_dir``, the recording cannot be created).
+
+    ``static_key`` is the server's long-term X25519 private key (None: a fresh
+    one, as the local game uses).
+    """
     sock = bind_udp_socket(host, port)
     endpoint = ServerEndpoint(
-        ServerConfig(max_connections=settings.max_connections), secret=os.urandom(32)
+        ServerConfig(max_connections=settings.max_connections, static_key=static_key),
+        secret=os.urandom(32),
     )
     tracer: Callable[[str, int, float], None] | None = None
     turn_tracer: Callable[[AppliedTurn], None] | None = None
@@ -217,6 +229,7 @@ async def serve(
     stats_interval: float = 30.0,
     input_trace: IO[str] | None = None,
     record_dir: Path | None = None,
+    key: ServerKey | None = None,
 ) -> None:
     """Run a server until SIGINT or SIGTERM (the command-line entry point's body)."""
     server = await start_server(
@@ -226,6 +239,7 @@ async def serve(
         stats_interval=stats_interval,
         input_trace=input_trace,
         record_dir=record_dir,
+        static_key=key.private if key is not None else None,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -255,5 +269,14 @@ async def serve(
             format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
+    if key is not None:
+        log.info(
+            "server key %s (%s %s)",
+            server.fingerprint,
+            "new, saved in" if key.created else "from",
+            key.path,
+        )
+    else:
+        log.info("server key %s (new for this run only)", server.fingerprint)
     log.info("press Ctrl+C to stop")
     await server.run()

@@ -15,6 +15,7 @@ from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
 from netsnake.server.game import ServerSettings
+from netsnake.server.key_file import KeyFileError, default_key_path, load_or_create_key
 
 __all__ = ["main", "parse_args"]
 
@@ -91,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between stats lines (default 30)",
     )
     p.add_argument(
+        "--key-file",
+        metavar="PATH",
+        type=Path,
+        default=None,
+        help="the server's private key, created on first run "
+        "(default $XDG_DATA_HOME/netsnake/server.key)",
+    )
+    p.add_argument(
         "--input-trace",
         metavar="PATH",
         help="append one JSON line per received turn, and one per turn applied "
@@ -136,6 +145,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
 def main(argv: list[str] | None = None) -> int:
     args, settings = parse_args(argv)
     setup_logging(args.log_level)
+    try:
+        key = load_or_create_key(args.key_file or default_key_path())
+    except KeyFileError as exc:
+        print(f"netsnake-server: error: {exc}", file=sys.stderr)
+        return 1
     record_dir = Path(args.record) if args.record is not None else None
     trace: IO[str] | None = None
     try:
@@ -149,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 stats_interval=args.stats_interval,
                 input_trace=trace,
                 record_dir=record_dir,
+                key=key,
             )
         )
     except OSError as exc:

@@ -31,7 +31,7 @@ from urwid.str_util import get_byte_encoding
 from netsnake.client.camera import area_span
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
-from netsnake.client.state import ADMITTED_STATES, ConnectionState
+from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, ConnectionState
 from netsnake.game.direction import Direction
 from netsnake.game.events import (
     PlayerDied,
@@ -63,15 +63,6 @@ __all__ = [
 
 #: Rejection codes after which the app asks for another name instead of exiting.
 RETRYABLE_REJECTIONS = frozenset({RejectionCode.BAD_NAME})
-
-#: Process exit code for each way a session ends.
-EXIT_CODES: dict[ConnectionState, int] = {
-    ConnectionState.CLOSED: 0,
-    ConnectionState.SHUTDOWN: 0,
-    ConnectionState.UNREACHABLE: 2,
-    ConnectionState.REJECTED: 3,
-    ConnectionState.LOST: 4,
-}
 
 _STEER_KEYS: dict[str, Direction] = {
     "up": Direction.UP,
@@ -131,6 +122,8 @@ class ClientView(Protocol):
     def spectators(self) -> int: ...
     @property
     def view_id(self) -> int | None: ...
+    @property
+    def server_fingerprint(self) -> str | None: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
     # Every player, also those outside the area of interest (SCORES).
@@ -261,7 +254,8 @@ class GameApp:
         self._last_state: ConnectionState | None = None
         self._prompt_open = core.name is None
         self._help = False
-        self._shown_key: tuple[urwid.Widget, bool] | None = None
+        self._shown_key: tuple[urwid.Widget, bool, str | None] | None = None
+        self._notices: list[str] = []
         self._quit_deadline: float | None = None
         self._exit_code: int | None = None
         self._exit_at = 0.0
@@ -276,7 +270,8 @@ class GameApp:
     async def run(self) -> int:
         """Show the UI until the session ends; returns the process exit code.
 
-        0 user quit or server shut down, 2 unreachable, 3 rejected, 4 connection lost.
+        0 user quit or server shut down, 2 unreachable, 3 rejected, 4 connection lost,
+        5 the server's key is not the one remembered for it.
         """
         aloop = asyncio.get_running_loop()
         self._done = aloop.create_future()
@@ -362,6 +357,8 @@ class GameApp:
     def _on_state_change(self, state: ConnectionState, now: float) -> None:
         core = self._core
         reason = safe_name(core.status_reason, 60, placeholder="")
+        if state is ConnectionState.KEY_CHANGED:
+            reason = core.status_reason  # made here from two fingerprints: safe, and longer
         label = core.server_label
         if state in ADMITTED_STATES and self._last_state in ADMITTED_STATES:
             seated = "you are playing" if state is ConnectionState.PLAYING else "you are watching"
@@ -377,6 +374,7 @@ class GameApp:
             ConnectionState.LOST: ("Connection lost", reason),
             ConnectionState.SHUTDOWN: ("Server shut down", reason),
             ConnectionState.CLOSED: ("Disconnected", reason),
+            ConnectionState.KEY_CHANGED: (f"The key of {label} has changed!", reason),
         }.get(state)
         if final is None:
             return
@@ -385,11 +383,17 @@ class GameApp:
             ConnectionState.REJECTED,
             ConnectionState.UNREACHABLE,
             ConnectionState.LOST,
+            ConnectionState.KEY_CHANGED,
         )
         self.status.show(title, detail + ("\n\n" if detail else "") + "press any key", error=error)
         self._show(self.status, StatusScreen.MIN_SIZE)
         self._exit_code = EXIT_CODES[state]
         self._exit_at = now + self._linger
+
+    def notify(self, text: str) -> None:
+        """Show ``text`` on the message line (from the next game frame on, so a
+        notice given while the name prompt is up is not missed)."""
+        self._notices.append(text)
 
     def _on_event(self, event: object, now: float) -> None:
         text = format_event(event, self._core.player_id)
@@ -422,6 +426,9 @@ class GameApp:
             self.messages.set_sticky(self._spectating_notice(latest, view_id))
         else:
             self.messages.set_sticky(self._respawn_notice(latest, core.player_id))
+        for notice in self._notices:
+            self.messages.post(notice, now)
+        self._notices.clear()
         self.messages.update(now)
         self._show(self._game_view, self._game_min)
 
@@ -456,14 +463,17 @@ class GameApp:
         self._game_view = self._layout
 
     def _show(self, widget: urwid.Widget, min_size: tuple[int, int]) -> None:
+        fingerprint = self._core.server_fingerprint if self._help else None
         if self._help:
-            hc, hr = help_size(self._ascii)
+            hc, hr = help_size(self._ascii, fingerprint)
             min_size = (max(min_size[0], hc), max(min_size[1], hr))
-            if self._shown_key != (widget, True):
-                self.top.body = help_overlay(widget, ascii_mode=self._ascii)
+            if self._shown_key != (widget, True, fingerprint):
+                self.top.body = help_overlay(
+                    widget, ascii_mode=self._ascii, fingerprint=fingerprint
+                )
         elif self.top.body is not widget:
             self.top.body = widget
-        self._shown_key = (widget, self._help)
+        self._shown_key = (widget, self._help, fingerprint)
         self.top.min_size = min_size
 
     # -- input

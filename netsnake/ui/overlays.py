@@ -39,6 +39,8 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+C", "quit at once"),
 )
 _ASCII_HELP_KEYS = (("arrows  WASD  hjkl", "steer"), *HELP_KEYS[1:])
+_SERVER_KEY = "Server key fingerprint:"
+_KEY_UNKNOWN = "(not known yet)"
 
 #: What each net-graph column says about its snapshot tick (netsnake.client.netstats).
 NET_GRAPH_MEANINGS: dict[str, str] = {
@@ -270,21 +272,30 @@ class NamePrompt(urwid.WidgetWrap[urwid.Widget]):
         return result
 
 
-def help_size(ascii_mode: bool = False) -> tuple[int, int]:
-    """The (columns, rows) of the help box."""
+def help_size(ascii_mode: bool = False, fingerprint: str | None = None) -> tuple[int, int]:
+    """The (columns, rows) of the help box (with the server key's ``fingerprint``)."""
     keys = _help_rows(ascii_mode)
     line = max(len(k) for k, _ in keys) + 3 + max(len(v) for _, v in keys)
-    return line + 2, len(keys) + 2  # plus the frame
+    key_lines = max(len(_SERVER_KEY), len(fingerprint or _KEY_UNKNOWN))
+    # Plus a divider, the label and the fingerprint, and the frame.
+    return max(line, key_lines) + 2, len(keys) + 3 + 2
 
 
 def help_overlay(
-    bottom: urwid.Widget, *, ascii_mode: bool = False
+    bottom: urwid.Widget, *, ascii_mode: bool = False, fingerprint: str | None = None
 ) -> urwid.Overlay[urwid.Widget, urwid.Widget]:
-    """The help box (the key list) centred over ``bottom``."""
+    """The help box centred over ``bottom``: the key list, then the server's key
+    fingerprint (``fingerprint``, None while it is not known), to compare with
+    the one the server's operator sees in its log."""
     keys = _help_rows(ascii_mode)
     key_cols = max(len(k) for k, _ in keys)
     lines: list[urwid.Widget] = [
         urwid.Text([("help.key", f"{k:<{key_cols}}"), "   ", v], wrap="clip") for k, v in keys
+    ]
+    lines += [
+        urwid.Divider(),
+        urwid.Text(("help.key", _SERVER_KEY), wrap="clip"),
+        urwid.Text(fingerprint or _KEY_UNKNOWN, wrap="clip"),
     ]
     pile = urwid.Pile(lines)
     if ascii_mode:
@@ -303,5 +314,5 @@ def help_overlay(
     else:
         frame = urwid.LineBox(pile, title="Keys")
     box = urwid.AttrMap(frame, "help")
-    cols, rows = help_size(ascii_mode)
+    cols, rows = help_size(ascii_mode, fingerprint)
     return urwid.Overlay(box, bottom, "center", cols, "middle", rows)

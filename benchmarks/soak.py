@@ -50,6 +50,7 @@ if __package__ in (None, ""):
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.game.messages import encode_message
 from netsnake.game.snapshot import Snapshot
+from netsnake.game.world import WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import GameSimulation, SimClient, patient_client_config
 from protocol import ClientState
@@ -77,6 +78,12 @@ class SoakConfig:
     sample_every: float = 10.0
     replace_ended: bool = True
     """Start a fresh client when one's connection ends, so the game stays full."""
+    width: int = WorldConfig().width
+    height: int = WorldConfig().height
+    bots: int = 0
+    view: tuple[int, int] | None = None
+    """The VIEW the clients state (None: the default); with a board bigger than
+    the area, clients move across each other's areas of interest."""
 
     @property
     def link(self) -> LinkConfig:
@@ -144,7 +151,11 @@ class _Soak:
     def __init__(self, cfg: SoakConfig) -> None:
         self.cfg = cfg
         settings = ServerSettings(
-            tick_rate=cfg.tick_rate, max_players=max(16, cfg.clients), seed=cfg.seed
+            tick_rate=cfg.tick_rate,
+            max_players=max(16, cfg.clients + cfg.bots),
+            bots=cfg.bots,
+            world=WorldConfig(width=cfg.width, height=cfg.height),
+            seed=cfg.seed,
         )
         self.sim = GameSimulation(settings, seed=cfg.seed, link=cfg.link)
         self.tracked: dict[Hashable, _Tracked] = {}
@@ -171,6 +182,8 @@ class _Soak:
         self.result.clients_started += 1
         sc = self.sim.add_client(f"soak{n}", config=patient_client_config())
         core = sc.core
+        if self.cfg.view is not None:
+            core.set_view_size(*self.cfg.view)
 
         # Draw a frame per snapshot, as the UI does (at least): the render buffer
         # only forgets old ticks when frames are sampled.
@@ -402,7 +415,14 @@ def _parse(argv: list[str] | None) -> SoakConfig:
     p.add_argument(
         "--no-replace", action="store_true", help="do not start a new client when a connection ends"
     )
+    p.add_argument("--width", type=int, default=d.width, help="board width")
+    p.add_argument("--height", type=int, default=d.height, help="board height")
+    p.add_argument("--bots", type=int, default=d.bots, help="server bots")
+    p.add_argument("--view", default=None, help="VIEW the clients state, COLSxROWS")
     a = p.parse_args(argv)
+    view = None if a.view is None else tuple(int(v) for v in a.view.lower().split("x"))
+    if view is not None and len(view) != 2:
+        p.error("--view must look like 24x12")
     return SoakConfig(
         minutes=a.minutes,
         clients=a.clients,
@@ -416,6 +436,10 @@ def _parse(argv: list[str] | None) -> SoakConfig:
         jitter=a.jitter,
         sample_every=a.sample,
         replace_ended=not a.no_replace,
+        width=a.width,
+        height=a.height,
+        bots=a.bots,
+        view=None if view is None else (view[0], view[1]),
     )
 
 

@@ -79,12 +79,9 @@ def record_game_on_default_board() -> bytes:
 
 
 def record_game_on_big_board() -> bytes:
-    """Six bots on a 120×80 board (268×84 columns and rows to show it whole).
-
-    Seed 6: the camera test needs p0 away from the top-left corner at the start,
-    which with seed 5 stopped holding when the bots changed (arena).
-    """
+    """Six bots on a 120×80 board (268×84 columns and rows to show it whole)."""
     config = WorldConfig(width=120, height=80)
+    # Seed 6: p0 starts far from the top-left corner (the boards' food changed in game version 4).
     return record_chunks(play(6, 300, 6, config=config), keyframe_interval=100)[0]
 
 

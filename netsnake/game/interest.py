@@ -33,8 +33,8 @@ the world's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
@@ -109,34 +109,44 @@ def area_for(board: tuple[int, int, bool], view: tuple[int, int], centre: Cell) 
     return Area(bx, by, columns, rows)
 
 
+@lru_cache(maxsize=4096)
+def _block_keys(area: Area, nbx: int, nby: int) -> tuple[int, ...]:
+    """The keys ``bx + by * nbx`` of an area's blocks (areas repeat tick after tick)."""
+    xs = [(area.bx + i) % nbx for i in range(min(area.columns, nbx))]
+    ys = [(area.by + j) % nby for j in range(min(area.rows, nby))]
+    return tuple(x + y * nbx for y in ys for x in xs)
+
+
 class BlockIndex:
     """Which snakes and food lie in each block of one world snapshot."""
 
     def __init__(self, world: Snapshot) -> None:
         self.world = world
-        self._board_blocks = (_blocks(world.width), _blocks(world.height))
-        snakes: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
-        food: defaultdict[tuple[int, int], list[Cell]] = defaultdict(list)
+        nbx = _blocks(world.width)
+        self._board_blocks = (nbx, _blocks(world.height))
+        # One dict, int keys: a client's area is a hundred-odd lookups a tick.
+        blocks: dict[int, tuple[set[int], list[Cell]]] = {}
         for p in world.players:
             if p.alive:
                 pid = p.id
                 for x, y in p.body:
-                    snakes[x // BLOCK, y // BLOCK].add(pid)
+                    key = x // BLOCK + y // BLOCK * nbx
+                    entry = blocks.get(key)
+                    if entry is None:
+                        entry = blocks[key] = (set(), [])
+                    entry[0].add(pid)
         for x, y in world.food:
-            food[x // BLOCK, y // BLOCK].append((x, y))
-        self._snakes = dict(snakes)
-        self._food = dict(food)
+            key = x // BLOCK + y // BLOCK * nbx
+            entry = blocks.get(key)
+            if entry is None:
+                entry = blocks[key] = (set(), [])
+            entry[1].append((x, y))
+        self._blocks = blocks
         self._by_id = {p.id: p for p in world.players}
 
     def player(self, player_id: int) -> PlayerState | None:
         """That player's state in this tick, if in the game."""
         return self._by_id.get(player_id)
-
-    def _area_blocks(self, area: Area) -> list[tuple[int, int]]:
-        nbx, nby = self._board_blocks
-        xs = [(area.bx + i) % nbx for i in range(min(area.columns, nbx))]
-        ys = [(area.by + j) % nby for j in range(min(area.rows, nby))]
-        return [(x, y) for x in xs for y in ys]
 
     def snapshot_for(self, area: Area | None, focus: int | None) -> Snapshot:
         """The snapshot a client with ``area`` and ``focus`` player is meant to hold."""
@@ -145,14 +155,12 @@ class BlockIndex:
             return world
         ids: set[int] = set()
         food: list[Cell] = []
-        snakes, cells = self._snakes, self._food
-        for block in self._area_blocks(area):
-            found = snakes.get(block)
-            if found:
-                ids |= found
-            here = cells.get(block)
-            if here:
-                food.extend(here)
+        get = self._blocks.get
+        for key in _block_keys(area, *self._board_blocks):
+            entry = get(key)
+            if entry is not None:
+                ids |= entry[0]
+                food += entry[1]
         if focus is not None and focus in self._by_id:
             ids.add(focus)
         by_id = self._by_id

@@ -691,6 +691,9 @@ class GameServer:
                 local.append(
                     (ev.player_id, None, PlayerRespawned(player_id=ev.player_id, name=name))
                 )
+        if self.event_log is not None and not self._closing:
+            # Recorded whole, as announced: each client hears those in its area.
+            self.event_log.extend(event for _, _, event in local)
         snap = self.world.snapshot()
         self._snapshot = snap
         self._hash = snapshot_hash(snap)

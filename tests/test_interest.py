@@ -9,13 +9,17 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netsnake.client.core import ClientCore
 from netsnake.game.bots import steer_bots
+from netsnake.game.events import PlayerJoined, PlayerLeft
 from netsnake.game.interest import BLOCK, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.messages import ScoreEntry, Scores, encode_message
 from netsnake.game.snapshot import Cell, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import World, WorldConfig
 from netsnake.server.game import ServerSettings
 from netsnake.sim import GameSimulation
+from protocol import MessageReceived, PayloadReceived
 from protocol.simulator import LinkConfig
 
 
@@ -229,3 +233,35 @@ def test_big_arena_on_the_lossy_link_every_client_exact() -> None:
     # Everyone's scoreboard lists every player, in the area or not.
     board = {line.id for line in watcher.core.scoreboard()}
     assert board == {p.id for p in sim.server.snapshot.players}
+
+
+def test_scoreboard_merges_leader_lists_into_the_last_complete_one() -> None:
+    """A complete SCORES replaces the table, a leaders-only one updates its lines,
+    older ones change nothing, and a player who left drops off the board."""
+    core = ClientCore(("10.0.0.1", 5050), server_label="test", name="me")
+
+    def scores(tick: int, complete: bool, *lines: tuple[int, int]) -> None:
+        entries = tuple(ScoreEntry(id=i, colour=1, length=3, score=s, kills=0) for i, s in lines)
+        msg = Scores(tick=tick, complete=complete, entries=entries)
+        core.handle_event(PayloadReceived(peer=None, data=encode_message(msg)), 0.0)
+
+    for pid, name in ((1, "ann"), (2, "bob"), (3, "cy")):
+        core.handle_event(
+            MessageReceived(peer=None, data=encode_message(PlayerJoined(player_id=pid, name=name))),
+            0.0,
+        )
+    scores(20, True, (1, 5), (2, 7), (3, 1))
+    scores(40, False, (2, 9))
+    scores(30, False, (2, 4), (3, 8))  # late: bob's line is newer, cy's is not
+    assert {line.name: line.score for line in core.scoreboard()} == {"ann": 5, "bob": 9, "cy": 8}
+    scores(10, True, (1, 0))  # an old complete one is ignored
+    assert len(core.scoreboard()) == 3
+    core.handle_event(
+        MessageReceived(
+            peer=None, data=encode_message(PlayerLeft(player_id=3, name="cy", reason="quit"))
+        ),
+        0.0,
+    )
+    assert {line.name for line in core.scoreboard()} == {"ann", "bob"}
+    scores(60, True, (1, 6))
+    assert [(line.name, line.score) for line in core.scoreboard()] == [("ann", 6)]

@@ -27,6 +27,10 @@ one per attack kind, are:
 ``mutate``      truncations and bit flips of captured packets, wrong protocol
                 ids and versions, unknown packet kinds (unverified sources)
 ``flood``       CONNECT_REQUESTs from 64 source ports
+``info``        INFO_REQUESTs from 64 source ports, each with a fresh nonce, and
+                one in 16 cut or padded to a random size 0..1200 (re-sealed):
+                the server's replies must total no more bytes than the
+                requests (amplification <= 1), and the rate limits must hold
 ``replay``      the victim's captured packets from other source ports
 ``bombs``       a connected client (a real ClientEndpoint, so the bytes reach
                 the game layer) sending msgpack bombs (huge declared array,
@@ -73,7 +77,8 @@ if __package__ in (None, ""):
 
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.state import ConnectionState
-from protocol import ClientEndpoint, ClientState
+from protocol import INFO_REQUEST_SIZE, ClientEndpoint, ClientState
+from protocol._info import encode_info_request
 from protocol._wire import (
     HANDSHAKE_SIZE,
     MAX_FRAGMENT_DATA,
@@ -82,6 +87,7 @@ from protocol._wire import (
     encode_fragment_frame,
     pad,
     prefix,
+    seal_crc,
 )
 
 try:  # the packet kind's place on the wire (a nibble of byte 1 since the checked prefix)
@@ -95,14 +101,15 @@ except ImportError:  # pragma: no cover - the 3-byte prefix of protocol v1 draft
 __all__ = ["AbuseResult", "main", "run_abuse"]
 
 HOST = "127.0.0.1"
-KINDS = ("random", "mutate", "flood", "replay", "bombs", "fragments")
+KINDS = ("random", "mutate", "flood", "info", "replay", "bombs", "fragments")
 # Share of the hostile datagrams each kind sends.
 SHARES = {
-    "random": 0.30,
+    "random": 0.25,
     "mutate": 0.20,
     "flood": 0.15,
+    "info": 0.10,
     "replay": 0.10,
-    "bombs": 0.15,
+    "bombs": 0.10,
     "fragments": 0.10,
 }
 MAX_UDP = 65507
@@ -218,7 +225,7 @@ def _run_unverified(
     report: SenderReport,
 ) -> None:
     rng = random.Random(seed)
-    socks = _Unverified(64 if kind in ("flood", "replay") else 8, report)
+    socks = _Unverified(64 if kind in ("flood", "info", "replay") else 8, report)
     # Real, well-formed CONNECT_REQUESTs (the client endpoint seals them as the wire
     # wants); each is valid from any address, so a few hundred are cycled.
     requests = [_connect_request(server, rng.randbytes(8)) for _ in range(256)]
@@ -233,6 +240,13 @@ def _run_unverified(
                 socks.send(_mutations(rng, rng.choice(captured)), server)
             elif kind == "flood":
                 socks.send(requests[i % len(requests)], server)
+            elif kind == "info":
+                info = encode_info_request(rng.randbytes(8))
+                if i % 16 == 15:  # any size: only exactly INFO_REQUEST_SIZE may be answered
+                    size = rng.randrange(1201)
+                    info = (info + bytes(max(0, size - INFO_REQUEST_SIZE)))[:size]
+                    info = seal_crc(info) if size >= 4 else info
+                socks.send(info, server)
             elif kind == "replay":
                 socks.send(captured[i % len(captured)], server)
             i += 1
@@ -950,6 +964,17 @@ def format_table(r: AbuseResult) -> str:
         )
     )
     rows.append(("victim of the replays", r.victim_notes, ok(r.victim_ok)))
+    info = r.by_kind.get("info")
+    if info is not None:
+        info_amp = info.unverified_received / max(1, info.unverified_sent)
+        rows.append(
+            (
+                "INFO flood: replies, amplification",
+                f"{info.replies:,} replies to {info.datagrams:,} requests; "
+                f"{info.unverified_received:,} / {info.unverified_sent:,} B = {info_amp:.4f}",
+                ok(info_amp <= 1.0),
+            )
+        )
     rows.append(
         (
             "amplification (bytes to unverified / from)",

@@ -270,7 +270,7 @@ class _Soak:
                 self._end(t, f"{core.state.value}: {core.status_reason}", pending)
         note("server.clients", len(server._clients))
         note("server.peers", len(endpoint.peers))
-        note("server.rate_table", len(endpoint._rate))
+        note("server.rate_table", len(endpoint._handshake_limit))
         note("server.history.encoded", sum(len(v) for v in server.history._encoded.values()))
         note(
             "server.in_flight_max",

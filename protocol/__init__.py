@@ -35,6 +35,15 @@ from protocol._events import (
     PayloadLost,
     PayloadReceived,
 )
+from protocol._info import (
+    INFO_REQUEST_SIZE,
+    MAX_INFO_PAYLOAD,
+    InfoAnswered,
+    InfoConfig,
+    InfoQuery,
+    InfoResponder,
+    InfoUnanswered,
+)
 from protocol._sequence import seq_diff, seq_greater, seq_next
 from protocol._server import ServerConfig, ServerEndpoint
 from protocol._stats import ConnectionStats
@@ -49,7 +58,9 @@ from protocol._wire import (
 __all__ = [
     "DATA_HEADER_SIZE",
     "HANDSHAKE_SIZE",
+    "INFO_REQUEST_SIZE",
     "MAX_DATAGRAM",
+    "MAX_INFO_PAYLOAD",
     "MAX_RELIABLE_MESSAGE",
     "PROTOCOL_VERSION",
     "ClientConfig",
@@ -65,6 +76,11 @@ __all__ = [
     "DecodeError",
     "DisconnectCode",
     "Event",
+    "InfoAnswered",
+    "InfoConfig",
+    "InfoQuery",
+    "InfoResponder",
+    "InfoUnanswered",
     "LocalProtocolError",
     "MessageReceived",
     "MessageTooLarge",

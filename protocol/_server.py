@@ -20,7 +20,7 @@ again, so a lost ACCEPT never costs a second exchange or a second key.
 from __future__ import annotations
 
 import os
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -34,6 +34,8 @@ from protocol._crypto import (
 )
 from protocol._errors import NotConnected
 from protocol._events import ConnectionEstablished, DisconnectCode, Event
+from protocol._info import InfoConfig, InfoResponder
+from protocol._ratelimit import AddressRateLimiter
 from protocol._stats import ConnectionStats
 from protocol._token import TokenMinter
 from protocol._wire import (
@@ -73,23 +75,9 @@ class ServerConfig:
     static_key: bytes | None = None
     """The server's raw X25519 private key (32 bytes), proved to every client in the
     handshake.  None makes a fresh key per endpoint (the local game, tests)."""
+    info: InfoConfig = field(default_factory=InfoConfig)
+    """Rate limits of INFO replies (their own buckets, apart from the handshake's)."""
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
-
-
-class _Bucket:
-    __slots__ = ("stamp", "tokens")
-
-    def __init__(self, tokens: float, stamp: float) -> None:
-        self.tokens = tokens
-        self.stamp = stamp
-
-    def take(self, now: float, rate: float, burst: float) -> bool:
-        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class ServerEndpoint:
@@ -122,14 +110,18 @@ class ServerEndpoint:
         self._accepts: dict[Hashable, tuple[bytes, bytes]] = {}
         self._events: deque[Event] = deque()
         self._outbox: list[tuple[bytes, Hashable]] = []
-        self._rate: OrderedDict[Hashable, _Bucket] = OrderedDict()
-        self._global_rate: _Bucket | None = None
+        cfg = self.config
+        self._handshake_limit = AddressRateLimiter(
+            cfg.handshake_rate, cfg.handshake_burst, cfg.handshake_global_rate, cfg.rate_table_size
+        )
         self._now = 0.0
         #: Named counters of dropped or notable datagrams.
         self.counters: Counter[str] = Counter()
         #: Bytes received from, and sent to, addresses without a connection.
         self.unverified_bytes_in = 0
         self.unverified_bytes_out = 0
+        #: Answers INFO queries; the application sets ``info.payload``.
+        self.info = InfoResponder(self.counters, cfg.info)
 
     # --------------------------------------------------------------- public API
 
@@ -153,6 +145,14 @@ class ServerEndpoint:
             self.counters["bad_protocol_id"] += 1
             return
         kind = packet_kind(data)
+        if kind == PacketKind.INFO_REQUEST:
+            # Stateless and of any version (see _info.py); never touches a connection.
+            if conn is not None:
+                self.unverified_bytes_in += len(data)
+            reply = self.info.handle_request(data, addr, now)
+            if reply is not None:
+                self._reply_unverified(reply, addr, len(data))
+            return
         if packet_version(data) != PROTOCOL_VERSION:
             if check_crc(bytes((data[0], (PROTOCOL_VERSION << 4) | kind)) + data[2:]):
                 # Our own version with a flipped version bit: corruption, not a foreign client.
@@ -295,19 +295,7 @@ class ServerEndpoint:
         self._dirty.discard(conn.peer)
 
     def _allow_reply(self, addr: Hashable, now: float) -> bool:
-        cfg = self.config
-        if self._global_rate is None:
-            self._global_rate = _Bucket(cfg.handshake_global_rate, now)
-        bucket = self._rate.get(addr)
-        if bucket is None:
-            bucket = self._rate[addr] = _Bucket(cfg.handshake_burst, now)
-            if len(self._rate) > cfg.rate_table_size:
-                self._rate.popitem(last=False)
-        else:
-            self._rate.move_to_end(addr)
-        if not bucket.take(now, cfg.handshake_rate, cfg.handshake_burst):
-            return False
-        return self._global_rate.take(now, cfg.handshake_global_rate, cfg.handshake_global_rate)
+        return self._handshake_limit.allow(addr, now) is None
 
     def _reply_unverified(self, packet: bytes, addr: Hashable, received: int) -> None:
         assert len(packet) <= received, "amplification guard"

@@ -109,6 +109,8 @@ class PacketKind(enum.IntEnum):
     DENIED = 5
     DATA = 6
     DISCONNECT = 7
+    INFO_REQUEST = 8
+    INFO_REPLY = 9
 
 
 class FrameType(enum.IntEnum):

@@ -749,3 +749,36 @@ def test_odd_known_servers_lines_are_reported_and_play_goes_on(
     assert f"warning: {known}:2: expected 'HOST:PORT x25519 KEY', found 5 fields" in screen
     assert f"warning: {known}:3: key 'short==' is not base64; line ignored" in screen, screen
     assert known.read_text().splitlines()[3].startswith(f"127.0.0.1:{server.port} x25519 ")
+
+
+# -- the server list
+
+
+def test_list_prints_a_table_and_exits_0(tmux: Tmux, server: Server, tmp_path: Path) -> None:
+    dead = unused_udp_port()
+    started = time.monotonic()
+    client(tmux, f"--list 127.0.0.1:{server.port} 127.0.0.1:{dead}")
+    assert tmux.wait_exit(timeout=10) == 0
+    elapsed = time.monotonic() - started
+    screen = tmux.capture()
+    print(f"--list: exit 0 after {elapsed:.1f} s\n{screen}")
+    lines = screen.splitlines()
+    [header] = [i for i, line in enumerate(lines) if line.startswith("NAME ")]
+    assert lines[header].split() == [
+        "NAME",
+        "ADDRESS",
+        "PING",
+        "PLAYERS",
+        "WATCHING",
+        "TICK",
+        "BOARD",
+        "UPTIME",
+        "VERSION",
+    ]
+    up, down = lines[header + 1], lines[header + 2]
+    assert re.search(rf"127\.0\.0\.1:{server.port}\s+[\d.]+ ms\s+{BOTS}/16\s+0\s+10 Hz\s", up), up
+    assert re.match(rf"\(no answer\)\s+127\.0\.0\.1:{dead}\s+-\s*$", down), down
+    assert elapsed < 8
+    # It printed and left: no game screen, terminal as it was.
+    assert tmux.display("#{alternate_on}") == "0"
+    assert_shell_restored(tmux, tmp_path)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import ClientEndpoint, ClientState, ServerEndpoint
+from protocol._info import encode_info_reply, encode_info_request
 from protocol._wire import (
     PREFIX_SIZE,
     PacketKind,
@@ -94,6 +95,8 @@ def _templates() -> tuple[list[bytes], PeerView, PeerView]:
     packets += [
         seal_crc(prefix(PacketKind.DENIED) + NONCE + encode_reason(3, "server full")),
         as_client.seal(keyed_prefix(PacketKind.DISCONNECT, 9) + encode_reason(0, "bye")),
+        encode_info_request(NONCE),
+        encode_info_reply(NONCE, b"\x81\xa4name\xa5alpha"),
     ]
     kinds = {packet_kind(p) for p in packets}
     assert kinds == set(PacketKind), kinds

@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=int_range(1, 65535), default=5050, help="server port (default 5050)"
     )
+    p.add_argument(
+        "--list",
+        nargs="*",
+        metavar="HOST[:PORT]",
+        help="print a table of these servers (with none: find those on the LAN) and exit",
+    )
     p.add_argument("--name", help="your username (asked for in the game if not given)")
     p.add_argument(
         "--spectate",
@@ -164,9 +170,34 @@ def _load_trust(host: str, port: int, trust_new_key: bool) -> ServerTrust:
     return ServerTrust(known, server_label(host, port), trust_new_key)
 
 
+def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    # Imported here: the local game's start-up should not pay for it.
+    from netsnake.client.listing import list_servers
+    from netsnake.ui.server_list import format_table
+
+    texts = [*args.list, *([args.host] if args.host is not None else [])]
+    hosts = []
+    for text in texts:
+        try:
+            hosts.append(parse_host(text, args.port))
+        except ValueError as exc:
+            parser.error(f"bad HOST: {exc}")
+    rows = list_servers(hosts, args.port)
+    if not rows:
+        print(f"no netsnake servers answered on the LAN (port {args.port})")
+    else:
+        format_table(rows, sys.stdout)
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list is not None:
+        if args.replay is not None or args.record is not None or args.bot is not None:
+            parser.error("--list prints a table and exits: no --replay, --record or --bot with it")
+        return _list(parser, args)
     if args.replay is not None:
         if args.host is not None or args.record is not None:
             parser.error("--replay plays a file: give no HOST and no --record")

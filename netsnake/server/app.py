@@ -204,7 +204,9 @@ async def start_server(
             line |= {"tick": turn.tick, "cell": list(turn.cell)}
             trace_file.write(json.dumps(line) + "\n")
 
-    game = GameServer(settings, endpoint, tracer, turn_tracer)
+    game = GameServer(
+        settings, endpoint, tracer, turn_tracer, instance=int.from_bytes(os.urandom(4))
+    )
     loop = asyncio.get_running_loop()
     transport = await open_udp(endpoint, lambda e: game.handle_event(e, loop.time()), sock=sock)
     running = RunningServer(game, transport, settings, stats_interval)
@@ -247,7 +249,8 @@ async def serve(
     bound_host, bound_port = server.address
     cfg = settings.world
     log.info(
-        "netsnake server listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+        "netsnake server %r listening on %s port %d (%d Hz, board %dx%d%s, %d bots)",
+        settings.server_name,
         bound_host,
         bound_port,
         settings.tick_rate,
@@ -269,6 +272,15 @@ async def serve(
             format_host(bound_host),
             "" if bound_port == 5050 else f" --port {bound_port}",
         )
+    if bound_host in ("0.0.0.0", "::"):
+        found_by = "IPv4 broadcast" + (" and IPv6 multicast" if bound_host == "::" else "")
+        log.info(
+            "'netsnake-client --list%s' on the LAN finds this server (%s)",
+            "" if bound_port == 5050 else f" --port {bound_port}",
+            found_by,
+        )
+    else:
+        log.info("bound to one address: 'netsnake-client --list' needs this address to find it")
     if key is not None:
         log.info(
             "server key %s (%s %s)",

@@ -11,6 +11,7 @@ from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range
 from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MIN_BOARD_SIZE
+from netsnake.game.server_info import MAX_SERVER_NAME_LENGTH, default_server_name, printable
 from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
@@ -30,6 +31,19 @@ def _rate(text: str) -> float:
     return value
 
 
+def _server_name(text: str) -> str:
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("the server name is empty")
+    if printable(name) != name:
+        raise argparse.ArgumentTypeError("the server name has control characters")
+    if len(name) > MAX_SERVER_NAME_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"the server name is longer than {MAX_SERVER_NAME_LENGTH} characters"
+        )
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="netsnake-server",
@@ -46,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_range(0, 65535),
         default=5050,
         help="UDP port (default 5050; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--server-name",
+        type=_server_name,
+        default=None,
+        metavar="NAME",
+        help="the name `netsnake-client --list` shows (default: this machine's host name)",
     )
     p.add_argument("--tick-rate", type=_rate, default=10.0, help="ticks per second (default 10)")
     p.add_argument(
@@ -136,6 +157,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
             max_spectators=args.max_spectators,
             bots=args.bots,
             seed=seed,
+            server_name=args.server_name or default_server_name(),
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 
-from netsnake import GAME_VERSION
+from netsnake import GAME_VERSION, __version__
 from netsnake.addresses import format_peer
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
@@ -69,6 +69,7 @@ from netsnake.game.messages import (
     join_version,
 )
 from netsnake.game.names import NameError_, unique_name, validate_name
+from netsnake.game.server_info import ServerInfo, encode_server_info
 from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import SnapshotHistory, encode_delta, encode_full
 from netsnake.game.world import PlayerDied as WorldDied
@@ -137,6 +138,8 @@ class ServerSettings:
     built around, whatever its VIEW says."""
     scores_interval: float = 2.0
     """Seconds between SCORES messages (the scoreboard of every player)."""
+    server_name: str = "netsnake"
+    """What INFO queries (``netsnake-client --list``) show; cut to fit the reply."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.tick_rate <= 60:
@@ -254,7 +257,10 @@ class GameServer:
         endpoint: ServerEndpoint,
         input_tracer: InputTracer | None = None,
         turn_tracer: TurnTracer | None = None,
+        *,
+        instance: int = 0,
     ) -> None:
+        """``instance`` is a random number per server process, sent in INFO replies."""
         self.settings = settings
         self.endpoint = endpoint
         cfg = settings.world
@@ -272,9 +278,14 @@ class GameServer:
         self._turn_trace = turn_tracer
         self._closing = False
         self._scores_sent = 0
+        self._instance = instance
+        self._started: float | None = None
+        self._info_key: tuple[int, int, int] | None = None
         #: Every event announced, in order, while a recorder keeps it a list (it drains it).
         self.event_log: list[GameEvent] | None = None
         self._fill_bots()
+        # Answer INFO queries from the start, before the first tick sets the clock.
+        self.endpoint.info.payload = encode_server_info(self.server_info(0.0))
 
     # ------------------------------------------------------------------ queries
 
@@ -700,6 +711,36 @@ class GameServer:
         self.history.add(snap)
         self.counters.ticks += 1
         self._send_snapshots(snap.tick, now, local)
+        self._refresh_info(now)
+
+    # --------------------------------------------------------------------- info
+
+    def server_info(self, now: float) -> ServerInfo:
+        """What this server answers to INFO queries at ``now``."""
+        started = now if self._started is None else self._started
+        cfg = self.settings.world
+        return ServerInfo(
+            name=self.settings.server_name,
+            version=__version__,
+            game_version=GAME_VERSION,
+            players=self.players,
+            max_players=self.settings.max_players,
+            spectators=self.spectators,
+            tick_rate=self.settings.tick_rate,
+            width=cfg.width,
+            height=cfg.height,
+            uptime=int(now - started),
+            instance=self._instance,
+        )
+
+    def _refresh_info(self, now: float) -> None:
+        # The endpoint answers INFO queries with bytes set here; re-encode only on change.
+        if self._started is None:
+            self._started = now
+        key = (self.players, self.spectators, int(now - self._started))
+        if key != self._info_key:
+            self._info_key = key
+            self.endpoint.info.payload = encode_server_info(self.server_info(now))
 
     def _send_snapshots(
         self, tick: int, now: float, local: list[tuple[int, int | None, GameEvent]]

@@ -13,7 +13,9 @@ the board, and a sample of them are clients with a ``--view`` viewport
 (default 40x20 cells, an 80x24 terminal) whose area snapshot is sent as a
 delta against the previous one.  ``delta`` is the payload, ``msg`` the whole
 SNAPSHOT message (hash and acks around it), ``scores`` the SCORES message
-spread over its 2 s at 10 Hz; ``down`` = msg + scores per client and tick
+spread over its 2 s at 10 Hz, ``overvw`` the OVERVIEW likewise (sent only
+when the area is not the whole board); ``down`` = msg + scores + overvw per
+client and tick
 and ``wire`` adds the sealed DATA packet around each (header, AES-GCM tag,
 frame and ack-delay fields; UDP/IP headers not counted): what the client
 downloads.  The targets: 256 players on 256x192 at most 2x the wire bytes a
@@ -41,7 +43,7 @@ from netsnake.game.messages import ScoreEntry, Scores, SnapshotMessage, encode_m
 from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import PlayerDied, World, WorldConfig
-from netsnake.server.game import SCORES_COMPLETE_EVERY, SCORES_LEADERS
+from netsnake.server.game import SCORES_COMPLETE_EVERY, SCORES_LEADERS, world_overview
 from protocol._wire import (
     ACK_DELAY_FRAME_SIZE,
     DATA_HEADER_SIZE,
@@ -186,15 +188,19 @@ class ArenaRow:
     delta: float
     msg: float
     scores: float
+    overview: float
+    """OVERVIEW bytes a tick (0 when the area is the whole board)."""
 
     @property
     def down(self) -> float:
-        return self.msg + self.scores
+        return self.msg + self.scores + self.overview
 
     @property
     def wire(self) -> float:
-        """Per tick: one sealed packet per snapshot, one per SCORES (2 s at 10 Hz)."""
-        return self.down + _PACKET_OVERHEAD * (1 + 1 / 20)
+        """Per tick: one sealed packet per snapshot, one per SCORES and one per
+        OVERVIEW (each every 2 s at 10 Hz)."""
+        packets = 1 + 1 / 20 + (1 / 20 if self.overview else 0)
+        return self.down + _PACKET_OVERHEAD * packets
 
 
 def arena_download(
@@ -222,6 +228,8 @@ def arena_download(
     board = (width, height, False)
     scores_every = 20  # 2 s at 10 Hz
     scores_bytes: list[int] = []
+    overview_bytes: list[int] = []
+    partial = area_for(board, view, (width // 2, height // 2)) is not None
     for tick in range(warmup + ticks):
         steer_bots(world, rng)
         world.step()
@@ -261,6 +269,8 @@ def arena_download(
             )
             scores = Scores(tick=snap.tick, complete=complete, entries=entries)
             scores_bytes.append(len(encode_message(scores)))
+            if partial:  # as the server: only to clients sent an area
+                overview_bytes.append(len(encode_message(world_overview(snap))))
     return ArenaRow(
         players=players,
         board=f"{width}x{height}",
@@ -269,6 +279,7 @@ def arena_download(
         delta=statistics.mean(deltas),
         msg=statistics.mean(messages),
         scores=statistics.mean(scores_bytes) / scores_every,
+        overview=statistics.mean(overview_bytes) / scores_every if overview_bytes else 0.0,
     )
 
 
@@ -277,7 +288,7 @@ def arena_report(view: tuple[int, int], seed: int, ticks: int, warmup: int) -> N
     print(f"\nper-client download with areas of interest, view {view[0]}x{view[1]} cells")
     header = (
         f"{'players':>7} {'board':>9} {'clients':>7} {'in area':>7} {'delta':>7} {'msg':>7}"
-        f" {'scores':>7} {'down':>7} {'wire':>7}"
+        f" {'scores':>7} {'overvw':>7} {'down':>7} {'wire':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -296,7 +307,8 @@ def arena_report(view: tuple[int, int], seed: int, ticks: int, warmup: int) -> N
         rows[players, row.board] = row
         print(
             f"{row.players:>7} {row.board:>9} {row.clients:>7} {row.snakes_in_area:>7.1f}"
-            f" {row.delta:>7.1f} {row.msg:>7.1f} {row.scores:>7.1f} {row.down:>7.1f}"
+            f" {row.delta:>7.1f} {row.msg:>7.1f} {row.scores:>7.1f} {row.overview:>7.1f}"
+            f" {row.down:>7.1f}"
             f" {row.wire:>7.1f}"
         )
     small, big = rows[8, "26x20"], rows[256, "256x192"]

@@ -26,6 +26,7 @@ from netsnake.game.messages import (
     Input,
     Join,
     Message,
+    Overview,
     Quit,
     Rejected,
     RejectionCode,
@@ -40,6 +41,7 @@ from netsnake.game.messages import (
     SwitchSeat,
     View,
     encode_message,
+    pack_levels,
 )
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import encode_delta, encode_full
@@ -257,7 +259,7 @@ class MessageExample:
 
 
 MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
-    MessageExample("join", Join(name="ann", version=4, seat=Seat.PLAYER)),
+    MessageExample("join", Join(name="ann", version=5, seat=Seat.PLAYER)),
     MessageExample("quit", Quit()),
     MessageExample("resync", Resync()),
     MessageExample("switch", SwitchSeat(seat=Seat.SPECTATOR)),
@@ -321,6 +323,16 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
                 ScoreEntry(id=3, colour=5, length=3, score=1, kills=0),
                 ScoreEntry(id=4, colour=1, length=0, score=0, kills=2),
             ),
+        ),
+    ),
+    MessageExample(
+        "overview",
+        Overview(
+            tick=100,
+            columns=10,
+            rows=8,
+            food=pack_levels([int((x, y) in BASE.food) for y in range(8) for x in range(10)]),
+            leaders=((1, 6, 3), (3, 7, 3)),
         ),
     ),
 )

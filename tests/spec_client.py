@@ -38,8 +38,8 @@ JOIN, QUIT, RESYNC, SWITCH = 1, 2, 3, 4
 VIEW = 5
 ACCEPTED, REJECTED, SEATED = 10, 11, 12
 JOINED, LEFT, DIED, RESPAWNED, SHUTDOWN, SPECTATORS, ROSTER = 20, 21, 22, 23, 24, 25, 26
-INPUT, SNAPSHOT, SCORES = 30, 40, 41
-GAME_VERSION = 4
+INPUT, SNAPSHOT, SCORES, OVERVIEW = 30, 40, 41, 42
+GAME_VERSION = 5
 
 
 class SpecError(Exception):
@@ -377,6 +377,7 @@ class SpecClient:
     names: dict[int, str] = field(default_factory=dict)  # from ROSTER, JOINED, LEFT
     scores: list[Any] | None = None  # the newest SCORES
     complete_scores: int = 0
+    overviews: int = 0
     view: tuple[int, int] = (40, 20)
     verified: list[tuple[int, int]] = field(default_factory=list)  # (tick, hash)
     fulls: int = 0
@@ -410,7 +411,9 @@ class SpecClient:
             self._reliable(msgpack.unpackb(event.data, raw=False))
         elif isinstance(event, PayloadReceived):
             msg = msgpack.unpackb(event.data, raw=False)
-            if msg[0] == SCORES:
+            if msg[0] == OVERVIEW:
+                self.overviews += 1
+            elif msg[0] == SCORES:
                 if self.scores is None or msg[1] > self.scores[1]:
                     self.scores = msg  # [41, tick, complete, entries]
                     self.complete_scores += msg[2] is True

@@ -191,6 +191,7 @@ def test_a_client_from_the_spec_alone_plays_a_lossy_game_and_verifies_every_hash
     assert set(client.names) == {p.id for p in sim.server.snapshot.players}
     if width > 100:
         assert partial > 50  # the area held only some of the players
+        assert client.overviews >= 5
 
     # QUIT: the server removes the player at once and answers with DISCONNECT.
     watcher.core.drain_events()

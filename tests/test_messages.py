@@ -25,6 +25,7 @@ from netsnake.game.messages import (
     Input,
     Join,
     Message,
+    Overview,
     Quit,
     Rejected,
     RejectionCode,
@@ -107,6 +108,11 @@ GOLDEN: list[tuple[Message, str]] = [
             state_hash=0xDEADBEEF, input_ack=300, inputs_pending=2, payload=b"\x01\x02"
         ),
         "95 28 ce de ad be ef cd 01 2c 02 c4 02 01 02",
+    ),
+    (
+        # levels 0 1 2 3 | 1 0 (pad): 0b00011011, 0b01000000; leader 5 at (10, 2)
+        Overview(tick=300, columns=3, rows=2, food=b"\x1b\x40", leaders=((5, 10, 2),)),
+        "96 2a cd 01 2c 03 02 c4 02 1b 40 93 05 0a 02",
     ),
 ]
 

@@ -29,7 +29,8 @@ from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
 from netsnake.game.events import PlayerDied, PlayerJoined, PlayerLeft, ServerShuttingDown
-from netsnake.game.messages import RejectionCode, Seat, Seated
+from netsnake.game.interest import Area
+from netsnake.game.messages import Overview, RejectionCode, Seat, Seated
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import ClientView, GameApp, build_game_view, format_event
@@ -510,6 +511,13 @@ class FakeCore:
 
     def set_view_size(self, columns: int, rows: int) -> None:
         self.view_size = (columns, rows)
+
+    @property
+    def overview(self) -> Overview | None:
+        return None  # the whole world is in every snapshot
+
+    def area(self, snapshot: Snapshot | None = None) -> Area | None:
+        return None
 
     def scoreboard(self, snapshot: Snapshot | None = None) -> Sequence[PlayerState]:
         shown = snapshot or self.latest_snapshot

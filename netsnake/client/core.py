@@ -47,13 +47,14 @@ from netsnake.client.state import (
 )
 from netsnake.game.direction import Direction
 from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft, ServerShuttingDown
-from netsnake.game.interest import DEFAULT_VIEW
+from netsnake.game.interest import DEFAULT_VIEW, Area, area_for
 from netsnake.game.limits import MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_TURNS,
     Accepted,
     Input,
     Join,
+    Overview,
     Quit,
     Rejected,
     RejectionCode,
@@ -69,6 +70,7 @@ from netsnake.game.messages import (
     View,
     decode_message,
     encode_message,
+    overview_shape,
 )
 from netsnake.game.names import NameError_, validate_name
 from netsnake.game.snapshot import PlayerState, Snapshot, ranked, snapshot_hash
@@ -152,6 +154,8 @@ class ClientCounters:
     late_turns: int = 0
     """Own turns that reached the server after the step they were stamped for."""
     dropped: dict[str, int] = field(default_factory=dict)
+    bad_overviews: int = 0
+    """OVERVIEW messages dropped: a grid that does not fit the board, leaders off it."""
 
 
 SnapshotListener = Callable[[Snapshot, float], None]
@@ -235,6 +239,8 @@ class ClientCore:
         self.scores: dict[int, ScoreEntry] = {}
         self._scores_tick: dict[int, int] = {}
         self._scores_complete_tick = -1
+        #: The newest OVERVIEW (the whole arena, coarsely); None on a board that fits the area.
+        self.overview: Overview | None = None
 
     # -------------------------------------------------------------------- state
 
@@ -349,6 +355,7 @@ class ClientCore:
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
+            self.overview = None
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
             self._seat_predictor()
             if self.latest_snapshot is not None:
@@ -472,6 +479,9 @@ class ClientCore:
         if isinstance(msg, Scores):
             self._on_scores(msg)
             return
+        if isinstance(msg, Overview):
+            self._on_overview(msg)
+            return
         if not isinstance(msg, SnapshotMessage):
             self.counters.bad_messages += 1
             return
@@ -486,6 +496,17 @@ class ClientCore:
             self._accept(snapshot, now)
         if self._unacked:
             self._send_inputs()
+
+    def _on_overview(self, msg: Overview) -> None:
+        board = self.board
+        if board is None or (msg.columns, msg.rows) != overview_shape(board[0], board[1]):
+            self.counters.bad_overviews += 1
+            return
+        if any(x >= board[0] or y >= board[1] for _pid, x, y in msg.leaders):
+            self.counters.bad_overviews += 1
+            return
+        if self.overview is None or msg.tick > self.overview.tick:
+            self.overview = msg  # else late or duplicated
 
     def _on_scores(self, msg: Scores) -> None:
         if msg.complete:
@@ -810,6 +831,18 @@ class ClientCore:
         if self._state is ConnectionState.SPECTATING:
             return self.followed_id
         return self.player_id
+
+    def area(self, snapshot: Snapshot | None = None) -> Area | None:
+        """The area of interest the server sends around the viewed head of ``snapshot``
+        (default: the latest), as this client reckons it; None (WHOLE) when the
+        board fits it or there is no head to centre on (then the snapshot is
+        taken to hold everything)."""
+        snap = snapshot if snapshot is not None else self.latest_snapshot
+        focus = self.view_id
+        me = snap.player(focus) if snap is not None and focus is not None else None
+        if snap is None or me is None or not me.body:
+            return None
+        return area_for((snap.width, snap.height, snap.wrap), self._view, me.body[0])
 
     # ------------------------------------------------------------------ UI API
 

@@ -47,6 +47,7 @@ __all__ = [
     "Area",
     "BlockIndex",
     "area_for",
+    "area_holds",
 ]
 
 #: Side of a block, in cells: small, so the area hugs the viewport (bytes go
@@ -107,6 +108,16 @@ def area_for(board: tuple[int, int, bool], view: tuple[int, int], centre: Cell) 
     bx, columns = (0, _blocks(width)) if xs is None else xs
     by, rows = (0, _blocks(height)) if ys is None else ys
     return Area(bx, by, columns, rows)
+
+
+def area_holds(area: Area | None, board: tuple[int, int], cell: Cell) -> bool:
+    """Whether ``cell`` of a ``board`` (width, height) lies in ``area`` (WHOLE holds all)."""
+    if area is WHOLE:
+        return True
+    nbx, nby = _blocks(board[0]), _blocks(board[1])
+    return (cell[0] // BLOCK - area.bx) % nbx < area.columns and (
+        cell[1] // BLOCK - area.by
+    ) % nby < area.rows
 
 
 @lru_cache(maxsize=4096)

@@ -18,7 +18,7 @@ writer dispatch tables do.  Adding a message is one entry there.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -55,12 +55,16 @@ __all__ = [
     "MAX_INPUT_LEAD",
     "MAX_INPUT_TURNS",
     "MESSAGE_TYPES",
+    "OVERVIEW_LEADERS",
+    "OVERVIEW_MAX_COLUMNS",
+    "OVERVIEW_MAX_ROWS",
     "Accepted",
     "Field",
     "Input",
     "Join",
     "Message",
     "MessageType",
+    "Overview",
     "Quit",
     "Rejected",
     "RejectionCode",
@@ -77,6 +81,8 @@ __all__ = [
     "decode_message",
     "encode_message",
     "join_version",
+    "overview_shape",
+    "pack_levels",
 ]
 
 MAX_INPUT_TURNS = 32
@@ -198,6 +204,63 @@ class Scores:
     entries: tuple[ScoreEntry, ...]
 
 
+#: The overview's food grid is at most this many cells across and down (fewer on a
+#: smaller board): 32x24 cells of 2 bits are 192 bytes, every 2 s.
+OVERVIEW_MAX_COLUMNS = 32
+OVERVIEW_MAX_ROWS = 24
+#: How many leaders' heads an OVERVIEW carries (the minimap marks three).
+OVERVIEW_LEADERS = 3
+
+
+def overview_shape(width: int, height: int) -> tuple[int, int]:
+    """(columns, rows) of the OVERVIEW food grid for a ``width`` x ``height`` board.
+
+    Grid cell ``(i, j)`` covers the board cells with ``x * columns // width == i``
+    and ``y * rows // height == j``.
+    """
+    return min(OVERVIEW_MAX_COLUMNS, max(1, width)), min(OVERVIEW_MAX_ROWS, max(1, height))
+
+
+def pack_levels(levels: Sequence[int]) -> bytes:
+    """2-bit levels (0..3), four a byte, the first in the high bits; zero padded."""
+    out = bytearray(-(-len(levels) // 4))
+    for i, level in enumerate(levels):
+        out[i >> 2] |= (level & 3) << (6 - 2 * (i & 3))
+    return bytes(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overview:
+    """The whole arena, coarsely, for the minimap of a client that is sent only its area.
+
+    ``food`` is a ``columns`` x ``rows`` grid (:func:`overview_shape` of the
+    board) of 2-bit levels, row-major, packed by :func:`pack_levels`: how much
+    food lies in each grid cell (0, 1, 2, 3 or more).  ``leaders`` are the
+    best living players' heads, ``(id, x, y)``, best first.
+    """
+
+    tick: int
+    columns: int
+    rows: int
+    food: bytes
+    leaders: tuple[tuple[int, int, int], ...]
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.columns <= OVERVIEW_MAX_COLUMNS and 1 <= self.rows <= OVERVIEW_MAX_ROWS):
+            raise ValueError("OVERVIEW grid size out of range")
+        if len(self.food) != -(-self.columns * self.rows // 4):
+            raise ValueError("OVERVIEW food grid has the wrong length")
+        if len(self.leaders) > OVERVIEW_LEADERS:
+            raise ValueError("too many OVERVIEW leaders")
+        if len({pid for pid, _x, _y in self.leaders}) != len(self.leaders):
+            raise ValueError("OVERVIEW leader ids repeat")
+
+    def level(self, column: int, row: int) -> int:
+        """The food level (0..3) of grid cell (``column``, ``row``)."""
+        i = row * self.columns + column
+        return (self.food[i >> 2] >> (6 - 2 * (i & 3))) & 3
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:
     player_id: int | None
@@ -290,6 +353,7 @@ Message = (
     | View
     | Roster
     | Scores
+    | Overview
     | Accepted
     | Rejected
     | Seated
@@ -342,6 +406,24 @@ def _read_entries(v: Any) -> tuple[ScoreEntry, ...]:
 
 def _write_entries(entries: tuple[ScoreEntry, ...]) -> list[int]:
     return [v for e in entries for v in (e.id, e.colour, e.length, e.score, e.kills)]
+
+
+def _read_leaders(v: Any) -> tuple[tuple[int, int, int], ...]:
+    flat = expect_list(v, 0, 3 * OVERVIEW_LEADERS)
+    if len(flat) % 3:
+        raise DecodeError("overview leaders not in threes")
+    return tuple(
+        (
+            expect_int(flat[i], 0, MAX_PLAYER_ID),
+            expect_int(flat[i + 1], 0, MAX_BOARD_SIZE - 1),
+            expect_int(flat[i + 2], 0, MAX_BOARD_SIZE - 1),
+        )
+        for i in range(0, len(flat), 3)
+    )
+
+
+def _write_leaders(leaders: tuple[tuple[int, int, int], ...]) -> list[int]:
+    return [v for leader in leaders for v in leader]
 
 
 # ------------------------------------------------------------ field layouts
@@ -545,6 +627,20 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
             _int_field("tick", 0, 0xFFFF_FFFF),
             Field("complete", _read_bool),
             Field("entries", _read_entries, _write_entries),
+        ),
+    ),
+    MessageType(
+        42,
+        Overview,
+        (
+            _int_field("tick", 0, 0xFFFF_FFFF),
+            _int_field("columns", 1, OVERVIEW_MAX_COLUMNS),
+            _int_field("rows", 1, OVERVIEW_MAX_ROWS),
+            Field(
+                "food",
+                lambda v: expect_bytes(v, -(-OVERVIEW_MAX_COLUMNS * OVERVIEW_MAX_ROWS // 4)),
+            ),
+            Field("leaders", _read_leaders, _write_leaders),
         ),
     ),
 )

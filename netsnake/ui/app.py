@@ -40,7 +40,8 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.messages import RejectionCode, Seat, Seated
+from netsnake.game.interest import Area
+from netsnake.game.messages import Overview, RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
@@ -124,6 +125,10 @@ class ClientView(Protocol):
     def view_id(self) -> int | None: ...
     @property
     def server_fingerprint(self) -> str | None: ...
+    # The newest OVERVIEW (the whole arena for the minimap), and the area of interest.
+    @property
+    def overview(self) -> Overview | None: ...
+    def area(self, snapshot: Snapshot | None = None) -> Area | None: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
     # Every player, also those outside the area of interest (SCORES).
@@ -412,8 +417,15 @@ class GameApp:
         self.board.set_frame(
             frame, my_id=view_id, pending_direction=core.pending_direction, now=now
         )
-        self.minimap.update(frame.prev, view_id)
-        self.scoreboard.update(core.scoreboard(frame.prev), view_id, watching=core.spectators)
+        lines = core.scoreboard(frame.prev)
+        self.minimap.update(
+            frame.prev,
+            view_id,
+            overview=core.overview,
+            area=core.area(frame.prev),
+            colours={line.id: line.colour for line in lines},
+        )
+        self.scoreboard.update(lines, view_id, watching=core.spectators)
         shown = self.board.viewport  # the last drawn: a resize reaches the server a frame later
         if shown is not None:
             core.set_view_size(*area_span(shown.width, shown.height))

@@ -7,19 +7,26 @@ much food lies in the block (`` ░▒▓`` / `` .:*``).  The blocks the board's
 viewport currently shows have a lighter background, so the minimap also says
 where on the arena the screen is.  ``m`` toggles it (see ``app.py``).
 
+On a board bigger than the client's area of interest the snapshot holds only
+the area; the server's OVERVIEW (:class:`netsnake.game.messages.Overview`,
+every 2 s) fills in the rest: the food density outside the area and the
+leaders' heads wherever they are.
+
 :func:`minimap_cells` is the pure part (what each character means);
 :class:`Minimap` only draws it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import urwid
 from urwid.widget.constants import Sizing
 
 from netsnake.client.camera import Viewport
+from netsnake.game.interest import Area, area_holds
+from netsnake.game.messages import Overview
 from netsnake.game.snapshot import Snapshot, ranked
 from netsnake.ui.palette import snake_attr
 
@@ -83,13 +90,30 @@ class _MapInputs:
 
 
 def _map_inputs(
-    snapshot: Snapshot, my_id: int | None, view: Viewport | None, cols: int, rows: int
+    snapshot: Snapshot,
+    my_id: int | None,
+    view: Viewport | None,
+    cols: int,
+    rows: int,
+    overview: Overview | None = None,
+    area: Area | None = None,
+    colours: Mapping[int, int] | None = None,
 ) -> _MapInputs:
     width, height = max(1, snapshot.width), max(1, snapshot.height)
     food = [[0] * cols for _ in range(rows)]
     for x, y in snapshot.food:
         if 0 <= x < width and 0 <= y < height:
             food[_block(y, height, rows)][_block(x, width, cols)] += 1
+    if overview is not None and area is not None:
+        # Outside the area the snapshot holds no food: take the overview's level,
+        # placed at its grid cell's centre (inside, the snapshot's food is exact).
+        for cj in range(overview.rows):
+            y = (2 * cj + 1) * height // (2 * overview.rows)
+            for ci in range(overview.columns):
+                level = overview.level(ci, cj)
+                x = (2 * ci + 1) * width // (2 * overview.columns)
+                if level and not area_holds(area, (width, height), (x, y)):
+                    food[_block(y, height, rows)][_block(x, width, cols)] += level
     xs: frozenset[int] = frozenset()
     ys: frozenset[int] = frozenset()
     if view is not None:
@@ -100,10 +124,21 @@ def _map_inputs(
             _block((view.y + j) % height, height, rows) for j in range(min(view.height, height))
         )
     marks: dict[tuple[int, int], tuple[str, int]] = {}
-    leaders = [p for p in ranked(snapshot.players) if p.alive and p.body][:LEADERS]
-    for rank, p in reversed(list(enumerate(leaders, start=1))):  # rank 1 drawn last, on top
-        x, y = p.body[0]
-        marks[(_block(x, width, cols), _block(y, height, rows))] = (str(rank), p.colour)
+    heads: list[tuple[int, int, int]] = []  # (x, y, colour), best first
+    if overview is not None:
+        # The overview ranks the whole arena; a leader in the snapshot is drawn
+        # where it is now, one outside it where the overview saw it.
+        for pid, x, y in overview.leaders:
+            p = snapshot.player(pid)
+            if p is not None and p.alive and p.body:
+                heads.append((p.body[0][0], p.body[0][1], p.colour))
+            elif p is None and 0 <= x < width and 0 <= y < height:
+                heads.append((x, y, (colours or {}).get(pid, 0)))
+    else:
+        leaders = [p for p in ranked(snapshot.players) if p.alive and p.body][:LEADERS]
+        heads = [(p.body[0][0], p.body[0][1], p.colour) for p in leaders]
+    for rank, (x, y, colour) in reversed(list(enumerate(heads[:LEADERS], start=1))):
+        marks[(_block(x, width, cols), _block(y, height, rows))] = (str(rank), colour)  # 1 on top
     me = snapshot.player(my_id) if my_id is not None else None
     if me is not None and me.alive and me.body:
         x, y = me.body[0]
@@ -132,10 +167,24 @@ def _cells(inputs: _MapInputs) -> list[list[MinimapCell]]:
 
 
 def minimap_cells(
-    snapshot: Snapshot, my_id: int | None, view: Viewport | None, cols: int, rows: int
+    snapshot: Snapshot,
+    my_id: int | None,
+    view: Viewport | None,
+    cols: int,
+    rows: int,
+    *,
+    overview: Overview | None = None,
+    area: Area | None = None,
+    colours: Mapping[int, int] | None = None,
 ) -> list[list[MinimapCell]]:
-    """The ``rows`` × ``cols`` map of ``snapshot``: marks, food and the viewport."""
-    return _cells(_map_inputs(snapshot, my_id, view, cols, rows))
+    """The ``rows`` × ``cols`` map of ``snapshot``: marks, food and the viewport.
+
+    With an ``overview``, its leaders are marked (those outside the snapshot in
+    the colour ``colours`` gives their id), and with the client's ``area`` too
+    (None: the snapshot holds the whole board) its food levels fill the blocks
+    outside the area.
+    """
+    return _cells(_map_inputs(snapshot, my_id, view, cols, rows, overview, area, colours))
 
 
 class Minimap(urwid.Widget):
@@ -163,17 +212,29 @@ class Minimap(urwid.Widget):
         self._snapshot: Snapshot | None = None
         self._my_id: int | None = None
         self._view: Viewport | None = None
+        self._overview: Overview | None = None
+        self._area: Area | None = None
+        self._colours: Mapping[int, int] | None = None
         self._key: object = None
         self._inputs: object = None
         self._inputs_snapshot: Snapshot | None = None
         self._canvas: urwid.Canvas | None = None
 
     def update(
-        self, snapshot: Snapshot | None, my_id: int | None, view: Viewport | None = None
+        self,
+        snapshot: Snapshot | None,
+        my_id: int | None,
+        view: Viewport | None = None,
+        *,
+        overview: Overview | None = None,
+        area: Area | None = None,
+        colours: Mapping[int, int] | None = None,
     ) -> None:
         """Show ``snapshot`` with ``my_id``'s head marked and ``view`` highlighted
-        (without ``board_view``)."""
+        (without ``board_view``); ``overview``, ``area`` and ``colours`` as for
+        :func:`minimap_cells`."""
         self._snapshot, self._my_id, self._view = snapshot, my_id, view
+        self._overview, self._area, self._colours = overview, area, colours
         self._invalidate()
 
     def rows_for(self, board: tuple[int, int], cols: int) -> int:
@@ -193,12 +254,25 @@ class Minimap(urwid.Widget):
         map_cols, map_rows = minimap_shape((snap.width, snap.height), cols - 2, rows - 2)
         view = self._board_view() if self._board_view is not None else self._view
         # Frames between two ticks show the same snapshot object: reuse the canvas.
-        inputs = (cols, rows, id(snap), self._my_id, view)
+        inputs = (cols, rows, id(snap), self._my_id, view, id(self._overview), self._area)
         if inputs == self._inputs and snap is self._inputs_snapshot and self._canvas is not None:
             return self._canvas
         self._inputs, self._inputs_snapshot = inputs, snap
         # The map itself changes far less often (a head crossing a block, food eaten).
-        key = (cols, rows, _map_inputs(snap, self._my_id, view, map_cols, map_rows))
+        key = (
+            cols,
+            rows,
+            _map_inputs(
+                snap,
+                self._my_id,
+                view,
+                map_cols,
+                map_rows,
+                self._overview,
+                self._area,
+                self._colours,
+            ),
+        )
         if key == self._key and self._canvas is not None:
             return self._canvas
         text, attrs = self._draw(_cells(key[2]), map_cols, cols)

@@ -165,3 +165,53 @@ def test_eight_bots_mostly_survive(seed: int) -> None:
     assert len(lifetimes) <= 80, (seed, len(lifetimes))
     assert statistics.mean(lifetimes) >= 80, (seed, statistics.mean(lifetimes))
     assert causes.count("wall") <= len(causes) // 5, (seed, causes)
+
+
+@pytest.mark.parametrize(
+    ("config", "players", "seeds", "ticks", "expected", "died", "respawned"),
+    [
+        # The issue-15 arena: 256 bots on 256x192.
+        (WorldConfig(width=256, height=192, max_players=256), 256, (2024, 11), 40, 753402629, 1, 0),
+        # Crowded boards, where spawns fall back to scanning the whole board.
+        (
+            WorldConfig(width=40, height=30, max_players=256, respawn_ticks=3),
+            200,
+            (99, 5),
+            25,
+            894125964,
+            457,
+            400,
+        ),
+        (
+            WorldConfig(width=40, height=30, wrap=True, max_players=256, respawn_ticks=3),
+            200,
+            (99, 5),
+            25,
+            2301936676,
+            460,
+            409,
+        ),
+    ],
+)
+def test_seeded_crowd_is_pinned(
+    config: WorldConfig,
+    players: int,
+    seeds: tuple[int, int],
+    ticks: int,
+    expected: int,
+    died: int,
+    respawned: int,
+) -> None:
+    """Hundreds of bots give exactly the world they gave before the bots' searches
+    and the spawn search were made faster (hashes recorded from the slow code)."""
+    world = World(config, seed=seeds[0])
+    for pid in range(players):
+        world.add_player(pid, f"bot{pid}", pid % 8)
+    rng = random.Random(seeds[1])
+    events = []
+    for _ in range(ticks):
+        steer_bots(world, rng)
+        events.extend(world.step())
+    assert sum(isinstance(e, PlayerDied) for e in events) == died
+    assert sum(isinstance(e, PlayerRespawned) for e in events) == respawned
+    assert world.state_hash() == expected

@@ -22,7 +22,6 @@ going straight, then a random order from ``rng``.
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
@@ -57,19 +56,27 @@ def _neighbours(width: int, height: int, wrap: bool) -> Neighbours:
     return tuple(table)
 
 
-def _room(start: int, free_at: list[int], neighbours: Neighbours, cap: int) -> int:
+@lru_cache(maxsize=16)
+def _neighbour_cells(width: int, height: int, wrap: bool) -> tuple[tuple[int, ...], ...]:
+    """For each cell index, its neighbour indices (as :func:`_neighbours`, no directions)."""
+    return tuple(tuple(n for _, n in pairs) for pairs in _neighbours(width, height, wrap))
+
+
+def _room(start: int, free_at: list[int], cells: tuple[tuple[int, ...], ...], cap: int) -> int:
     """Cells reachable from ``start`` (entered on move 1), counted up to ``cap``."""
     seen = {start}
+    add = seen.add
     frontier = [start]
     t = 1
     while frontier and len(seen) < cap:
         t += 1
         following: list[int] = []
+        append = following.append
         for cell in frontier:
-            for _, n in neighbours[cell]:
+            for n in cells[cell]:
                 if n not in seen and free_at[n] <= t:
-                    seen.add(n)
-                    following.append(n)
+                    add(n)
+                    append(n)
         frontier = following
     return len(seen)
 
@@ -78,23 +85,35 @@ def _nearest_food_move(
     starts: list[tuple[int, int]],
     free_at: list[int],
     food: set[int],
-    neighbours: Neighbours,
+    cells: tuple[tuple[int, ...], ...],
 ) -> int | None:
-    """The first move (a direction) of a shortest path from ``starts`` to food."""
+    """The first move (a direction) of a shortest path from ``starts`` to food.
+
+    Breadth-first, one layer (move) at a time; a food cell is recognised when
+    it is first reached, which is the order a queue would pop it in.
+    """
     origin: dict[int, int] = {}
-    queue: deque[tuple[int, int]] = deque()
+    frontier: list[int] = []
     for d, cell in starts:
         if cell not in origin:
+            if cell in food:
+                return d
             origin[cell] = d
-            queue.append((cell, 1))
-    while queue:
-        cell, t = queue.popleft()
-        if cell in food:
-            return origin[cell]
-        for _, n in neighbours[cell]:
-            if n not in origin and free_at[n] <= t + 1:
-                origin[n] = origin[cell]
-                queue.append((n, t + 1))
+            frontier.append(cell)
+    t = 1
+    while frontier:
+        t += 1
+        following: list[int] = []
+        append = following.append
+        for cell in frontier:
+            first = origin[cell]
+            for n in cells[cell]:
+                if n not in origin and free_at[n] <= t:
+                    if n in food:
+                        return first
+                    origin[n] = first
+                    append(n)
+        frontier = following
     return None
 
 
@@ -112,6 +131,8 @@ class _Board:
         width = view.width
         self.width = width
         self.neighbours = _neighbours(width, view.height, view.wrap)
+        self.cells = _neighbour_cells(width, view.height, view.wrap)
+        self.players = {p.id: p for p in reversed(view.players)}  # first wins, as view.player
         food = self.food = {y * width + x for x, y in view.food}
         free_at = self.free_at = [0] * (width * view.height)
         self.contested: dict[int, int] = {}  # cell -> rival heads next to it
@@ -131,7 +152,7 @@ class _Board:
                 free_at[y * width + x] = length - i + delay
 
     def choose(self, player_id: int, rng: random.Random | None) -> Direction | None:
-        me = self.view.player(player_id)
+        me = self.players.get(player_id)
         if me is None or not me.alive or not me.body:
             return None
         width, free_at = self.width, self.free_at
@@ -172,14 +193,15 @@ class _Board:
 
         length = len(me.body)
         cap = length + _ROOM_MARGIN
-        room = {d: _room(n, free_at, neighbours, cap) for d, n in moves}
+        cells = self.cells
+        room = {d: _room(n, free_at, cells, cap) for d, n in moves}
         roomy = [(d, n) for d, n in moves if room[d] >= min(length, cap)]
         calm_roomy = [(d, n) for d, n in roomy if not is_contested(n)]
 
         choice: int | None = None
         for candidates in (calm_roomy, roomy):
             if candidates:
-                choice = _nearest_food_move(candidates, free_at, food, neighbours)
+                choice = _nearest_food_move(candidates, free_at, food, cells)
                 if choice is None:
                     choice = max(candidates, key=lambda move: room[move[0]])[0]
                 break

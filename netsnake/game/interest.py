@@ -140,8 +140,8 @@ class BlockIndex:
         for p in world.players:
             if p.alive:
                 pid = p.id
-                for x, y in p.body:
-                    key = x // BLOCK + y // BLOCK * nbx
+                # A long body lies in few blocks: list each block once.
+                for key in {x // BLOCK + y // BLOCK * nbx for x, y in p.body}:
                     entry = blocks.get(key)
                     if entry is None:
                         entry = blocks[key] = (set(), [])

@@ -67,7 +67,7 @@ import math
 import random
 from bisect import insort
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from netsnake.game.direction import Direction, step, step_direction
@@ -465,39 +465,60 @@ class World:
         cfg = self._config
         rng = self._rng
         heads = [self._players[pid].body[0] for pid in self._order if self._players[pid].alive]
+        width, height, wrap = cfg.width, cfg.height, cfg.wrap
+
+        def head_distance(cell: Cell) -> int:
+            hx, hy = cell
+            distance = _SPAWN_DIST_CAP
+            for ox, oy in heads:
+                dx, dy = abs(ox - hx), abs(oy - hy)
+                if wrap:
+                    dx, dy = min(dx, width - dx), min(dy, height - dy)
+                distance = min(distance, dx + dy)
+            return distance
+
         best: tuple[int, list[Cell], Direction] | None = None
         for _ in range(_SPAWN_SAMPLES):
-            cell = (rng.randrange(cfg.width), rng.randrange(cfg.height))
-            best = self._better_spawn(best, cell, heads, min_run=_SPAWN_MIN_RUN)
-        for min_run in (3, 1):
-            if best is not None:
-                break
-            # Crowded board: look everywhere, settling for less room ahead.
-            for x in range(cfg.width):
-                for y in range(cfg.height):
-                    best = self._better_spawn(best, (x, y), heads, min_run=min_run)
+            cell = (rng.randrange(width), rng.randrange(height))
+            best = self._better_spawn(best, cell, head_distance, min_run=_SPAWN_MIN_RUN)
+        if best is None:
+            # Crowded board: look everywhere, settling for less room ahead.  The
+            # distances to the nearest head come from one breadth-first pass
+            # (on an empty grid it gives the same capped Manhattan distance).
+            near = _head_distances(heads, width, height, wrap)
+
+            def mapped_distance(cell: Cell) -> int:
+                return near.get(cell, _SPAWN_DIST_CAP)
+
+            for min_run in (3, 1):
+                if best is not None:
+                    break
+                for x in range(width):
+                    for y in range(height):
+                        best = self._better_spawn(best, (x, y), mapped_distance, min_run=min_run)
         return None if best is None else (best[1], best[2])
 
     def _better_spawn(
         self,
         best: tuple[int, list[Cell], Direction] | None,
         head: Cell,
-        heads: list[Cell],
+        head_distance: Callable[[Cell], int],
         min_run: int,
     ) -> tuple[int, list[Cell], Direction] | None:
-        """``best`` or the best spawn with its head at ``head``, whichever scores higher."""
+        """``best`` or the best spawn with its head at ``head``, whichever scores higher.
+
+        ``head_distance`` gives the distance to the nearest live head, capped at
+        ``_SPAWN_DIST_CAP``; it is asked only once a direction could win.
+        """
         cfg = self._config
         width, height = cfg.width, cfg.height
         occupied, food = self._occupied, self._food
         if head in occupied or head in food:
             return best
+        if best is not None and best[0] >= 2 * _SPAWN_DIST_CAP + _SPAWN_RUN_CAP:
+            return best  # nothing here can score higher
         hx, hy = head
-        distance = _SPAWN_DIST_CAP
-        for ox, oy in heads:
-            dx, dy = abs(ox - hx), abs(oy - hy)
-            if cfg.wrap:
-                dx, dy = min(dx, width - dx), min(dy, height - dy)
-            distance = min(distance, dx + dy)
+        distance: int | None = None
         for direction in Direction:
             # The body trails straight behind the head, never across an edge.
             body = [(hx - direction.dx * i, hy - direction.dy * i) for i in range(cfg.start_length)]
@@ -506,6 +527,10 @@ class World:
                 for x, y in body[1:]
             ):
                 continue
+            if distance is None:
+                distance = head_distance(head)
+            if best is not None and 2 * distance + _SPAWN_RUN_CAP <= best[0]:
+                continue  # even the longest run would not score higher
             run = 0
             ahead = step(head, direction, width, height, cfg.wrap)
             while run < _SPAWN_RUN_CAP and ahead is not None and ahead not in occupied:
@@ -621,3 +646,24 @@ def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
     tail = None if grows else body.pop()
     body.appendleft(head)
     return tail
+
+
+def _head_distances(heads: Sequence[Cell], width: int, height: int, wrap: bool) -> dict[Cell, int]:
+    """Cells closer than ``_SPAWN_DIST_CAP`` to a head -> that distance (Manhattan,
+    the short way round on a wrap board), by a breadth-first pass from all heads."""
+    near: dict[Cell, int] = {}
+    frontier: list[Cell] = []
+    for head in heads:
+        if head not in near:
+            near[head] = 0
+            frontier.append(head)
+    for distance in range(1, _SPAWN_DIST_CAP):
+        following: list[Cell] = []
+        for cell in frontier:
+            for d in range(4):
+                n = step(cell, d, width, height, wrap)
+                if n is not None and n not in near:
+                    near[n] = distance
+                    following.append(n)
+        frontier = following
+    return near

@@ -926,12 +926,15 @@ class _TickAreas:
         self._digests: dict[int, int] = {}
         self._payloads: dict[tuple[_AreaKey, int | None, _AreaKey], bytes] = {}
         self._leader: int | bool | None = False  # False: not looked up yet
+        # Player lookups by id for every client: one dict a tick, not a scan each
+        # (reversed so the first of a duplicated id wins, as Snapshot.player).
+        self._by_id = {p.id: p for p in reversed(self._world.players)}
 
     def _focus(self, client: _Client) -> int | None:
         if client.player_id is not None:
             return client.player_id
         world = self._world
-        if client.follow is not None and world.player(client.follow) is not None:
+        if client.follow is not None and client.follow in self._by_id:
             return client.follow
         if self._leader is False:
             self._leader = ranked(world.players)[0].id if world.players else None
@@ -941,7 +944,7 @@ class _TickAreas:
     def snapshot_for(self, client: _Client) -> tuple[_AreaKey, Snapshot]:
         world = self._world
         focus = self._focus(client)
-        player = world.player(focus) if focus is not None else None
+        player = self._by_id.get(focus) if focus is not None else None
         if player is not None and player.body:
             client.centre = player.body[0]
         elif client.centre is None:

@@ -165,3 +165,17 @@ def aligned_table(columns: Sequence[tuple[str, str, str]], results: Sequence[Any
     ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def report_worker(measure: Callable[[], dict[str, Any]]) -> int:
+    """Run a worker's ``measure`` and emit its result (or its error): the exit status."""
+    try:
+        result = measure()
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit({"event": "result", "result": result})
+    return 0

@@ -73,6 +73,7 @@ from benchmarks._metrics import (  # noqa: E402
 from benchmarks._rig import (  # noqa: E402
     aligned_table,
     apply_result,
+    report_worker,
     run_worker,
 )
 from benchmarks._rig import emit as _emit  # noqa: E402
@@ -1004,21 +1005,14 @@ def _enet_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _worker_main(args: argparse.Namespace) -> int:
-    try:
+    def measure() -> dict[str, Any]:
         if args.worker == "netsnake":
-            result = asyncio.run(_netsnake_worker(args))
-        elif args.worker == "tcp-json":
-            result = _tcp_worker(args)
-        else:
-            result = _enet_worker(args)
-    except Exception as exc:
-        import traceback
+            return asyncio.run(_netsnake_worker(args))
+        if args.worker == "tcp-json":
+            return _tcp_worker(args)
+        return _enet_worker(args)
 
-        traceback.print_exc()
-        _emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _emit({"event": "result", "result": result})
-    return 0
+    return report_worker(measure)
 
 
 # ============================================================================ command line

@@ -84,6 +84,7 @@ from benchmarks._metrics import percentile, rounded  # noqa: E402
 from benchmarks._rig import (  # noqa: E402
     aligned_table,
     apply_result,
+    report_worker,
     run_worker,
 )
 from benchmarks._rig import emit as _emit  # noqa: E402
@@ -766,19 +767,12 @@ def _tcp_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _worker_main(args: argparse.Namespace) -> int:
-    try:
+    def measure() -> dict[str, Any]:
         if args.worker == "tcp-json":
-            result = _tcp_worker(args)
-        else:
-            result = asyncio.run(_netsnake_worker(args))
-    except Exception as exc:
-        import traceback
+            return _tcp_worker(args)
+        return asyncio.run(_netsnake_worker(args))
 
-        traceback.print_exc()
-        _emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _emit({"event": "result", "result": result})
-    return 0
+    return report_worker(measure)
 
 
 # ============================================================================ orchestrator

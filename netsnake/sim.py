@@ -18,7 +18,7 @@ from netsnake.client.state import ConnectionState
 from netsnake.game.bots import steer_client
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.server.game import GameServer, ServerSettings
-from protocol import ClientConfig, Event, ServerConfig, ServerEndpoint
+from protocol import ClientConfig, ClientEndpoint, Event, ServerConfig, ServerEndpoint
 from protocol.simulator import Endpoint, LinkConfig, SimulatedNetwork, run_network
 
 __all__ = ["GameSimulation", "SimClient"]
@@ -125,6 +125,18 @@ class GameSimulation:
             core.endpoint, core.endpoint.next_event, core.handle_event
         )
         return client
+
+    def add_endpoint(
+        self, addr: Hashable, endpoint: ClientEndpoint, on_event: Callable[[Event, float], None]
+    ) -> None:
+        """Put any other sans-IO client endpoint on the network at ``addr``.
+
+        Its events go to ``on_event`` as they appear; a client written from
+        the spec alone (``tests/spec_client.py``) plays the game this way.
+        """
+        if addr in self._endpoints:
+            raise ValueError(f"{addr!r} is already on the network")
+        self._endpoints[addr] = _EventPump(endpoint, endpoint.next_event, on_event)
 
     def _check(self, client: SimClient, snapshot: Snapshot) -> None:
         client.hash_checks += 1

@@ -139,15 +139,22 @@ def test_server_disconnect_with_shutdown_code_alone_ends_shutdown() -> None:
     assert state(c) is S.SHUTDOWN and c.core.status_reason == "going away"
 
 
-def test_quit_is_acknowledged_then_closed() -> None:
+def test_quit_is_answered_by_the_servers_disconnect() -> None:
+    """docs/game-messages.rst, "Quitting": the server removes the seat at once and
+    closes with DISCONNECT NORMAL "goodbye"; the client ends on that, sending none."""
     sim = game(bots=1)
     leaver = joined(sim, "leaver")
     stayer = joined(sim, "stayer")
     stayer.core.drain_events()
+    disconnects: list[tuple[object, bytes]] = []
+    sim.on_deliver = lambda src, dst, data: (
+        disconnects.append((src, data)) if data[1] & 0x0F == 7 else None
+    )
     leaver.core.request_quit()
     assert leaver.core.quitting and state(leaver) is S.PLAYING
-    sim.run(0.5)
+    sim.run(0.2)  # one round trip and a tick, far inside the 1 s wait
     assert state(leaver) is S.CLOSED and not leaver.core.quitting
+    assert {src for src, _ in disconnects} == {SERVER_ADDR}  # the client sent none
     assert sim.server.humans == 1
     assert [
         (e.name, e.reason) for e in stayer.core.drain_events() if isinstance(e, PlayerLeft)
@@ -160,7 +167,7 @@ def test_quit_gives_up_waiting_when_the_server_is_gone() -> None:
     sim.network.blackholed.add(SERVER_ADDR)
     c.core.request_quit()
     sim.run(0.5)
-    assert state(c) is S.PLAYING  # still waiting for the ack
+    assert state(c) is S.PLAYING  # still waiting for the server's DISCONNECT
     sim.run(1.0)
     assert state(c) is S.CLOSED
 

@@ -117,7 +117,7 @@ class ScoreLine:
 
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
-_QUIT_WAIT = 1.0  # seconds to wait for the quit to be acknowledged
+_QUIT_WAIT = 1.0  # seconds to wait for the server's DISCONNECT answering QUIT
 log = logging.getLogger("client")
 
 _LOSSY_UPLINK = 0.02  # lost share of our packets above which a new turn is sent twice
@@ -292,9 +292,9 @@ class ClientCore:
     def poll(self, now: float) -> None:
         """Time-based upkeep: the quit deadline and the render delay's inputs."""
         self._now = now
-        if self._quit_deadline is not None and (
-            self.endpoint.pending_reliable == 0 or now >= self._quit_deadline
-        ):
+        if self._quit_deadline is not None and now >= self._quit_deadline:
+            # No DISCONNECT answered the QUIT (all lost, or the server is
+            # gone): close from this side.  The server never acks the QUIT.
             self._quit_deadline = None
             self.endpoint.disconnect(DisconnectCode.NORMAL, "player quit")
             self._close()
@@ -861,7 +861,11 @@ class ClientCore:
             self._send_join()
 
     def request_quit(self) -> None:
-        """Send a reliable QUIT; the state becomes CLOSED once it is acked, or after 1 s."""
+        """Send a reliable QUIT; CLOSED when the server's DISCONNECT answers it, or after 1 s.
+
+        docs/game-messages.rst, "Quitting": the server removes the seat and
+        closes the connection at once, so the QUIT itself is never acked.
+        """
         if self._state in ADMITTED_STATES or self._state is ConnectionState.JOINING:
             self._send_reliable(encode_message(Quit()))
             self._quit_deadline = self._now + _QUIT_WAIT

@@ -106,7 +106,7 @@ class ClientSession:
         return True
 
     async def quit(self, timeout: float = 1.0) -> None:
-        """Send a reliable quit, wait for its ack (at most ``timeout``) and close."""
+        """Send a reliable QUIT, wait for the server's DISCONNECT (at most ``timeout``), close."""
         self.core.request_quit()
         await self.wait_for(
             ConnectionState.CLOSED,

@@ -356,9 +356,12 @@ class GameServer:
             client = self._clients.get(event.peer)
             if client is not None:
                 tick = client.in_flight.pop(event.handle, None)
+                # The protocol acks what arrived, decoded or not.  Ticks up to
+                # the RESYNC's floor were sent before it arrived (deltas the
+                # client could not use), so only later ones (fulls) qualify.
                 if (
                     tick is not None
-                    and tick >= client.resync_floor
+                    and tick > client.resync_floor
                     and (client.baseline_tick is None or tick > client.baseline_tick)
                 ):
                     client.baseline_tick = tick

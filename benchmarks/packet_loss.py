@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import json
 import os
-import queue
 import random
 import re
 import shutil
@@ -54,7 +53,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the checkout importable
@@ -71,6 +70,14 @@ from benchmarks._metrics import (  # noqa: E402
     read_input_trace,
     rounded,
 )
+from benchmarks._rig import (  # noqa: E402
+    aligned_table,
+    apply_result,
+    report_worker,
+    run_worker,
+)
+from benchmarks._rig import emit as _emit  # noqa: E402
+from benchmarks._rig import wait_go as _wait_go  # noqa: E402
 
 __all__ = ["BenchOptions", "main", "run_benchmark", "run_trial"]
 
@@ -350,35 +357,13 @@ def run_trial(
                 str(trace),
             ]
             worker_log = work / "worker.log"
-            with worker_log.open("w") as err:
-                worker = setup.popen(
-                    argv,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=err,
-                    text=True,
-                    bufsize=1,
-                )
-            lines = _line_reader(worker.stdout)
             budget = 60.0 + opts.duration + _CYCLE_OVERTIME + 2 * _JOIN_TIMEOUT + _SEEN_TIMEOUT
-            message = _next_message(lines, worker, 60.0, worker_log)
-            if message.get("event") != "ready":
-                raise RuntimeError(f"worker said {message!r}")
-            setup.set_loss(loss)
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-            message = _next_message(lines, worker, budget, worker_log)
-            result.packets_dropped = setup.dropped()
-            setup.set_loss(0.0)
-            if message.get("event") != "result":
-                raise RuntimeError(f"worker said {message!r}")
-            known = RunResult.field_names()
-            for key, value in message["result"].items():
-                if key == "notes":
-                    result.notes.extend(value)
-                elif key in known:
-                    setattr(result, key, value)
+
+            def count_drops() -> None:
+                result.packets_dropped = setup.dropped()
+
+            payload = run_worker(setup, argv, worker_log, loss, budget, before_restore=count_drops)
+            apply_result(result, payload, RunResult.field_names())
     except BaseException as exc:
         # Keep the server, relay and worker logs of a failed trial for a post-mortem.
         if isinstance(exc, RuntimeError):
@@ -386,37 +371,6 @@ def run_trial(
         raise
     shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-def _line_reader(stream: IO[str] | None) -> queue.Queue[str | None]:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert stream is not None
-        for line in stream:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _next_message(
-    lines: queue.Queue[str | None], worker: subprocess.Popen[Any], timeout: float, log_path: Path
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            raise RuntimeError(f"worker silent for {timeout:.0f} s") from None
-        if line is None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"worker exited ({worker.wait()}):\n{tail}")
-        with contextlib.suppress(ValueError):
-            message = json.loads(line)
-            if isinstance(message, dict):
-                return message
 
 
 def run_benchmark(opts: BenchOptions, log: Callable[[str], None] = print) -> list[RunResult]:
@@ -513,29 +467,13 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 def format_table(results: Sequence[RunResult]) -> str:
     """The results as an aligned text table, one row per run."""
-    rows = [[h for h, _, _ in _COLUMNS]]
-    for r in results:
-        row = []
-        for _, name, fmt in _COLUMNS:
-            value = getattr(r, name)
-            row.append("-" if value is None else fmt.format(value))
-        rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = [
-        "  ".join(
-            cell.rjust(w) if i else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
     legend = (
         "stale = server tick estimate - displayed tick (ticks); delay = max render delay "
         "(ticks); freeze = longest ms the displayed tick stood still; inputs = share of "
         "turns the server received; join = connect->playing, msg = join message->accepted "
         "(ms); left p50 = quit->others see it (ms); bytes are payload per client"
     )
-    return "\n".join(lines) + "\n" + legend
+    return aligned_table(_COLUMNS, results) + "\n" + legend
 
 
 def write_plot(results: Sequence[RunResult], path: Path) -> None:
@@ -590,16 +528,6 @@ def check_failures(results: Sequence[RunResult]) -> list[str]:
 
 
 # ============================================================================ workers
-
-
-def _emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def _wait_go() -> None:
-    if sys.stdin.readline().strip() != "go":
-        raise SystemExit("worker: expected 'go'")
 
 
 def _join_summary(
@@ -1077,21 +1005,14 @@ def _enet_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _worker_main(args: argparse.Namespace) -> int:
-    try:
+    def measure() -> dict[str, Any]:
         if args.worker == "netsnake":
-            result = asyncio.run(_netsnake_worker(args))
-        elif args.worker == "tcp-json":
-            result = _tcp_worker(args)
-        else:
-            result = _enet_worker(args)
-    except Exception as exc:
-        import traceback
+            return asyncio.run(_netsnake_worker(args))
+        if args.worker == "tcp-json":
+            return _tcp_worker(args)
+        return _enet_worker(args)
 
-        traceback.print_exc()
-        _emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _emit({"event": "result", "result": result})
-    return 0
+    return report_worker(measure)
 
 
 # ============================================================================ command line

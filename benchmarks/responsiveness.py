@@ -81,11 +81,17 @@ import urwid  # noqa: E402
 
 from benchmarks import _netns  # noqa: E402
 from benchmarks._metrics import percentile, rounded  # noqa: E402
+from benchmarks._rig import (  # noqa: E402
+    aligned_table,
+    apply_result,
+    report_worker,
+    run_worker,
+)
+from benchmarks._rig import emit as _emit  # noqa: E402
+from benchmarks._rig import wait_go as _wait_go  # noqa: E402
 from benchmarks.packet_loss import (  # noqa: E402
     PortLossNamespace,
     _free_port,
-    _line_reader,
-    _next_message,
     _Setup,
     _wait_for_text,
 )
@@ -614,16 +620,6 @@ def summarise(probe: Probe, duration: float) -> dict[str, Any]:
 # ============================================================================ workers
 
 
-def _emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def _wait_go() -> None:
-    if sys.stdin.readline().strip() != "go":
-        raise SystemExit("worker: expected 'go'")
-
-
 async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     from netsnake.client.session import ClientSession
     from netsnake.client.state import ConnectionState
@@ -771,19 +767,12 @@ def _tcp_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _worker_main(args: argparse.Namespace) -> int:
-    try:
+    def measure() -> dict[str, Any]:
         if args.worker == "tcp-json":
-            result = _tcp_worker(args)
-        else:
-            result = asyncio.run(_netsnake_worker(args))
-    except Exception as exc:
-        import traceback
+            return _tcp_worker(args)
+        return asyncio.run(_netsnake_worker(args))
 
-        traceback.print_exc()
-        _emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _emit({"event": "result", "result": result})
-    return 0
+    return report_worker(measure)
 
 
 # ============================================================================ orchestrator
@@ -860,33 +849,10 @@ def run_trial(
         argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]
         argv += ["--seed", str(opts.seed)]
         worker_log = work / "worker.log"
-        with worker_log.open("w") as err:
-            worker = setup.popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                bufsize=1,
-            )
-        lines = _line_reader(worker.stdout)
-        message = _next_message(lines, worker, 60.0, worker_log)
-        if message.get("event") != "ready":
-            raise RuntimeError(f"worker said {message!r} (logs in {work})")
-        setup.set_loss(loss)
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-        message = _next_message(lines, worker, opts.duration + 60.0, worker_log)
-        setup.set_loss(0.0)
-        if message.get("event") != "result":
-            raise RuntimeError(f"worker said {message!r} (logs in {work})")
-    known = RowResult.field_names()
-    for key, value in message["result"].items():
-        if key == "notes":
-            result.notes.extend(value)
-        elif key in known:
-            setattr(result, key, value)
+        payload = run_worker(
+            setup, argv, worker_log, loss, opts.duration + 60.0, suffix=f" (logs in {work})"
+        )
+    apply_result(result, payload, RowResult.field_names())
     shutil.rmtree(work, ignore_errors=True)
     return result
 
@@ -947,22 +913,6 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 def format_table(results: Sequence[RowResult]) -> str:
     """The rows as an aligned text table with a legend."""
-    rows = [[h for h, _, _ in _COLUMNS]]
-    for r in results:
-        row = []
-        for _, name, fmt in _COLUMNS:
-            value = getattr(r, name)
-            row.append("-" if value is None else fmt.format(value))
-        rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = [
-        "  ".join(
-            cell.rjust(w) if i else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
     legend = (
         "presses = applied and shown (deaths and timeouts left out); key = key press -> first "
         "frame with the head moved along the new direction (ms); over = cells from the head "
@@ -971,7 +921,7 @@ def format_table(results: Sequence[RowResult]) -> str:
         "|mean| = cells off either way), aid = the same for the 'where they are now' heads; "
         "deaths = own deaths while measuring; stall = longest wait for a newer state (ms)"
     )
-    return "\n".join(lines) + "\n" + legend
+    return aligned_table(_COLUMNS, results) + "\n" + legend
 
 
 def check_failures(results: Sequence[RowResult]) -> list[str]:

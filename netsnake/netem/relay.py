@@ -41,6 +41,7 @@ from typing import Any, cast
 
 from netsnake.addresses import format_peer, parse_hostport
 from netsnake.argparsing import OneLineErrorParser, int_range
+from netsnake.netem._base import RelayBase
 from netsnake.netem.tcp_relay import TcpRelay, check_tcp_config, start_tcp_relay
 from protocol.simulator import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
@@ -80,7 +81,7 @@ class RelayStats:
         )
 
 
-class Relay:
+class Relay(RelayBase):
     """A running relay.  Made by :func:`start_relay`; closed by :meth:`close`.
 
     Can be used as ``async with await start_relay(...) as relay:``.
@@ -154,16 +155,8 @@ class Relay:
             refused_clients=self._refused_clients,
         )
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has been called."""
-        return self._closed
-
-    def close(self) -> None:
-        """Stop relaying: close every socket and forget the copies in flight.  Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _shutdown(self) -> None:
+        """Close every socket and forget the copies in flight."""
         self._sweeper.cancel()
         if self._timer is not None:
             self._timer.cancel()
@@ -176,13 +169,9 @@ class Relay:
         self._clients.clear()
         if self._listener is not None:
             self._listener.close()
-        log.info("closed: %s", self.stats.summary())
 
-    async def __aenter__(self) -> Relay:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
+    def _summary(self) -> str:
+        return self.stats.summary()
 
     # -- client side ------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from netsnake.netem._base import RelayBase
 from protocol.simulator import MAX_DATAGRAM, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = ["TcpRelay", "TcpRelayStats", "check_tcp_config", "start_tcp_relay"]
@@ -269,7 +270,7 @@ class _Side(asyncio.Protocol):
         self._conn.pipe_done()
 
 
-class TcpRelay:
+class TcpRelay(RelayBase):
     """A running TCP relay.  Made by :func:`start_tcp_relay`; closed by :meth:`close`."""
 
     def __init__(
@@ -322,29 +323,17 @@ class TcpRelay:
             connect_failures=self._connect_failures,
         )
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has been called."""
-        return self._closed
-
-    def close(self) -> None:
-        """Stop listening and close every connection at once.  Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _shutdown(self) -> None:
+        """Stop listening and close every connection at once."""
         if self._listener is not None:
             self._listener.close()
         for task in self._connecting:
             task.cancel()
         for conn in list(self._connections):
             conn.close()
-        log.info("closed: %s", self.stats.summary())
 
-    async def __aenter__(self) -> TcpRelay:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
+    def _summary(self) -> str:
+        return self.stats.summary()
 
     # -- connections
 

@@ -678,6 +678,14 @@ class GameServer:
             log.warning("dropping %s: %s", format_peer(client.peer), exc)
             self._drop_client(client.peer, "not acknowledging")
 
+    def _send_unreliable(self, client: _Client, data: bytes, what: str) -> int | None:
+        """Send ``data`` unreliably; its delivery handle, or None (logged) if it could not go."""
+        try:
+            return self.endpoint.send_unreliable(client.peer, data)
+        except LocalProtocolError as exc:
+            log.warning("cannot send %s to %s: %s", what, format_peer(client.peer), exc)
+            return None
+
     def _broadcast(self, event: GameEvent | Spectators, exclude: Hashable | None = None) -> None:
         if self._closing:
             return
@@ -697,6 +705,7 @@ class GameServer:
         steer_bots(self.world, self._bot_rng, self._bots)
         before = self._snapshot
         events = self.world.step()
+        snap = self.world.snapshot()
         # DIED and RESPAWNED go only to the clients whose area they concern.
         local: list[tuple[int, int | None, GameEvent]] = []
         for client in playing:
@@ -705,7 +714,7 @@ class GameServer:
             while len(client.queued) > left:  # popped by this step (or cleared by a death)
                 seq, stamp = client.queued.popleft()
                 if self._turn_trace is not None:
-                    self._trace_applied(client, seq, stamp, before)
+                    self._trace_applied(client, seq, stamp, before, snap)
         for ev in events:
             if isinstance(ev, WorldDied):
                 name = self._names.get(ev.player_id, "?")
@@ -727,7 +736,6 @@ class GameServer:
         if self.event_log is not None and not self._closing:
             # Recorded whole, as announced: each client hears those in its area.
             self.event_log.extend(event for _, _, event in local)
-        snap = self.world.snapshot()
         self._snapshot = snap
         self._hash = snapshot_hash(snap)
         self.history.add(snap)
@@ -791,10 +799,8 @@ class GameServer:
                 inputs_pending=client.last_input_seq - self.input_applied(client),
                 payload=payload,
             )
-            try:
-                handle = self.endpoint.send_unreliable(client.peer, encode_message(msg))
-            except LocalProtocolError as exc:
-                log.warning("cannot send snapshot to %s: %s", format_peer(client.peer), exc)
+            handle = self._send_unreliable(client, encode_message(msg), "snapshot")
+            if handle is None:
                 continue
             if local and not self._closing:
                 self._send_local_events(client, key, area_snapshot, local)
@@ -860,10 +866,7 @@ class GameServer:
         for client in list(self._clients.values()):
             if client.seat is None:
                 continue
-            try:
-                self.endpoint.send_unreliable(client.peer, data)
-            except LocalProtocolError as exc:
-                log.warning("cannot send scores to %s: %s", format_peer(client.peer), exc)
+            self._send_unreliable(client, data, "scores")
 
     def _send_overview(self, tick: int, clients: list[_Client]) -> None:
         """The arena's food density and the leaders' heads to ``clients`` (those sent
@@ -872,15 +875,14 @@ class GameServer:
         next (the minimap is a coarse, slow view: nothing to retransmit)."""
         data = encode_message(world_overview(self._snapshot))
         for client in clients:
-            try:
-                self.endpoint.send_unreliable(client.peer, data)
-            except LocalProtocolError as exc:
-                log.warning("cannot send overview to %s: %s", format_peer(client.peer), exc)
+            self._send_unreliable(client, data, "overview")
 
-    def _trace_applied(self, client: _Client, seq: int, stamp: int, before: Snapshot) -> None:
+    def _trace_applied(
+        self, client: _Client, seq: int, stamp: int, before: Snapshot, after: Snapshot
+    ) -> None:
         assert self._turn_trace is not None and client.player_id is not None
         was = before.player(client.player_id)
-        now = self.world.snapshot().player(client.player_id)
+        now = after.player(client.player_id)
         if was is None or not was.body or now is None or not now.alive:
             return  # cleared by a death, not applied
         self._turn_trace(

@@ -27,7 +27,7 @@ from typing import TextIO
 from netsnake.client.botrunner import BotRunner, BotSource
 from netsnake.client.core import default_client_config
 from netsnake.client.session import ClientSession
-from netsnake.client.state import EXIT_CODES, TERMINAL_STATES, ConnectionState
+from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, TERMINAL_STATES, ConnectionState
 from netsnake.client.trust import ServerTrust
 from netsnake.game.limits import MAX_NAME_LENGTH
 from netsnake.server.app import RunningServer, start_server
@@ -158,7 +158,7 @@ async def _play(
 
 
 async def _leave(session: ClientSession) -> None:
-    if session.core.state in (ConnectionState.PLAYING, ConnectionState.SPECTATING):
+    if session.core.state in ADMITTED_STATES:
         await session.quit()
     else:
         await session.close()

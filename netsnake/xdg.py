@@ -8,11 +8,20 @@ ignored, as the spec says) and otherwise default to ``~/.local/share`` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["APP_DIR", "XdgError", "config_home", "data_home", "make_private_dirs"]
+__all__ = [
+    "APP_DIR",
+    "XdgError",
+    "config_home",
+    "data_home",
+    "make_private_dirs",
+    "temp_path",
+    "write_private_temp",
+]
 
 #: The subdirectory of each base directory that belongs to netsnake.
 APP_DIR = "netsnake"
@@ -59,3 +68,35 @@ def make_private_dirs(directory: Path) -> None:
             # Another process made it meanwhile; what matters is that it exists.
             if not d.is_dir():
                 raise
+
+
+def temp_path(path: Path) -> Path:
+    """The temporary file :func:`write_private_temp` writes before ``path`` is replaced."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_private_temp(path: Path, data: bytes, mode: int, *, exclusive: bool) -> Path:
+    """Write ``data`` durably to :func:`temp_path` of ``path`` (mode exactly ``mode``,
+    parent directories 0700) and return it, for the caller to link or rename into place.
+
+    ``exclusive`` refuses an existing temporary file rather than truncating it.
+    The temporary file is removed if writing fails; raises OSError.
+    """
+    make_private_dirs(path.parent)
+    tmp = temp_path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        try:
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp

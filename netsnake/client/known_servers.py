@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netsnake.addresses import format_address, normalize_host, parse_hostport
-from netsnake.xdg import APP_DIR, XdgError, config_home, make_private_dirs
+from netsnake.xdg import APP_DIR, XdgError, config_home, temp_path, write_private_temp
 
 __all__ = [
     "KEY_TYPE",
@@ -222,20 +222,10 @@ def record_key(path: Path, label: str, key: bytes) -> KnownKey:
 
 
 def _write_atomically(path: Path, data: bytes, mode: int | None) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        make_private_dirs(path.parent)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600 if mode is None else mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        tmp = write_private_temp(path, data, 0o600 if mode is None else mode, exclusive=False)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(temp_path(path))
         raise KnownServersError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -35,7 +35,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from netsnake.xdg import APP_DIR, XdgError, data_home, make_private_dirs
+from netsnake.xdg import APP_DIR, XdgError, data_home, write_private_temp
 from protocol import generate_static_key, key_fingerprint, public_key
 
 __all__ = [
@@ -143,19 +143,10 @@ def load_key(path: Path) -> bytes:
 
 def _create(path: Path) -> bool:
     """Write a new key at ``path``; False if another process created one first."""
-    make_private_dirs(path.parent)
-    data = encode_key_file(generate_static_key())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, KEY_FILE_MODE)
+    tmp = write_private_temp(
+        path, encode_key_file(generate_static_key()), KEY_FILE_MODE, exclusive=True
+    )
     try:
-        try:
-            os.fchmod(fd, KEY_FILE_MODE)  # exactly 0600, whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -243,7 +243,6 @@ class Board(urwid.Widget):
         width, height = self._dims
         whole = Viewport(0, 0, width, height, width, height, False)
         if not size:
-            self._view = whole
             return self._render_view(whole)
         if len(size) != 2:
             raise ValueError(f"Board renders as fixed () or box (cols, rows), got {size!r}")
@@ -258,7 +257,6 @@ class Board(urwid.Widget):
             view = self._camera.viewport(
                 (width, height, board.wrap), room, point, self._now, halves=not self._ascii
             )
-        self._view = view
         canvas = self._render_view(view)
         nat_cols, nat_rows = view.width * 2 + 2, view.height + 2
         if (cols, rows) == (nat_cols, nat_rows):

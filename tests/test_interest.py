@@ -265,3 +265,30 @@ def test_scoreboard_merges_leader_lists_into_the_last_complete_one() -> None:
     assert {line.name for line in core.scoreboard()} == {"ann", "bob"}
     scores(60, True, (1, 6))
     assert [(line.name, line.score) for line in core.scoreboard()] == [("ann", 6)]
+
+
+def test_a_server_keeps_only_possible_baselines_and_deltas_stay_exact() -> None:
+    """Without the simulation's audit copy the server forgets what it sent below
+    each client's baseline (baselines only move forward), and on a lossy,
+    reordering link every client still decodes every delta and agrees on every
+    hash: nothing it could still be sent a delta against was dropped."""
+    link = LinkConfig(latency=0.03, jitter=0.01, loss=0.15, duplicate=0.03, reorder=0.05)
+    settings_ = ServerSettings(
+        tick_rate=20, world=WorldConfig(width=96, height=64), max_players=16, bots=10, seed=9
+    )
+    sim = GameSimulation(settings_, seed=9, link=link, check_sent=False)
+    clients = [sim.add_client(f"p{i}") for i in range(4)]
+    sim.run(2.0)
+    for i, c in enumerate(clients):
+        c.core.set_view_size(16 + 8 * i, 8 + 4 * i)
+    held = []
+    for _ in range(40):
+        sim.run(0.25)
+        held += [len(c.sent) for c in sim.server._clients.values()]
+    for c in clients:
+        counters = c.core.counters
+        assert counters.delta > 150, c.core.name
+        assert counters.mismatches == 0 and counters.decode_errors == 0, c.core.name
+        assert counters.missing_baseline == 0, c.core.name
+    # A window of 64 ticks would be held without pruning; ~RTT's worth is.
+    assert max(held) < 16 and sum(held) / len(held) < 6, held

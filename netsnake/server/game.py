@@ -281,9 +281,17 @@ class GameServer:
         turn_tracer: TurnTracer | None = None,
         *,
         instance: int = 0,
+        keep_sent: bool = False,
     ) -> None:
-        """``instance`` is a random number per server process, sent in INFO replies."""
+        """``instance`` is a random number per server process, sent in INFO replies.
+
+        ``keep_sent`` keeps every snapshot sent to a client for the history
+        window, for :meth:`sent_snapshot` (the simulation checks each one a
+        client decodes); by default only those that may still become its
+        baseline are kept.
+        """
         self.settings = settings
+        self._keep_sent = keep_sent
         self.endpoint = endpoint
         cfg = settings.world
         # The world's own cap must leave room for bots that leave for humans.
@@ -330,7 +338,11 @@ class GameServer:
         return self._snapshot
 
     def sent_snapshot(self, peer: Hashable, tick: int) -> Snapshot | None:
-        """The (area) snapshot of ``tick`` sent to ``peer``, while still a possible baseline."""
+        """The (area) snapshot of ``tick`` sent to ``peer``, while still held.
+
+        Held while it may still become the client's baseline, or for the
+        whole history window with ``keep_sent``.
+        """
         client = self._clients.get(peer)
         entry = client.sent.get(tick) if client is not None else None
         return None if entry is None else entry[1]
@@ -365,6 +377,14 @@ class GameServer:
                     and (client.baseline_tick is None or tick > client.baseline_tick)
                 ):
                     client.baseline_tick = tick
+                    if not self._keep_sent:
+                        # Baselines only move forward: what came before is no
+                        # use any more.  (Keeping a window of area snapshots per
+                        # client made the collector's full passes the tick's
+                        # worst stalls at 256 players.)
+                        sent = client.sent
+                        while sent and next(iter(sent)) < tick:
+                            del sent[next(iter(sent))]
         elif isinstance(event, PayloadLost):
             client = self._clients.get(event.peer)
             if client is not None:

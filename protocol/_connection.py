@@ -369,12 +369,16 @@ class Connection:
             self._newest_acked = ack
         self._resolve_acked(ack)
         bits = header.ack_bits
-        i = 0
-        while bits:
-            if bits & 1:
-                self._resolve_acked((ack - 1 - i) & SEQ_MASK)
-            bits >>= 1
-            i += 1
+        if bits and self._in_flight:
+            # Only what is still in flight can be newly acked: a few packets,
+            # where walking all 32 bits did a lookup per bit on every packet.
+            acked = []
+            for seq in self._in_flight:
+                behind = (ack - seq) & SEQ_MASK
+                if 1 <= behind <= 32 and bits >> (behind - 1) & 1:
+                    acked.append(behind)
+            for behind in sorted(acked):  # newest first, as the bits are read
+                self._resolve_acked((ack - behind) & SEQ_MASK)
         self._detect_losses(now)
 
     def _resolve_acked(self, seq: int) -> None:

@@ -19,6 +19,8 @@ again, so a lost ACCEPT never costs a second exchange or a second key.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Hashable
@@ -104,8 +106,16 @@ class ServerEndpoint:
         self._connections: dict[Hashable, Connection] = {}
         # Only connections touched since the last flush, or whose timer is due,
         # are visited: a datagram from one client costs O(1), not O(clients).
+        # Timers sit in a heap of (time, tiebreak, peer), where an entry whose
+        # time is no longer the peer's in _timers is stale and skipped; _order
+        # is each peer's place in _connections, the order connections are
+        # visited in (so simulations stay deterministic).
         self._dirty: set[Hashable] = set()
         self._timers: dict[Hashable, float] = {}
+        self._timer_heap: list[tuple[float, int, Hashable]] = []
+        self._tiebreak = itertools.count()
+        self._order: dict[Hashable, int] = {}
+        self._next_order = itertools.count()
         # Per connection: the client's nonce and the ACCEPT it was sent (for resends).
         self._accepts: dict[Hashable, tuple[bytes, bytes]] = {}
         self._events: deque[Event] = deque()
@@ -249,7 +259,13 @@ class ServerEndpoint:
     def get_timer(self) -> float | None:
         if self._outbox or self._dirty:
             return self._now
-        return min(self._timers.values(), default=None)
+        heap, timers = self._timer_heap, self._timers
+        while heap:
+            at, _, peer = heap[0]
+            if timers.get(peer) == at:
+                return at
+            heapq.heappop(heap)  # stale
+        return None
 
     def handle_timer(self, now: float) -> None:
         self._now = now
@@ -261,15 +277,27 @@ class ServerEndpoint:
 
     def _due(self, now: float) -> list[Hashable]:
         # In connection order, so simulations stay deterministic.
-        dirty, timers = self._dirty, self._timers
-        return [p for p in self._connections if p in dirty or timers.get(p, now + 1) <= now]
+        order, timers, heap = self._order, self._timers, self._timer_heap
+        due = {p for p in self._dirty if p in order}
+        while heap and heap[0][0] <= now:
+            at, _, peer = heapq.heappop(heap)
+            if timers.get(peer) == at:
+                due.add(peer)  # its timer goes back in when it is refreshed
+        return sorted(due, key=order.__getitem__)
 
     def _refresh_timer(self, conn: Connection) -> None:
         t = conn.get_timer()
+        peer = conn.peer
         if t is None:
-            self._timers.pop(conn.peer, None)
-        else:
-            self._timers[conn.peer] = t
+            self._timers.pop(peer, None)
+            return
+        self._timers[peer] = t
+        heap = self._timer_heap
+        heapq.heappush(heap, (t, next(self._tiebreak), peer))
+        if len(heap) > 4 * len(self._timers) + 64:
+            # Mostly stale entries: rebuild from the live timers.
+            heap[:] = [(at, next(self._tiebreak), p) for p, at in self._timers.items()]
+            heapq.heapify(heap)
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -292,6 +320,7 @@ class ServerEndpoint:
         self._connections.pop(conn.peer, None)
         self._accepts.pop(conn.peer, None)
         self._timers.pop(conn.peer, None)
+        self._order.pop(conn.peer, None)
         self._dirty.discard(conn.peer)
 
     def _allow_reply(self, addr: Hashable, now: float) -> bool:
@@ -369,6 +398,8 @@ class ServerEndpoint:
             self.counters,
             self.config.connection,
         )
+        if addr not in self._connections:
+            self._order[addr] = next(self._next_order)
         self._connections[addr] = conn
         self._dirty.add(addr)
         accept = seal_crc(prefix(PacketKind.ACCEPT) + nonce + message2)

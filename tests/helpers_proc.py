@@ -41,6 +41,7 @@ LISTENING_RE = re.compile(r"listening on (?P<host>\S+) port (?P<port>\d+)")
 STATS_RE = re.compile(
     r"players (?P<players>\d+) \(humans (?P<humans>\d+)\) spectators (?P<spectators>\d+) \| "
     r"tick p50 (?P<p50>[\d.]+) ms p99 (?P<p99>[\d.]+) ms overruns (?P<overruns>\d+) \| "
+    r"gc (?P<gc>\d+) longest (?P<gc_ms>[\d.]+) ms \| "
     r"in (?P<in_dgrams>[\d.]+) dgram/s (?P<in_kbs>[\d.]+) KB/s \| "
     r"out (?P<out_dgrams>[\d.]+) dgram/s (?P<out_kbs>[\d.]+) KB/s \| "
     r"dropped: (?P<dropped>.*)$"

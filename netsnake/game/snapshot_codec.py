@@ -73,6 +73,7 @@ from protocol import (
 )
 
 __all__ = [
+    "DeltaMemo",
     "SnapshotHistory",
     "decode_snapshot",
     "encode_delta",
@@ -362,8 +363,121 @@ def _implied_respawn(b: PlayerState, age: int) -> int:
     return max(0, b.respawn_ticks - age)
 
 
-def encode_delta(s: Snapshot, baseline: Snapshot) -> bytes:
+#: How one player appears in a delta: a plain move ``(bits, bit count)`` for
+#: the moves field, an explicit change ``[id, mask, *values]``, or None (still
+#: dead, counting down: nothing to say).
+_Change = tuple[int, int] | list[Any] | None
+
+
+class DeltaMemo:
+    """Per-player parts of the deltas of one tick, shared between encodings.
+
+    An area snapshot holds the world's own :class:`PlayerState` objects, so
+    a player seen by many clients changes the same way in each of their
+    deltas against the same baseline tick.  Pass one memo to every
+    :func:`encode_delta` of one tick: a part is reused only when it was worked
+    out from the very same two states (identity, not equality) at the same
+    age, so a memo can never change the bytes, only save the work.
+    """
+
+    __slots__ = ("_changes", "_records")
+
+    def __init__(self) -> None:
+        self._changes: dict[int, tuple[PlayerState, PlayerState, _Change]] = {}
+        self._records: dict[int, tuple[PlayerState, list[Any]]] = {}
+
+    def change(
+        self, b: PlayerState, t: PlayerState, age: int, w: int, h: int, wrap: bool
+    ) -> _Change:
+        key = age << 16 | t.id
+        hit = self._changes.get(key)
+        if hit is not None and hit[0] is b and hit[1] is t:
+            return hit[2]
+        change = _player_change(b, t, age, w, h, wrap)
+        self._changes[key] = (b, t, change)
+        return change
+
+    def record(self, t: PlayerState, w: int, h: int, wrap: bool) -> list[Any]:
+        hit = self._records.get(t.id)
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        record = _player_record(t, w, h, wrap)
+        self._records[t.id] = (t, record)
+        return record
+
+
+def _player_change(b: PlayerState, t: PlayerState, age: int, w: int, h: int, wrap: bool) -> _Change:
+    """How ``t`` differs from ``b`` (same id, name and colour), ``age`` ticks on."""
+    chain = _moved_chain(b, t, w, h, wrap) if t.body != b.body else []
+    implied_direction = chain[-1] if chain else b.direction
+    if (
+        b.alive
+        and chain is not None
+        and len(chain) == age
+        and len(t.body) == len(b.body)
+        and t.alive
+        and t.direction == implied_direction
+        and t.score == b.score
+        and t.best == b.best
+        and t.kills == b.kills
+        and t.respawn_ticks == _implied_respawn(b, age)
+    ):
+        bits = 0
+        for i, d in enumerate(chain):
+            bits |= d << (2 * i)
+        return bits, 2 * age
+    mask = 0
+    values: list[Any] = []
+    if t.body != b.body:
+        if chain is not None:
+            mask |= MOVE
+            values.append(_pack_moves(chain))
+        else:
+            _check_cells(t.body, w, h)
+            mask |= BODY
+            body_bytes = _encode_body(t.body, w, h, wrap)
+            implied_direction = (
+                _step_direction(t.body[1], t.body[0], w, h, wrap)
+                if len(t.body) > 1
+                else b.direction
+            )
+        if len(t.body) != len(b.body) and t.body:
+            mask |= LENGTH
+            values.append(len(t.body))
+    if t.score != b.score:
+        _check_int("score", t.score, MAX_COUNTER)
+        mask |= SCORE
+        values.append(t.score)
+    if t.alive != b.alive:
+        mask |= ALIVE
+    if mask & BODY:
+        values.append(body_bytes)
+    if t.respawn_ticks != _implied_respawn(b, age):
+        _check_int("respawn_ticks", t.respawn_ticks, MAX_COUNTER)
+        mask |= RESPAWN
+        values.append(t.respawn_ticks)
+    if t.direction != implied_direction:
+        _check_int("direction", t.direction, 3)
+        mask |= DIRECTION
+        values.append(int(t.direction))
+    if t.kills != b.kills:
+        _check_int("kills", t.kills, MAX_COUNTER)
+        mask |= KILLS
+        values.append(t.kills)
+    if t.best != b.best:
+        _check_int("best", t.best, MAX_COUNTER)
+        mask |= BEST
+        values.append(t.best)
+    if mask == 0 and not b.alive:
+        return None  # still dead, just counting down: implied
+    return [t.id, mask, *values]
+
+
+def encode_delta(s: Snapshot, baseline: Snapshot, memo: DeltaMemo | None = None) -> bytes:
     """Encode ``s`` as changes from ``baseline``, an older snapshot of the same board.
+
+    ``memo`` shares per-player work between the deltas of one tick (see
+    :class:`DeltaMemo`); the bytes are the same with or without it.
 
     Raises ValueError if ``baseline`` is not older than ``s`` or the boards
     differ (size or wrap).
@@ -391,73 +505,20 @@ def encode_delta(s: Snapshot, baseline: Snapshot) -> bytes:
         if b is None or b.name != t.name or b.colour != t.colour:
             if b is not None:
                 removed_ids.append(t.id)
-            added.append(_player_record(t, w, h, wrap))
+            added.append(
+                _player_record(t, w, h, wrap) if memo is None else memo.record(t, w, h, wrap)
+            )
             continue
-        chain = _moved_chain(b, t, w, h, wrap) if t.body != b.body else []
-        implied_direction = chain[-1] if chain else b.direction
-        if (
-            b.alive
-            and chain is not None
-            and len(chain) == age
-            and len(t.body) == len(b.body)
-            and t.alive
-            and t.direction == implied_direction
-            and t.score == b.score
-            and t.best == b.best
-            and t.kills == b.kills
-            and t.respawn_ticks == _implied_respawn(b, age)
-        ):
-            for d in chain:
-                move_bits |= d << move_count
-                move_count += 2
-            continue
-        mask = 0
-        values: list[Any] = []
-        if t.body != b.body:
-            if chain is not None:
-                mask |= MOVE
-                values.append(_pack_moves(chain))
-            else:
-                _check_cells(t.body, w, h)
-                mask |= BODY
-                body_bytes = _encode_body(t.body, w, h, wrap)
-                implied_direction = (
-                    _step_direction(t.body[1], t.body[0], w, h, wrap)
-                    if len(t.body) > 1
-                    else b.direction
-                )
-            if len(t.body) != len(b.body) and t.body:
-                mask |= LENGTH
-                values.append(len(t.body))
-        if t.score != b.score:
-            _check_int("score", t.score, MAX_COUNTER)
-            mask |= SCORE
-            values.append(t.score)
-        if t.alive != b.alive:
-            mask |= ALIVE
-        if mask & BODY:
-            values.append(body_bytes)
-        if t.respawn_ticks != _implied_respawn(b, age):
-            _check_int("respawn_ticks", t.respawn_ticks, MAX_COUNTER)
-            mask |= RESPAWN
-            values.append(t.respawn_ticks)
-        if t.direction != implied_direction:
-            _check_int("direction", t.direction, 3)
-            mask |= DIRECTION
-            values.append(int(t.direction))
-        if t.kills != b.kills:
-            _check_int("kills", t.kills, MAX_COUNTER)
-            mask |= KILLS
-            values.append(t.kills)
-        if t.best != b.best:
-            _check_int("best", t.best, MAX_COUNTER)
-            mask |= BEST
-            values.append(t.best)
-        if mask == 0 and not b.alive:
-            continue  # still dead, just counting down: implied
-        changes.append(t.id)
-        changes.append(mask)
-        changes.extend(values)
+        change = (
+            _player_change(b, t, age, w, h, wrap)
+            if memo is None
+            else memo.change(b, t, age, w, h, wrap)
+        )
+        if type(change) is tuple:
+            move_bits |= change[0] << move_count
+            move_count += change[1]
+        elif change is not None:
+            changes += change
     removed_ids.extend(old_by_id)  # players that left (dict keeps id order)
     removed_ids.sort()
 

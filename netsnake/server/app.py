@@ -8,7 +8,6 @@ drift) steps the game.  A stats line is logged every ``stats_interval``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from netsnake.addresses import format_host
+from netsnake.server.collector import IdleCollector
 from netsnake.server.game import AppliedTurn, GameServer, ServerSettings
 from netsnake.server.key_file import ServerKey
 from netsnake.server.recorder import ServerRecorder
@@ -58,6 +58,7 @@ def lan_addresses() -> list[str]:
 class _TickStats:
     durations: list[float]
     overruns: int = 0
+    last_collections: int = 0
     last_in: tuple[int, int] = (0, 0)
     last_out: tuple[int, int] = (0, 0)
     last_time: float = 0.0
@@ -82,6 +83,8 @@ class RunningServer:
         self._ticks = _TickStats([])
         #: Writes every tick to a file when the server records (``--record``).
         self.recorder: ServerRecorder | None = None
+        #: Runs the full garbage collections between ticks, about once a second.
+        self.collector = IdleCollector(max(1, round(settings.tick_rate)))
 
     @property
     def fingerprint(self) -> str:
@@ -100,37 +103,37 @@ class RunningServer:
         n = 0
         next_stats = start + self._stats_interval
         self._ticks.last_time = start
-        frozen = False
-        while not self._stop.is_set():
-            n += 1
-            deadline = start + n * period
-            delay = deadline - loop.time()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                    break
-                except TimeoutError:
-                    pass
-            elif delay < -period:
-                # More than a whole tick late: count it and re-anchor rather than burst.
-                self._ticks.overruns += 1
-                log.warning("tick %d overran by %.1f ms", n, -delay * 1000)
-                start, n = loop.time(), 0
-            t0 = time.perf_counter()
-            self.game.tick(loop.time())
-            self.transport.flush()
-            if self.recorder is not None:
-                self.recorder.record(loop.time())
-            self._ticks.durations.append(time.perf_counter() - t0)
-            if n == 1 and not frozen:
-                # The first tick built the long-lived tables (bots' neighbours,
-                # the world): keep the collector from rescanning them in every
-                # full collection, which stalled big boards for ~100 ms.
-                gc.freeze()
-                frozen = True
-            if loop.time() >= next_stats:
-                self._log_stats(loop.time())
-                next_stats += self._stats_interval
+        collector = self.collector
+        collector.start()
+        try:
+            while not self._stop.is_set():
+                n += 1
+                deadline = start + n * period
+                delay = deadline - loop.time()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._stop.wait(), delay)
+                        break
+                    except TimeoutError:
+                        pass
+                elif delay < -period:
+                    # More than a whole tick late: count it and re-anchor rather than burst.
+                    self._ticks.overruns += 1
+                    log.warning("tick %d overran by %.1f ms", n, -delay * 1000)
+                    start, n = loop.time(), 0
+                t0 = time.perf_counter()
+                self.game.tick(loop.time())
+                self.transport.flush()
+                if self.recorder is not None:
+                    self.recorder.record(loop.time())
+                self._ticks.durations.append(time.perf_counter() - t0)
+                # Full collections go in the time left before the next tick.
+                collector.after_tick(start + (n + 1) * period - loop.time())
+                if loop.time() >= next_stats:
+                    self._log_stats(loop.time())
+                    next_stats += self._stats_interval
+        finally:
+            collector.stop()
         await self._shutdown()
 
     def _log_stats(self, now: float) -> None:
@@ -144,6 +147,7 @@ class RunningServer:
         drops = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()) if v) or "none"
         stats_log.info(
             "players %d (humans %d) spectators %d | tick p50 %.2f ms p99 %.2f ms overruns %d | "
+            "gc %d longest %.1f ms | "
             "in %.0f dgram/s %.1f KB/s | out %.0f dgram/s %.1f KB/s | dropped: %s",
             self.game.players,
             self.game.humans,
@@ -151,6 +155,8 @@ class RunningServer:
             p50,
             p99,
             t.overruns,
+            self.collector.collections - t.last_collections,
+            self.collector.longest * 1000,
             (tr.datagrams_in - t.last_in[0]) / span,
             (tr.bytes_in - t.last_in[1]) / span / 1000,
             (tr.datagrams_out - t.last_out[0]) / span,
@@ -158,6 +164,8 @@ class RunningServer:
             drops,
         )
         t.durations.clear()
+        t.last_collections = self.collector.collections
+        self.collector.longest = 0.0
         t.last_in = (tr.datagrams_in, tr.bytes_in)
         t.last_out = (tr.datagrams_out, tr.bytes_out)
         t.last_time = now

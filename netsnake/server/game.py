@@ -42,7 +42,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for, area_holds
 from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYERS, MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_LEAD,
@@ -75,7 +75,7 @@ from netsnake.game.messages import (
 from netsnake.game.names import NameError_, unique_name, validate_name
 from netsnake.game.server_info import ServerInfo, encode_server_info
 from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
-from netsnake.game.snapshot_codec import SnapshotHistory, encode_delta, encode_full
+from netsnake.game.snapshot_codec import DeltaMemo, SnapshotHistory, encode_delta, encode_full
 from netsnake.game.world import PlayerDied as WorldDied
 from netsnake.game.world import PlayerRespawned as WorldRespawned
 from netsnake.game.world import World, WorldConfig
@@ -303,7 +303,6 @@ class GameServer:
         self._bots: list[int] = []
         self._bot_rng = random.Random(settings.seed ^ 0xB07)
         self._snapshot: Snapshot = self.world.snapshot()
-        self._hash = snapshot_hash(self._snapshot)
         self._trace = input_tracer
         self._turn_trace = turn_tracer
         self._closing = False
@@ -757,7 +756,6 @@ class GameServer:
             # Recorded whole, as announced: each client hears those in its area.
             self.event_log.extend(event for _, _, event in local)
         self._snapshot = snap
-        self._hash = snapshot_hash(snap)
         self.history.add(snap)
         self.counters.ticks += 1
         self._send_snapshots(snap.tick, now, local)
@@ -947,6 +945,7 @@ class _TickAreas:
         self._hashes: dict[_AreaKey, int] = {}
         self._digests: dict[int, int] = {}
         self._payloads: dict[tuple[_AreaKey, int | None, _AreaKey], bytes] = {}
+        self._memos: dict[int, DeltaMemo] = {}  # baseline tick -> shared per-player parts
         self._leader: int | bool | None = False  # False: not looked up yet
         # Player lookups by id for every client: one dict a tick, not a scan each
         # (reversed so the first of a duplicated id wins, as Snapshot.player).
@@ -971,20 +970,31 @@ class _TickAreas:
             client.centre = player.body[0]
         elif client.centre is None:
             client.centre = (world.width // 2, world.height // 2)
-        area = area_for((world.width, world.height, world.wrap), client.view, client.centre)
+        board = (world.width, world.height, world.wrap)
+        area = area_for(board, client.view, client.centre)
         if area is WHOLE:
             return None, world
-        key = (area, focus)
+        # A live focus lies in its own area (it is centred on the head), so the
+        # snapshot is the area's alone, the same for every client there: they
+        # share it, its hash and, on the same baseline, its bytes.
+        inside = (
+            player is not None
+            and player.alive
+            and bool(player.body)
+            and area_holds(area, board[:2], player.body[0])
+        )
+        forced = None if inside else focus
+        key = (area, forced)
         snapshot = self._snapshots.get(key)
         if snapshot is None:
             if self._index is None:
                 self._index = BlockIndex(world)
-            snapshot = self._snapshots[key] = self._index.snapshot_for(area, focus)
+            snapshot = self._snapshots[key] = self._index.snapshot_for(area, forced)
         return key, snapshot
 
     def hash(self, key: _AreaKey, snapshot: Snapshot) -> int:
-        if key is None:
-            return self._server._hash
+        # The whole world's hash too, only when someone sees the whole board,
+        # and from the same per-player digests as the areas'.
         value = self._hashes.get(key)
         if value is None:
             value = self._hashes[key] = snapshot_hash(snapshot, self._digests)
@@ -1009,7 +1019,14 @@ class _TickAreas:
             cache_key = (key, baseline, sent[0])
         data = self._payloads.get(cache_key)
         if data is None:
-            data = encode_full(snapshot) if sent is None else encode_delta(snapshot, sent[1])
+            if sent is None:
+                data = encode_full(snapshot)
+            else:
+                assert baseline is not None
+                memo = self._memos.get(baseline)
+                if memo is None:
+                    memo = self._memos[baseline] = DeltaMemo()
+                data = encode_delta(snapshot, sent[1], memo)
             self._payloads[cache_key] = data
             history.encodes += 1
         else:

@@ -32,6 +32,8 @@ from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.world import PlayerDied as WorldDied
 from netsnake.game.world import World, WorldConfig
 from netsnake.recording_file import RecordingFile, load_recording, recording_path
+from netsnake.server.game import ServerSettings
+from netsnake.server.recorder import server_header
 
 
 def header(
@@ -192,6 +194,20 @@ def test_every_tick_replays_as_the_world_that_was_recorded(
         assert snapshot_hash(frame) == expected[shown], f"tick {tick} (seed {seed})"
     for i, frame_events in enumerate(game.events):
         assert recording.events(i) == frame_events
+
+
+@pytest.mark.parametrize("size", [(300, 200), (1024, 1024)])
+def test_boards_up_to_the_largest_record_and_replay(size: tuple[int, int]) -> None:
+    """Boards past 255 cells (two-byte coordinates) up to the 1024x1024 limit:
+    the server's header accepts them and every frame reads back exactly."""
+    config = WorldConfig(width=size[0], height=size[1], max_players=64)
+    game = play(5, 40, 40, config=config)
+    recording = Recording(record(game, keyframe_interval=16))
+    assert (recording.header.width, recording.header.height) == size
+    for frame in game.frames:
+        assert snapshot_hash(recording.frame_at(frame.tick)) == snapshot_hash(frame)
+    settings_ = ServerSettings(world=config, max_players=64)
+    assert server_header(settings_, server_name="big", started=0.0).width == size[0]
 
 
 def test_header_round_trips_and_the_file_starts_with_the_magic() -> None:

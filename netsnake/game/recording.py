@@ -25,7 +25,7 @@ negative int, which no snapshot encoding does.
 
 The header comes first, exactly once, so a recording starts with the bytes
 ``93 b2 "netsnake recording" 01``.  Its map holds ``game_version`` (int),
-``width``, ``height`` (1-255), ``wrap`` (bool), ``tick_rate`` (Hz, float),
+``width``, ``height`` (1-1024), ``wrap`` (bool), ``tick_rate`` (Hz, float),
 ``server`` (the server's name or address, str), ``started`` (Unix time in
 seconds, float), ``source`` (``"server"``: every tick of the game;
 ``"client"``: the snapshots one client decoded, so ticks may be missing) and
@@ -70,6 +70,7 @@ from typing import Any, Final
 import msgpack
 
 from netsnake.game.events import GameEvent
+from netsnake.game.limits import MAX_BOARD_SIZE
 from netsnake.game.messages import decode_message, encode_message
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full, peek_header
@@ -98,7 +99,7 @@ CHECK: Final = -2
 SOURCES: Final = frozenset({"server", "client"})
 
 _MAX_HEADER_TEXT = 256
-_MAX_RECORD = 256 * 1024  # one full snapshot of a crowded 255x255 board fits
+_MAX_RECORD = 1024 * 1024  # one full snapshot of a crowded 1024x1024 board fits
 _DECODED_KEPT = 8  # decoded frames cached for playback and nearby seeks
 
 
@@ -129,8 +130,8 @@ class RecordingHeader:
     def __post_init__(self) -> None:
         for name, lo, hi in (
             ("game_version", 0, 0xFFFF),
-            ("width", 1, 255),
-            ("height", 1, 255),
+            ("width", 1, MAX_BOARD_SIZE),
+            ("height", 1, MAX_BOARD_SIZE),
             ("keyframe_interval", 1, 1_000_000),
         ):
             value = getattr(self, name)

@@ -22,7 +22,7 @@ from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
 from netsnake.game.events import GameEvent
 from netsnake.game.recording import Recording
-from netsnake.game.snapshot import snapshot_hash
+from netsnake.game.snapshot import ranked, snapshot_hash
 from netsnake.recording_file import load_recording
 
 
@@ -98,10 +98,14 @@ def test_seeks_jump_ten_seconds_within_the_recording() -> None:
     assert player.elapsed == 0.0
 
 
-def test_tab_follows_each_player_in_turn_then_nobody() -> None:
+def test_tab_follows_each_player_in_turn_then_the_leader_again() -> None:
     recording, _ = recorded_game(50)
     player = ReplayPlayer(recording, now=0.0)
-    ids = [p.id for p in player.frame().prev.players]
+    players = player.frame().prev.players
+    ids = [p.id for p in players]
+    # At first, and after the last player, the camera follows the leader.
+    assert player.following is None and player.follows_leader
+    assert player.followed is not None and player.followed.id == ranked(players)[0].id
     seen = []
     for _ in range(len(ids) + 1):
         player.follow_next()
@@ -109,6 +113,7 @@ def test_tab_follows_each_player_in_turn_then_nobody() -> None:
     assert seen == [*ids, None]
     player.follow_next()
     assert player.followed is not None and player.followed.id == ids[0]
+    assert not player.follows_leader
 
 
 def test_events_come_out_as_playback_passes_their_frames_but_not_across_seeks() -> None:

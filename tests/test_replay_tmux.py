@@ -25,10 +25,10 @@ pytestmark = [
     pytest.mark.timeout(60),
 ]
 
-# "▶ 1×   ████░░░░ 00:03 / 00:59  following p2"
+# "▶ 1×   ████░░░░ 00:03 / 00:59  following p2" ("leader p2" before a Tab)
 _PROGRESS = re.compile(
     r"^(?P<state>[▶‖]) (?P<speed>\S+)\s+[█░]+ (?P<time>\d\d:\d\d) / (?P<total>\d\d:\d\d)"
-    r"(?:  following (?P<who>\S+))?",
+    r"(?:  (?P<how>following|leader) (?P<who>\S+))?",
     re.MULTILINE,
 )
 
@@ -111,7 +111,7 @@ def test_replay_controls(tmux: Tmux, recording_file: Path, tmp_path: Path) -> No
     # Tab follows a player: named on the progress line and marked on the scoreboard.
     tmux.send_keys("Tab")
     screen = tmux.wait_for(
-        lambda s: (m := progress(s)) is not None and m["who"] is not None,
+        lambda s: (m := progress(s)) is not None and m["how"] == "following",
         timeout=5,
         what="following someone",
     )

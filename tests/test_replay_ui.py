@@ -90,6 +90,10 @@ def _side(text: str) -> list[str]:
     return [line[80 - SCOREBOARD_WIDTH :] for line in text.splitlines()]
 
 
+def _distance(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return abs(a[0] - b[0]) + abs(a[1] - b[1])
+
+
 def _followed_head_in_view(app: ReplayApp) -> bool:
     followed = app.player.followed
     view = app.board.viewport
@@ -103,6 +107,7 @@ def test_a_big_board_replays_in_80x24_through_the_camera() -> None:
 
     async def script(app: ReplayApp, screen: RecordingScreen) -> None:
         seen["start"] = _text(screen)
+        shown["leader"] = app.player.follows_leader and _followed_head_in_view(app)
         _keys(app, "tab")
         await asyncio.sleep(0.6)  # the camera pans over to p0
         seen["follow"] = _text(screen)
@@ -123,10 +128,9 @@ def test_a_big_board_replays_in_80x24_through_the_camera() -> None:
     assert "Make the terminal" not in start
     lines = start.splitlines()
     assert len(lines) == 24
-    # Nobody followed yet: the camera stays at the top-left corner, the walls there
-    # drawn and the edges the screen cuts off faint.
-    assert lines[0].startswith("┌" + "─" * 53 + " "), start
-    assert lines[21].startswith("│" + "╌" * 52 + "·"), start
+    # The camera follows the leader from the start, the edges the screen cuts off faint.
+    assert shown["leader"] and "leader p" in start, start
+    assert "╌" in start or "┆" in start, start
     assert "space  pause" in start and "m      minimap" in start and "q      quit" in start
     assert "▶ 1×" in start and "/ 00:29" in start
     assert any(line.startswith("┌") for line in _side(start)), start  # the minimap
@@ -153,18 +157,25 @@ def test_the_replay_camera_pans_to_whoever_tab_follows_and_follows_resizes() -> 
     app = ReplayApp(player, clock=lambda: 0.0)
     player.toggle_pause(0.0)  # still snakes: only the camera moves
     app.update(0.0)
+    app.update(1.0)  # settled on the leader, the default
     cols, start = _board_cols(app, (80, 24))
-    assert cols == 80 - SCOREBOARD_WIDTH - 1 and (start.x, start.y) == (0, 0)
-    player.follow_next()
-    assert not _followed_head_in_view(app)  # p0 is far from the top-left corner
-    app.update(0.01)
+    assert cols == 80 - SCOREBOARD_WIDTH - 1 and _followed_head_in_view(app)
+    leader = player.followed
+    assert leader is not None and leader.head is not None
+    # Tab on to whoever is farthest from the leader.
+    others = [p for p in player.frame().prev.players if p.head is not None and p.id != leader.id]
+    far = max(others, key=lambda p: _distance(p.head, leader.head))
+    while player.following != far.id:
+        player.follow_next()
+    assert not _followed_head_in_view(app)  # far from the leader, off screen
+    app.update(1.01)
     _cols, first = _board_cols(app, (80, 24))
-    app.update(0.02)
+    app.update(1.02)
     _cols, second = _board_cols(app, (80, 24))
     # A pan, not a cut: the view moves a share of the way at each frame.
-    assert (0, 0) != (first.x, first.y) != (second.x, second.y)
+    assert (start.x, start.y) != (first.x, first.y) != (second.x, second.y)
     assert not _followed_head_in_view(app)
-    app.update(1.0)
+    app.update(2.0)
     _board_cols(app, (80, 24))
     assert _followed_head_in_view(app)
     assert app.layout.minimap_shown and app.layout.extra_shown

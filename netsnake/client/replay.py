@@ -21,7 +21,7 @@ import math
 from netsnake.client.interpolation import RenderFrame
 from netsnake.game.events import GameEvent
 from netsnake.game.recording import Recording
-from netsnake.game.snapshot import PlayerState
+from netsnake.game.snapshot import PlayerState, ranked
 
 __all__ = ["SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
 
@@ -37,7 +37,7 @@ class ReplayPlayer:
     def __init__(self, recording: Recording, now: float) -> None:
         self.recording = recording
         self.paused = False
-        #: Id of the player followed (highlighted), or None.
+        #: Id of the player chosen with Tab, or None: follow the leader.
         self.following: int | None = None
         self._tick_rate = recording.header.tick_rate
         self._first = recording.first_tick
@@ -115,17 +115,26 @@ class ReplayPlayer:
         self._speed_index = max(self._speed_index - 1, 0)
 
     def follow_next(self) -> None:
-        """Follow the next player by id, then nobody, then the first again."""
+        """Follow the next player by id; after the last, the leader again (the default)."""
         ids = sorted(p.id for p in self.frame().prev.players)
         after = [pid for pid in ids if self.following is None or pid > self.following]
         self.following = after[0] if after else None
 
     @property
     def followed(self) -> PlayerState | None:
-        """The followed player's state in the frame shown, if they are in it."""
-        if self.following is None:
-            return None
-        return self.frame().prev.player(self.following)
+        """Whom the camera follows in the frame shown: the player chosen with Tab
+        while they are in it, else the leader (None only on an empty board)."""
+        prev = self.frame().prev
+        if self.following is not None:
+            chosen = prev.player(self.following)
+            if chosen is not None:
+                return chosen
+        return ranked(prev.players)[0] if prev.players else None
+
+    @property
+    def follows_leader(self) -> bool:
+        """True while the camera follows the leader rather than a chosen player."""
+        return self.following is None or self.frame().prev.player(self.following) is None
 
     # -- what to draw
 

@@ -67,10 +67,12 @@ def format_progress(
     elapsed: float,
     duration: float,
     following: str | None,
+    leader: bool = False,
     ascii_mode: bool = False,
     bar_cols: int = _BAR_COLS,
 ) -> str:
-    """The progress line: ``▶ 1×  ████░░░░  01:23 / 05:00  following Kaa``."""
+    """The progress line: ``▶ 1×  ████░░░░  01:23 / 05:00  following Kaa``
+    (``leader Kaa`` when the camera follows the leader by default)."""
     if ascii_mode:
         state = "||" if paused else ">"
         label = _ASCII_SPEED_LABELS.get(speed, f"{speed:g}x")
@@ -86,7 +88,7 @@ def format_progress(
         f"{_clock_text(elapsed)} / {_clock_text(duration)}"
     )
     if following is not None:
-        line += f"  following {following}"
+        line += f"  {'leader' if leader else 'following'} {following}"
     return line
 
 
@@ -114,6 +116,7 @@ class ProgressLine(urwid.WidgetWrap[urwid.Text]):
             elapsed=player.elapsed,
             duration=player.duration,
             following=None if followed is None else safe_name(followed.name, 16),
+            leader=player.follows_leader,
             ascii_mode=self._ascii,
         )
         if line != self._text.text:
@@ -194,7 +197,8 @@ class ReplayApp(FrameLoop):
         try:
             player.advance(now)
             frame = player.frame()
-            followed = player.following
+            state = player.followed
+            followed = None if state is None else state.id
             for event in player.drain_events():
                 text = format_event(event, None)  # nobody is "you" in a replay
                 if text is not None:

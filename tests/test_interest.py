@@ -4,6 +4,7 @@ and the whole game on the simulated lossy network with clients on a big arena.""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from itertools import pairwise
 
 from hypothesis import given, settings
@@ -331,3 +332,23 @@ def test_a_server_keeps_only_possible_baselines_and_deltas_stay_exact() -> None:
         assert counters.missing_baseline == 0, c.core.name
     # A window of 64 ticks would be held without pruning; ~RTT's worth is.
     assert max(held) < 16 and sum(held) / len(held) < 6, held
+
+
+def test_the_command_line_caps_the_view_a_client_is_sent() -> None:
+    from netsnake.server.cli import parse_args
+
+    _, settings_ = parse_args(["--max-view", "40x20", "--width", "200", "--height", "150"])
+    assert settings_.max_view == (40, 20)
+    assert parse_args([])[1].max_view == (128, 96)
+    sim = GameSimulation(replace(settings_, seed=4, bots=6, max_players=8), seed=4)
+    client = sim.add_client("wide", steer=False)
+    sim.run(1.0)
+    client.core.set_view_size(150, 60)  # a huge terminal
+    sim.run(1.0)
+    (held,) = sim.server._clients.values()
+    assert held.view == (40, 20)
+    snap = client.core.latest_snapshot
+    assert snap is not None
+    # Food only from an area of (40 + 2 * 4) x (20 + 2 * 4) cells, rounded to blocks.
+    xs = {x for x, _ in snap.food}
+    assert xs and max(xs) - min(xs) < 48 + BLOCK

@@ -377,8 +377,20 @@ def test_signal_shuts_down_cleanly_and_frees_the_port(sig: signal.Signals) -> No
         (["--tick-rate", "0"], r"--tick-rate: 0 Hz is not between 1 and 60"),
         (["--max-players", "many"], r"'many' is not a whole number"),
         (["--max-spectators", "-1"], r"--max-spectators: -1 is not between 0 and 256"),
+        (["--max-view", "wide"], r"--max-view: 'wide' is not COLSxROWS"),
+        (["--max-view", "2000x10"], r"--max-view: '2000x10': each side must be 1-1024 cells"),
     ],
-    ids=["port", "bots", "width", "host", "tick-rate", "max-players", "max-spectators"],
+    ids=[
+        "port",
+        "bots",
+        "width",
+        "host",
+        "tick-rate",
+        "max-players",
+        "max-spectators",
+        "max-view",
+        "max-view-size",
+    ],
 )
 def test_bad_arguments_give_one_error_line(args: list[str], message: str) -> None:
     result = run_server_cli(*args)

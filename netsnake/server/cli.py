@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MIN_BOARD_SIZE
+from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MAX_VIEW_SIZE, MIN_BOARD_SIZE
 from netsnake.game.server_info import MAX_SERVER_NAME_LENGTH, default_server_name, printable
 from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
-from netsnake.server.game import ServerSettings
+from netsnake.server.game import DEFAULT_MAX_VIEW, ServerSettings
 from netsnake.server.key_file import KeyFileError, default_key_path, load_or_create_key
 
 __all__ = ["main", "parse_args"]
@@ -29,6 +29,19 @@ def _rate(text: str) -> float:
     if not 1 <= value <= 60:
         raise argparse.ArgumentTypeError(f"{value:g} Hz is not between 1 and 60")
     return value
+
+
+def _view_size(text: str) -> tuple[int, int]:
+    cols, sep, rows = text.lower().partition("x")
+    try:
+        size = (int(cols), int(rows)) if sep else None
+    except ValueError:
+        size = None
+    if size is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS, e.g. 128x96")
+    if not all(1 <= v <= MAX_VIEW_SIZE for v in size):
+        raise argparse.ArgumentTypeError(f"{text!r}: each side must be 1-{MAX_VIEW_SIZE} cells")
+    return size
 
 
 def _server_name(text: str) -> str:
@@ -98,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--bots", type=int_range(0, MAX_PLAYERS), default=0, help="bot players (default 0)"
     )
     p.add_argument(
+        "--max-view",
+        type=_view_size,
+        default=DEFAULT_MAX_VIEW,
+        metavar="COLSxROWS",
+        help="on a board bigger than this, the most of it (in cells) one client's view is "
+        "sent, a margin added: smaller saves bandwidth, bigger serves big terminals "
+        f"(default {DEFAULT_MAX_VIEW[0]}x{DEFAULT_MAX_VIEW[1]})",
+    )
+    p.add_argument(
         "--seed", type=int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"
     )
     p.add_argument(
@@ -156,6 +178,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
             max_players=args.max_players,
             max_spectators=args.max_spectators,
             bots=args.bots,
+            max_view=args.max_view,
             seed=seed,
             server_name=args.server_name or default_server_name(),
         )

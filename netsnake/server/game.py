@@ -124,6 +124,10 @@ _COLOURS = 12  # colour indices handed out; the UI maps them to palette entries
 SPARE_CONNECTIONS = 4
 
 
+#: The largest viewport a client's area is built around, unless ``--max-view`` says.
+DEFAULT_MAX_VIEW: tuple[int, int] = (128, 96)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     """What ``netsnake-server``'s command line sets."""
@@ -137,7 +141,7 @@ class ServerSettings:
     seed: int = 0
     join_timeout: float = 120.0
     """A connection that has not joined after this long is closed."""
-    max_view: tuple[int, int] = (128, 96)
+    max_view: tuple[int, int] = DEFAULT_MAX_VIEW
     """The largest viewport (cells across, down) a client's area of interest is
     built around, whatever its VIEW says."""
     scores_interval: float = 2.0

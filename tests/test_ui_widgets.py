@@ -51,7 +51,7 @@ from netsnake.ui.panels import (
     Scoreboard,
     format_hud,
 )
-from netsnake.ui.text import display_width, safe_name
+from netsnake.ui.text import attributed_row, display_width, safe_name
 
 
 def player(
@@ -869,3 +869,13 @@ def test_default_game_fits_a_standard_terminal() -> None:
     )
     cols, rows = view.natural_size
     assert cols <= 80 and rows <= 24, (cols, rows)
+
+
+def test_attributed_rows_count_bytes_and_merge_neighbours() -> None:
+    row, runs = attributed_row(
+        [("border", "┌─"), ("border", "─┐"), ("map", ""), (None, " "), ("food", "░░"), (None, "x")]
+    )
+    assert row.decode("utf-8") == "┌──┐ ░░x"
+    # Box-drawing and shade characters are 3 bytes each in UTF-8; runs count bytes.
+    assert runs == [("border", 12), (None, 1), ("food", 6), (None, 1)]
+    assert attributed_row([]) == (b"", [])

@@ -12,10 +12,19 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from netsnake.game.direction import Direction
 
-__all__ = ["Cell", "PlayerState", "Snapshot", "player_digest", "ranked", "snapshot_hash"]
+__all__ = [
+    "Cell",
+    "PlayerState",
+    "Rankable",
+    "Snapshot",
+    "player_digest",
+    "ranked",
+    "snapshot_hash",
+]
 
 Cell = tuple[int, int]
 
@@ -92,7 +101,23 @@ class Snapshot:
         return None
 
 
-def ranked(players: Iterable[PlayerState]) -> list[PlayerState]:
+class Rankable(Protocol):
+    """What ranking needs: a PlayerState, or a scoreboard line of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def kills(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+
+
+_R = TypeVar("_R", bound=Rankable)
+
+
+def ranked(players: Iterable[_R]) -> list[_R]:
     """Players in scoreboard order: score, then kills, then length, then id."""
     return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
 

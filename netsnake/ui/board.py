@@ -34,6 +34,7 @@ from netsnake.client.prediction import OwnSnake
 from netsnake.game.direction import Direction, step_direction
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.ui.palette import snake_attr
+from netsnake.ui.text import attributed_row
 
 __all__ = ["Board"]
 
@@ -79,14 +80,7 @@ class _Edges:
                 ("border" if wall else "border.open", inner),
                 ("border" if (right or wall) else "border.open", last),
             ]
-            runs: list[tuple[Attr, int]] = []
-            for attr, text in pieces:
-                n = len(text.encode("utf-8"))
-                if runs and runs[-1][0] == attr:
-                    runs[-1] = (attr, runs[-1][1] + n)
-                elif n:
-                    runs.append((attr, n))
-            return "".join(t for _a, t in pieces).encode("utf-8"), runs
+            return attributed_row(pieces)
 
         c = glyphs.corners
         self.top, self.top_attrs = row(top, (c[0], c[1]))

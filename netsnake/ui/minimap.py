@@ -29,6 +29,7 @@ from netsnake.game.interest import Area, area_holds
 from netsnake.game.messages import Overview
 from netsnake.game.snapshot import Snapshot, ranked
 from netsnake.ui.palette import snake_attr
+from netsnake.ui.text import attributed_row
 
 __all__ = ["LEADERS", "MAX_ROWS", "Minimap", "MinimapCell", "minimap_cells", "minimap_shape"]
 
@@ -296,16 +297,8 @@ class Minimap(urwid.Widget):
         attrs: list[list[tuple[Hashable, int]]] = []
 
         def add(pieces: list[tuple[Hashable, str]]) -> None:
-            runs: list[tuple[Hashable, int]] = []
-            for attr, piece in pieces:
-                n = len(piece.encode("utf-8"))
-                if not n:
-                    continue
-                if runs and runs[-1][0] == attr:
-                    runs[-1] = (attr, runs[-1][1] + n)
-                else:
-                    runs.append((attr, n))
-            text.append("".join(p for _a, p in pieces).encode("utf-8"))
+            row, runs = attributed_row(pieces)
+            text.append(row)
             attrs.append(runs)
 
         add([("border", tl + hz * map_cols + tr), (None, pad)])

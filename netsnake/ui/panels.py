@@ -13,6 +13,7 @@ from typing import Protocol
 import urwid
 
 from netsnake.client.hud import HudInfo
+from netsnake.game.snapshot import ranked
 from netsnake.ui.palette import snake_attr
 from netsnake.ui.text import display_width, safe_name
 
@@ -73,9 +74,8 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
 
     @staticmethod
     def ordered(players: Iterable[ScoreRow]) -> list[ScoreRow]:
-        """Players in scoreboard order: score, then kills, then length, then id
-        (as :func:`netsnake.game.snapshot.ranked`)."""
-        return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
+        """Players in scoreboard order (:func:`netsnake.game.snapshot.ranked`)."""
+        return ranked(players)
 
     def update(self, players: Iterable[ScoreRow], my_id: int | None, *, watching: int = 0) -> None:
         """Show ``players`` and how many are ``watching``; ``my_id`` is the row

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from typing import TypeVar
 
 from urwid.str_util import calc_width
 
-__all__ = ["ELLIPSIS", "display_width", "safe_name"]
+__all__ = ["ELLIPSIS", "attributed_row", "display_width", "safe_name"]
+
+_A = TypeVar("_A")
 
 ELLIPSIS = "…"
 
@@ -88,3 +92,21 @@ def safe_name(name: str, width: int, placeholder: str = "?") -> str:
             break
         cut = text[:i]
     return cut.rstrip() + ELLIPSIS
+
+
+def attributed_row(pieces: Iterable[tuple[_A, str]]) -> tuple[bytes, list[tuple[_A, int]]]:
+    """One canvas row from ``(attribute, text)`` pieces: the UTF-8 bytes and the
+    attribute runs over them (byte counts, as urwid's TextCanvas wants them),
+    neighbouring pieces of the same attribute merged and empty ones dropped."""
+    parts: list[str] = []
+    runs: list[tuple[_A, int]] = []
+    for attr, text in pieces:
+        n = len(text.encode("utf-8"))
+        if not n:
+            continue
+        parts.append(text)
+        if runs and runs[-1][0] == attr:
+            runs[-1] = (attr, runs[-1][1] + n)
+        else:
+            runs.append((attr, n))
+    return "".join(parts).encode("utf-8"), runs

@@ -58,7 +58,7 @@ from protocol._wire import (
     decode_frames,
     decode_reason,
     encode_ack_delay_frame,
-    encode_data_header,
+    encode_ack_fields,
     encode_fragment_frame,
     encode_reason,
     encode_reliable_frame,
@@ -261,8 +261,9 @@ class Connection:
             # Tell the peer how long its packet waited here, so its RTT excludes our pacing.
             delay_ms = round((now - self._recv_latest_time) * 1000)
             delay = encode_ack_delay_frame(delay_ms) if delay_ms >= 1 else b""
-        header = encode_data_header(DataHeader(seq, ack, self._recv_bits))
-        packet = self._seal(PacketKind.DATA, header[SEALED_HEADER_SIZE:] + delay + b"".join(frames))
+        # The prefix (with seq) is added by _seal, in the clear; the acks are sealed.
+        acks = encode_ack_fields(ack, self._recv_bits)
+        packet = self._seal(PacketKind.DATA, acks + delay + b"".join(frames))
         if seq in self._in_flight:  # wrapped onto a record never resolved
             self._resolve_lost(seq)
         # Empty packets get a record too (a later ack of them is an RTT sample),

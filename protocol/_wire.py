@@ -49,6 +49,7 @@ __all__ = [
     "decode_data_header",
     "decode_frames",
     "encode_ack_delay_frame",
+    "encode_ack_fields",
     "encode_data_header",
     "encode_fragment_frame",
     "encode_reliable_frame",
@@ -194,13 +195,17 @@ class DataHeader:
 
 
 _DATA_HEADER = struct.Struct(">BBHHI")
+_ACK_FIELDS = struct.Struct(">HI")
 
 
 def encode_data_header(h: DataHeader) -> bytes:
     """The 10-byte DATA header as opened (the first 4 bytes stay clear when sealed)."""
-    return _DATA_HEADER.pack(
-        PROTOCOL_ID, (PROTOCOL_VERSION << 4) | PacketKind.DATA, h.sequence, h.ack, h.ack_bits
-    )
+    return keyed_prefix(PacketKind.DATA, h.sequence) + encode_ack_fields(h.ack, h.ack_bits)
+
+
+def encode_ack_fields(ack: int, ack_bits: int) -> bytes:
+    """The 6 bytes after a DATA packet's prefix, sealed with its body: ack, ack bits."""
+    return _ACK_FIELDS.pack(ack, ack_bits)
 
 
 def decode_data_header(data: bytes) -> DataHeader:

@@ -33,6 +33,7 @@ the world's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -131,7 +132,8 @@ def _block_keys(area: Area, nbx: int, nby: int) -> tuple[int, ...]:
 class BlockIndex:
     """Which snakes and food lie in each block of one world snapshot."""
 
-    def __init__(self, world: Snapshot) -> None:
+    def __init__(self, world: Snapshot, by_id: Mapping[int, PlayerState] | None = None) -> None:
+        """Index ``world``; ``by_id`` is its players by id, if the caller has it already."""
         self.world = world
         nbx = _blocks(world.width)
         self._board_blocks = (nbx, _blocks(world.height))
@@ -153,7 +155,7 @@ class BlockIndex:
                 entry = blocks[key] = (set(), [])
             entry[1].append((x, y))
         self._blocks = blocks
-        self._by_id = {p.id: p for p in world.players}
+        self._by_id = {p.id: p for p in world.players} if by_id is None else by_id
 
     def player(self, player_id: int) -> PlayerState | None:
         """That player's state in this tick, if in the game."""

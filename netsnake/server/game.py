@@ -27,7 +27,7 @@ import contextlib
 import logging
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION, __version__
@@ -74,7 +74,7 @@ from netsnake.game.messages import (
 )
 from netsnake.game.names import NameError_, unique_name, validate_name
 from netsnake.game.server_info import ServerInfo, encode_server_info
-from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
+from netsnake.game.snapshot import PlayerState, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import DeltaMemo, SnapshotHistory, encode_delta, encode_full
 from netsnake.game.world import PlayerDied as WorldDied
 from netsnake.game.world import PlayerRespawned as WorldRespawned
@@ -256,15 +256,18 @@ class AppliedTurn:
 TurnTracer = Callable[[AppliedTurn], None]
 
 
-def world_overview(world: Snapshot) -> Overview:
+def world_overview(world: Snapshot, ranking: Sequence[PlayerState] | None = None) -> Overview:
     """The OVERVIEW of ``world``: food per grid cell (capped at 3) and the top
-    :data:`OVERVIEW_LEADERS` living players' heads."""
+    :data:`OVERVIEW_LEADERS` living players' heads (``ranking``: the world's
+    players already :func:`ranked`)."""
     columns, rows = overview_shape(world.width, world.height)
     width, height = max(1, world.width), max(1, world.height)
     counts = [0] * (columns * rows)
     for x, y in world.food:
         counts[(y * rows // height) * columns + x * columns // width] += 1
-    leaders = [p for p in ranked(world.players) if p.alive and p.body][:OVERVIEW_LEADERS]
+    if ranking is None:
+        ranking = ranked(world.players)
+    leaders = [p for p in ranking if p.alive and p.body][:OVERVIEW_LEADERS]
     return Overview(
         tick=world.tick,
         columns=columns,
@@ -307,6 +310,8 @@ class GameServer:
         self._bots: list[int] = []
         self._bot_rng = random.Random(settings.seed ^ 0xB07)
         self._snapshot: Snapshot = self.world.snapshot()
+        self._ranked: list[PlayerState] = []
+        self._ranked_for: Snapshot | None = None
         self._trace = input_tracer
         self._turn_trace = turn_tracer
         self._closing = False
@@ -339,6 +344,14 @@ class GameServer:
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def _ranking(self) -> list[PlayerState]:
+        """This tick's players in scoreboard order, sorted once for all who need it."""
+        snap = self._snapshot
+        if self._ranked_for is not snap:
+            self._ranked = ranked(snap.players)
+            self._ranked_for = snap
+        return self._ranked
 
     def sent_snapshot(self, peer: Hashable, tick: int) -> Snapshot | None:
         """The (area) snapshot of ``tick`` sent to ``peer``, while still held.
@@ -872,7 +885,7 @@ class GameServer:
         self._scores_sent += 1
         players = self._snapshot.players
         if not complete:
-            players = tuple(sorted(ranked(players)[:SCORES_LEADERS], key=lambda p: p.id))
+            players = tuple(sorted(self._ranking()[:SCORES_LEADERS], key=lambda p: p.id))
         data = encode_message(
             Scores(
                 tick=tick,
@@ -895,7 +908,7 @@ class GameServer:
         only an area), unreliably with SCORES: ~200 bytes every 2 s, about 5 % on
         top of an area snapshot stream, and a lost one is simply replaced by the
         next (the minimap is a coarse, slow view: nothing to retransmit)."""
-        data = encode_message(world_overview(self._snapshot))
+        data = encode_message(world_overview(self._snapshot, self._ranking()))
         for client in clients:
             self._send_unreliable(client, data, "overview")
 
@@ -958,11 +971,11 @@ class _TickAreas:
     def _focus(self, client: _Client) -> int | None:
         if client.player_id is not None:
             return client.player_id
-        world = self._world
         if client.follow is not None and client.follow in self._by_id:
             return client.follow
         if self._leader is False:
-            self._leader = ranked(world.players)[0].id if world.players else None
+            ranking = self._server._ranking()
+            self._leader = ranking[0].id if ranking else None
         assert self._leader is not True
         return self._leader
 
@@ -992,7 +1005,7 @@ class _TickAreas:
         snapshot = self._snapshots.get(key)
         if snapshot is None:
             if self._index is None:
-                self._index = BlockIndex(world)
+                self._index = BlockIndex(world, self._by_id)
             snapshot = self._snapshots[key] = self._index.snapshot_for(area, forced)
         return key, snapshot
 

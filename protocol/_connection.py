@@ -370,16 +370,24 @@ class Connection:
             self._newest_acked = ack
         self._resolve_acked(ack)
         bits = header.ack_bits
-        if bits and self._in_flight:
-            # Only what is still in flight can be newly acked: a few packets,
-            # where walking all 32 bits did a lookup per bit on every packet.
+        in_flight = self._in_flight
+        if bits and 0 < len(in_flight) <= 32:
+            # Only what is still in flight can be newly acked: usually a few
+            # packets, fewer lookups than one per bit set.
             acked = []
-            for seq in self._in_flight:
+            for seq in in_flight:
                 behind = (ack - seq) & SEQ_MASK
                 if 1 <= behind <= 32 and bits >> (behind - 1) & 1:
                     acked.append(behind)
             for behind in sorted(acked):  # newest first, as the bits are read
                 self._resolve_acked((ack - behind) & SEQ_MASK)
+        elif bits and in_flight:
+            i = 0
+            while bits:
+                if bits & 1:
+                    self._resolve_acked((ack - 1 - i) & SEQ_MASK)
+                bits >>= 1
+                i += 1
         self._detect_losses(now)
 
     def _resolve_acked(self, seq: int) -> None:

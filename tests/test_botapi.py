@@ -9,6 +9,7 @@ asyncio loop per test; the end-to-end test runs ``netsnake-client --bot`` and
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import subprocess
@@ -254,6 +255,7 @@ async def bots_on_a_server(
     server = await start_server(
         ServerSettings(bots=1, seed=11), "127.0.0.1", 0, stats_interval=3600
     )
+    threshold = gc.get_threshold()
     task = asyncio.create_task(server.run())
     sessions: list[ClientSession] = []
     runners: list[BotRunner] = []
@@ -272,6 +274,8 @@ async def bots_on_a_server(
             await s.close()
         server.stop()
         await asyncio.wait_for(task, 3.0)
+        # The server ran its own full collections; stopped, it gives them back.
+        assert gc.get_threshold() == threshold
 
 
 def turner(view: BotView) -> Turn:

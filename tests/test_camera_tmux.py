@@ -183,6 +183,7 @@ def test_a_recorded_120x80_game_replays_in_80x24_through_the_camera(
     client(tmux, f"--replay {recording}")
 
     def replaying(screen: str, *, following: bool, minimap: bool) -> bool:
+        """``following``: a player picked with Tab, else the leader (the default)."""
         m = progress(screen)
         cols = board_cols(screen)
         if m is None or cols != 80 - SCOREBOARD - 1 or "Make the terminal" in screen:
@@ -191,14 +192,14 @@ def test_a_recorded_120x80_game_replays_in_80x24_through_the_camera(
         framed = any(line.startswith("┌") for line in side)
         has_me = any("@" in line for line in side)
         keys = any("Tab    follow" in line for line in side)
-        if following:
-            marked = any(re.match(rf"^\s?▶{re.escape(m['who'] or '')}\b", line) for line in side)
-            return m["who"] is not None and marked and (framed and has_me) == minimap and keys
-        return m["who"] is None and framed == minimap and keys
+        how = "following" if following else "leader"
+        marked = any(re.match(rf"^\s?▶{re.escape(m['who'] or '')}\b", line) for line in side)
+        return m["how"] == how and marked and (framed and has_me) == minimap and keys
 
-    # The board is seen through the camera: 26 cells of 120, minimap and keys beside it.
+    # The board is seen through the camera: 26 cells of 120, minimap and keys beside it,
+    # the camera on the leader until Tab picks someone.
     screen = tmux.wait_for(
-        lambda s: replaying(s, following=False, minimap=True),
+        lambda s: replaying(s, following=False, minimap=True) and own_head_on_board(s),
         timeout=GAME_START,
         what="the replay of the 120x80 board with its minimap",
     )

@@ -41,22 +41,61 @@ def test_the_first_tick_freezes_then_it_collects_every_n_ticks() -> None:
     assert 0 < collector.longest <= collector.total_time
 
 
-def test_it_collects_cycles_the_automatic_collector_now_leaves() -> None:
+def _full_collections_during(work: int) -> int:
+    """How many automatic full collections ``work`` long-lived objects set off."""
+    before = gc.get_stats()[2]["collections"]
+    kept = [[i] for i in range(work)]  # lists are tracked: they fill the old generations
+    after = gc.get_stats()[2]["collections"]
+    del kept
+    return int(after - before)
+
+
+def test_the_automatic_full_collection_stops_and_ours_collects_cycles() -> None:
+    # As a control, the same work sets off automatic full collections without us.
+    assert _full_collections_during(1_000_000) > 0
+
     class Node:
         def __init__(self) -> None:
             self.other: Node | None = None
 
     collector = IdleCollector(1)
     collector.start()
-    collector.after_tick(0.05)
-    a, b = Node(), Node()
-    a.other, b.other = b, a
-    gc.collect(1)  # the cycle reaches the oldest generation, which is now ours
-    del a, b
-    assert [o for o in gc.get_objects() if type(o) is Node]  # unreachable, still there
-    assert collector.after_tick(0.05) is True
-    collector.stop()
+    try:
+        collector.after_tick(0.05)  # the first tick freezes
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gc.collect(1)  # the pair survives into the oldest generation, which is now ours
+        del a, b  # a cycle there: only a full collection frees it
+        assert _full_collections_during(1_000_000) == 0
+        assert [o for o in gc.get_objects() if type(o) is Node]  # unreachable, still there
+        assert collector.after_tick(0.05) is True
+    finally:
+        collector.stop()
     assert not [o for o in gc.get_objects() if type(o) is Node]
+
+
+def test_two_collectors_share_the_settings_the_last_to_stop_restores_them() -> None:
+    before = gc.get_threshold()
+    first, second = IdleCollector(5), IdleCollector(5)
+    first.start()
+    second.start()
+    first.stop()
+    assert gc.get_threshold()[2] > 1_000_000  # the second still runs
+    first.stop()  # stopping twice changes nothing
+    assert gc.get_threshold()[2] > 1_000_000
+    second.stop()
+    assert gc.get_threshold() == before
+
+
+def test_each_stats_interval_gets_its_own_figures() -> None:
+    collector = IdleCollector(1)
+    collector.start()
+    for _ in range(4):
+        collector.after_tick(0.05)
+    collector.stop()
+    count, longest = collector.take_interval()
+    assert count == 3 and longest > 0
+    assert collector.take_interval() == (0, 0.0)
 
 
 def test_a_busy_tick_postpones_the_collection_but_not_for_ever() -> None:

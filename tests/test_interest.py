@@ -171,6 +171,36 @@ def test_a_shared_memo_never_changes_a_delta(
     assert shared > 0
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.tuples(st.integers(16, 72), st.integers(16, 56)),
+    wrap=st.booleans(),
+    bots=st.integers(2, 14),
+    view=st.tuples(st.integers(1, 40), st.integers(1, 30)),
+)
+def test_a_live_focus_needs_no_place_of_its_own_in_the_area_key(
+    seed: int, size: tuple[int, int], wrap: bool, bots: int, view: tuple[int, int]
+) -> None:
+    """The server shares one snapshot between the clients of an area whose focus
+    is alive (key ``(area, None)``): the area around a live head always holds
+    that head, so adding the focus changes nothing.  A dead focus does not."""
+    for world in play(seed, size, wrap, bots, 40)[::4]:
+        index = BlockIndex(world)
+        board = (world.width, world.height, world.wrap)
+        for p in world.players:
+            centre = p.body[0] if p.body else (world.width // 2, world.height // 2)
+            area = area_for(board, view, centre)
+            if area is WHOLE:
+                continue
+            alone = index.snapshot_for(area, None)
+            with_focus = index.snapshot_for(area, p.id)
+            if p.alive:
+                assert with_focus == alone
+            else:
+                assert with_focus.player(p.id) is not None and alone.player(p.id) is None
+
+
 def test_entering_leaving_dying_at_the_border_and_respawning_outside() -> None:
     """A seeded game on a big board where every case happens, each delta exact:
     a snake entering arrives whole (cells outside the area included), one
@@ -343,9 +373,10 @@ def test_the_command_line_caps_the_view_a_client_is_sent() -> None:
     sim = GameSimulation(replace(settings_, seed=4, bots=6, max_players=8), seed=4)
     client = sim.add_client("wide", steer=False)
     sim.run(1.0)
+    (held,) = sim.server._clients.values()
+    assert held.view == (40, 20)  # no VIEW yet: the default view, capped too
     client.core.set_view_size(150, 60)  # a huge terminal
     sim.run(1.0)
-    (held,) = sim.server._clients.values()
     assert held.view == (40, 20)
     snap = client.core.latest_snapshot
     assert snap is not None

@@ -601,3 +601,74 @@ def test_rtt_is_measured_for_a_side_that_only_acks() -> None:
     assert stats is not None
     assert 2 * latency * 0.85 <= stats.rtt <= 2 * latency * 1.25, stats
     assert stats.loss == 0.0 and stats.packets_lost == 0, stats
+
+
+# ------------------------------------------------------------- server timers
+
+
+def test_the_server_visits_what_a_full_scan_would_in_connection_order() -> None:
+    """The server keeps its connections' timers in a heap instead of scanning
+    every connection per datagram.  On a lossy network with a dozen clients
+    sending, going quiet, leaving and reconnecting from the same address,
+    each visit list equals the old full scan (every connection touched since
+    the last flush or whose timer is due, in connection order), and stale
+    heap entries stay bounded."""
+    rng = random.Random(21)
+    net = SimulatedNetwork(21, LinkConfig(loss=0.1, latency=0.02, jitter=0.005))
+    server = ServerEndpoint(secret=rng.randbytes(32))
+    addrs = [("c", i) for i in range(12)]
+    clients = {a: ClientEndpoint(SERVER, nonce=rng.randbytes(8)) for a in addrs}
+    endpoints: dict[Hashable, object] = {SERVER: server, **clients}
+    visits = 0
+    heap_peak = 0
+    scan = server._due
+
+    def checked_due(now: float) -> list[Hashable]:
+        nonlocal visits, heap_peak
+        conns, dirty, timers = server._connections, server._dirty, server._timers
+        expected = [p for p in conns if p in dirty or timers.get(p, now + 1) <= now]
+        got = scan(now)
+        assert got == expected
+        visits += len(got)
+        heap_peak = max(heap_peak, len(server._timer_heap) - 4 * len(timers))
+        return got
+
+    server._due = checked_due  # type: ignore[method-assign]
+    now = 0.0
+    for c in clients.values():
+        c.connect(now)
+
+    def step(t: float) -> None:
+        for e in [server.next_event() for _ in range(64)]:
+            if e is None:
+                break
+        for c in list(clients.values()):
+            while c.next_event() is not None:
+                pass
+            if c.state is ClientState.CONNECTED and rng.random() < 0.5:
+                c.send_unreliable(b"x" * rng.randrange(1, 200))
+            if c.state is ClientState.CONNECTED and rng.random() < 0.05:
+                c.send_reliable(b"r")
+        if rng.random() < 0.02:
+            a = rng.choice(addrs)
+            if clients[a].state is ClientState.CONNECTED:
+                clients[a].disconnect()
+        if rng.random() < 0.02:
+            # A client restarts on the same address: the server replaces the connection.
+            a = rng.choice(addrs)
+            fresh = ClientEndpoint(SERVER, nonce=rng.randbytes(8))
+            fresh.connect(t)
+            clients[a] = endpoints[a] = fresh  # type: ignore[assignment]
+        for peer in list(server.peers):
+            if rng.random() < 0.3:
+                server.send_unreliable(peer, b"s" * rng.randrange(1, 300))
+
+    now = run_network(net, endpoints, now, 30.0, step=0.05, on_step=step)  # type: ignore[arg-type]
+    assert visits > 5000
+    assert heap_peak <= 64
+    assert len(server.peers) >= 6, (visits, heap_peak)
+    # Refreshing one timer over and over leaves stale entries behind: rebuilt, not piled up.
+    conn = server.connection(server.peers[0])
+    for _ in range(1000):
+        server._refresh_timer(conn)
+    assert len(server._timer_heap) <= 4 * len(server._timers) + 64

@@ -123,13 +123,16 @@ class ReplayPlayer:
     @property
     def followed(self) -> PlayerState | None:
         """Whom the camera follows in the frame shown: the player chosen with Tab
-        while they are in it, else the leader (None only on an empty board)."""
+        while they are in it, else the leader among the living (None only on an
+        empty board)."""
         prev = self.frame().prev
         if self.following is not None:
             chosen = prev.player(self.following)
             if chosen is not None:
                 return chosen
-        return ranked(prev.players)[0] if prev.players else None
+        order = ranked(prev.players)
+        # The best living snake (a dead leader has nothing for the camera to follow).
+        return next((p for p in order if p.alive and p.body), order[0] if order else None)
 
     @property
     def follows_leader(self) -> bool:

@@ -58,7 +58,6 @@ def lan_addresses() -> list[str]:
 class _TickStats:
     durations: list[float]
     overruns: int = 0
-    last_collections: int = 0
     last_in: tuple[int, int] = (0, 0)
     last_out: tuple[int, int] = (0, 0)
     last_time: float = 0.0
@@ -145,6 +144,7 @@ class RunningServer:
         p99 = d[min(len(d) - 1, int(len(d) * 0.99))] * 1000
         dropped = self.game.endpoint.counters + self.game.counters.dropped
         drops = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()) if v) or "none"
+        collections, longest = self.collector.take_interval()
         stats_log.info(
             "players %d (humans %d) spectators %d | tick p50 %.2f ms p99 %.2f ms overruns %d | "
             "gc %d longest %.1f ms | "
@@ -155,8 +155,8 @@ class RunningServer:
             p50,
             p99,
             t.overruns,
-            self.collector.collections - t.last_collections,
-            self.collector.longest * 1000,
+            collections,
+            longest * 1000,
             (tr.datagrams_in - t.last_in[0]) / span,
             (tr.bytes_in - t.last_in[1]) / span / 1000,
             (tr.datagrams_out - t.last_out[0]) / span,
@@ -164,8 +164,6 @@ class RunningServer:
             drops,
         )
         t.durations.clear()
-        t.last_collections = self.collector.collections
-        self.collector.longest = 0.0
         t.last_in = (tr.datagrams_in, tr.bytes_in)
         t.last_out = (tr.datagrams_out, tr.bytes_out)
         t.last_time = now

@@ -30,13 +30,20 @@ __all__ = ["IdleCollector"]
 #: An oldest-generation threshold no server lives to reach: only we collect it.
 _NEVER: Final = 1 << 30
 
+# The collector's settings are the process's: with two servers in one process
+# (tests, a local game beside a bot match) the first to start saves them and
+# the last to stop puts them back.
+_users = 0
+_saved: tuple[int, int, int] | None = None
+
 
 class IdleCollector:
     """Runs the full collections of a tick loop between its ticks.
 
     Call :meth:`start` before the first tick, :meth:`after_tick` after every
     tick with the time left until the next one, and :meth:`stop` when the
-    loop ends (it restores the collector's own settings).
+    loop ends (the last collector to stop restores the collector's own
+    settings).  Written for CPython's generational collector (3.11-3.13).
     """
 
     def __init__(self, every: int, *, max_wait: int | None = None) -> None:
@@ -52,21 +59,40 @@ class IdleCollector:
         self.longest = 0.0
         self._ticks = 0
         self._frozen = False
-        self._saved: tuple[int, int, int] | None = None
+        self._started = False
         self._last_cost = 0.0
+        self._interval = (0, 0.0)  # collections and longest at the last take_interval
 
     def start(self) -> None:
         """Take the full collections over from the automatic collector."""
-        if self._saved is None:
-            self._saved = gc.get_threshold()
-            young, middle, _ = self._saved
+        global _users, _saved
+        if self._started:
+            return
+        self._started = True
+        if _users == 0:
+            _saved = gc.get_threshold()
+            young, middle, _ = _saved
             gc.set_threshold(young, middle, _NEVER)
+        _users += 1
 
     def stop(self) -> None:
-        """Give the automatic collector its settings back."""
-        if self._saved is not None:
-            gc.set_threshold(*self._saved)
-            self._saved = None
+        """Give the automatic collector its settings back (when no other collector runs)."""
+        global _users, _saved
+        if not self._started:
+            return
+        self._started = False
+        _users -= 1
+        if _users == 0 and _saved is not None:
+            gc.set_threshold(*_saved)
+            _saved = None
+
+    def take_interval(self) -> tuple[int, float]:
+        """Full collections run and the longest one (seconds) since the last call."""
+        count = self.collections - self._interval[0]
+        longest = self.longest
+        self._interval = (self.collections, 0.0)
+        self.longest = 0.0
+        return count, longest
 
     def after_tick(self, slack: float) -> bool:
         """Called after each tick with ``slack`` seconds left before the next one;

@@ -208,7 +208,8 @@ class _Client:
     centre: tuple[int, int] | None = None
     """Where the area was last centred (kept while the focus is dead)."""
     sent: dict[int, tuple[_AreaKey, Snapshot]] = field(default_factory=dict)
-    """tick -> (area key, the area snapshot sent): this client's baselines."""
+    """tick -> (area key, the area snapshot sent), from its baseline on (every
+    tick of the window with ``keep_sent``): what it may be sent deltas against."""
 
 
 @dataclass(slots=True)
@@ -420,7 +421,9 @@ class GameServer:
                 return
             self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
-            self._clients[event.peer] = _Client(event.peer, now)
+            cap = self.settings.max_view
+            view = (min(DEFAULT_VIEW[0], cap[0]), min(DEFAULT_VIEW[1], cap[1]))
+            self._clients[event.peer] = _Client(event.peer, now, view=view)
             log.debug("connection from %s", format_peer(event.peer))
         elif isinstance(event, ConnectionTerminated):
             reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
@@ -948,10 +951,11 @@ class GameServer:
 class _TickAreas:
     """One tick's area snapshots, hashes and encodings, shared between clients.
 
-    Clients with the same area and focus hold the same snapshot; those that
-    also acknowledged the same baseline (same tick, same area) get the same
-    bytes, encoded once.  Clients that see the whole board use the server's
-    :class:`SnapshotHistory` as before.
+    Clients with the same area hold the same snapshot (when the focus player
+    is alive it lies in its own area; only a dead or absent focus makes the
+    key ``(area, focus)``); those that also acknowledged the same baseline
+    (same tick, same area key) get the same bytes, encoded once.  Clients that
+    see the whole board use the server's :class:`SnapshotHistory` as before.
     """
 
     def __init__(self, server: GameServer) -> None:

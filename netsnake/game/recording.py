@@ -1,5 +1,8 @@
 """Game recordings: the snapshot encoding written to a msgpack stream, and read back with seeking.
 
+The format is specified in ``docs/recording.rst`` (with a worked example
+that ``tests/test_recording_spec.py`` checks against this module).
+
 Theory of operation
 -------------------
 A recording is a sequence of msgpack values, one per *record*, written one

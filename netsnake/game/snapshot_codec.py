@@ -422,6 +422,8 @@ def _player_change(b: PlayerState, t: PlayerState, age: int, w: int, h: int, wra
         and t.kills == b.kills
         and t.respawn_ticks == _implied_respawn(b, age)
     ):
+        if age == 1:
+            return chain[0], 2  # the usual case: one step since the baseline
         bits = 0
         for i, d in enumerate(chain):
             bits |= d << (2 * i)

@@ -145,6 +145,12 @@ class SoakResult:
     first_sizes: dict[str, int] = field(default_factory=dict)
     network: str = ""
     protocol_counters: Counter[str] = field(default_factory=Counter)
+    #: Across consecutive snapshots a client accepted: snakes that came into its
+    #: area of interest (sent whole) and that left it, and snapshots holding
+    #: fewer players than the world (a partial area).
+    area_entered: int = 0
+    area_left: int = 0
+    partial_snapshots: int = 0
 
 
 class _Soak:
@@ -186,9 +192,21 @@ class _Soak:
             core.set_view_size(*self.cfg.view)
 
         # Draw a frame per snapshot, as the UI does (at least): the render buffer
-        # only forgets old ticks when frames are sampled.
-        def draw(_snapshot: Snapshot, now: float) -> None:
+        # only forgets old ticks when frames are sampled.  Count who comes into
+        # and leaves the client's area on the way.
+        previous: list[frozenset[int]] = []
+        result = self.result
+        server = self.sim.server
+
+        def draw(snapshot: Snapshot, now: float) -> None:
             core.frame(now)
+            ids = frozenset(p.id for p in snapshot.players)
+            if previous:
+                result.area_entered += len(ids - previous[0])
+                result.area_left += len(previous[0] - ids)
+            previous[:] = [ids]
+            world = server.history.get(snapshot.tick)
+            result.partial_snapshots += world is not None and len(ids) < len(world.players)
 
         core.snapshot_listeners.append(draw)
         self.tracked[sc.addr] = _Tracked(sc, self.sim.now)
@@ -373,6 +391,8 @@ def format_report(r: SoakResult) -> str:
         f"network: {r.network}",
         f"clients started: {r.clients_started}",
         f"snapshots checked against the server: {r.hash_checks}",
+        f"areas of interest: {r.partial_snapshots} snapshots partial; snakes entered "
+        f"{r.area_entered} times (sent whole), left {r.area_left} times",
         f"STATE MISMATCHES (accepted snapshot != server world): {r.mismatches}",
         f"refused by the client's hash check / decode errors / missing baseline / resyncs: "
         f"{r.refused} / {r.decode_errors} / {r.missing_baseline} / {r.resyncs}",

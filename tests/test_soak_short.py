@@ -50,3 +50,25 @@ def test_short_soak_without_corruption_delivers_every_reliable_message() -> None
     assert result.reliable_wrong_content == 0, report
     assert result.reliable_delivered + result.reliable_in_flight == result.reliable_sent, report
     assert sum(result.ended.values()) == 0, report
+
+
+def test_short_soak_on_a_big_arena_crosses_areas_exactly() -> None:
+    """Clients with small views on a board far bigger: snakes come into and leave
+    every client's area all the time, and every snapshot still matches."""
+    cfg = SoakConfig(
+        minutes=1.0,
+        clients=5,
+        bots=14,
+        width=96,
+        height=64,
+        view=(20, 10),
+        tick_rate=20.0,
+        seed=SEED,
+        sample_every=5.0,
+    )
+    result = run_soak(cfg)
+    report = f"seed {SEED}\n{format_report(result)}"
+    assert result.mismatches == 0 and result.refused == 0, report
+    assert result.hash_checks > 5 * 20 * 40, report
+    assert result.partial_snapshots > result.hash_checks // 2, report
+    assert result.area_entered > 50 and result.area_left > 50, report

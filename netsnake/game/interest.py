@@ -101,9 +101,17 @@ def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | N
 
 def area_for(board: tuple[int, int, bool], view: tuple[int, int], centre: Cell) -> Area | None:
     """The area for a ``view`` (cells across, down) focused on ``centre``; None = WHOLE."""
+    # Only the centre's block matters: every client, every tick, asks again.
+    return _area_for_block(board, view, centre[0] // BLOCK, centre[1] // BLOCK)
+
+
+@lru_cache(maxsize=8192)
+def _area_for_block(
+    board: tuple[int, int, bool], view: tuple[int, int], cbx: int, cby: int
+) -> Area | None:
     width, height, wrap = board
-    xs = _axis(centre[0], view[0], width, wrap)
-    ys = _axis(centre[1], view[1], height, wrap)
+    xs = _axis(cbx * BLOCK, view[0], width, wrap)
+    ys = _axis(cby * BLOCK, view[1], height, wrap)
     if xs is None and ys is None:
         return WHOLE
     bx, columns = (0, _blocks(width)) if xs is None else xs

@@ -179,21 +179,21 @@ class NoiseInitiator:
 
     def __init__(self, prologue: bytes, ephemeral: bytes) -> None:
         self._e = X25519PrivateKey.from_private_bytes(ephemeral)
+        self._e_pub = self._e.public_key().public_bytes_raw()
         self._prologue = prologue
 
     def write_message1(self) -> bytes:
         """``-> e`` with an empty payload (deterministic, so resends are identical)."""
         state = _SymmetricState(self._prologue)
-        e_pub = self._e.public_key().public_bytes_raw()
-        state.mix_hash(e_pub)
-        return e_pub + state.encrypt_and_hash(b"")
+        state.mix_hash(self._e_pub)
+        return self._e_pub + state.encrypt_and_hash(b"")
 
     def read_message2(self, message: bytes) -> NoiseKeys:
         """``<- e, ee, s, es``: raises HandshakeError unless the server proved a static key."""
         if len(message) != NOISE_MESSAGE2_SIZE:
             raise HandshakeError("bad handshake message size")
         state = _SymmetricState(self._prologue)
-        state.mix_hash(self.write_message1()[:KEY_SIZE])
+        state.mix_hash(self._e_pub)
         state.encrypt_and_hash(b"")
         re = message[:KEY_SIZE]
         state.mix_hash(re)

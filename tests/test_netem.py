@@ -10,22 +10,16 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from helpers_netem import netem, run_async
 from netcheck import ipv6_loopback_works
 
 from netsnake.netem import Relay, relay_link, start_relay
 from netsnake.netem import relay as relay_module
 from protocol.simulator import LinkConfig
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 # -- real loopback sockets --------------------------------------------------------------------
 
@@ -85,15 +79,6 @@ async def open_endpoint(
         sock.connect(remote)
     _, protocol = await loop.create_datagram_endpoint(lambda: Endpoint(sock, echo), sock=sock)
     return protocol
-
-
-def run_async(test: Callable[[], Awaitable[None]], timeout: float = 5.0) -> None:
-    """Each loopback test is a coroutine with a hard time bound."""
-
-    async def bounded() -> None:
-        await asyncio.wait_for(test(), timeout)
-
-    asyncio.run(bounded())
 
 
 async def send_paced(client: Endpoint, payloads: list[bytes]) -> None:
@@ -321,17 +306,6 @@ def test_relay_type_is_exported() -> None:
 
 
 # -- command line -----------------------------------------------------------------------------
-
-
-def netem(*args: str, **kw: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "netsnake.netem", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kw,
-    )
 
 
 @pytest.mark.parametrize(

@@ -7,28 +7,14 @@ import contextlib
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
+from helpers_netem import netem, run_async
 
 from netsnake.netem import TcpRelay, start_tcp_relay
 from protocol.simulator import Jitter, LinkConfig
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run_async(test: Callable[[], Awaitable[None]], timeout: float = 10.0) -> None:
-    """Each loopback test is a coroutine with a hard time bound."""
-
-    async def bounded() -> None:
-        await asyncio.wait_for(test(), timeout)
-
-    asyncio.run(bounded())
 
 
 async def echo_server() -> asyncio.Server:
@@ -78,7 +64,7 @@ def test_latency_is_added_each_way() -> None:
             assert stats.accepted == 1
         server.close()
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 def test_jitter_keeps_the_stream_intact_and_in_order() -> None:
@@ -104,7 +90,7 @@ def test_jitter_keeps_the_stream_intact_and_in_order() -> None:
             assert relay.stats.up.received > 10  # it really was cut into many segments
         server.close()
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 def test_half_close_is_carried_both_ways_then_the_connection_ends() -> None:
@@ -127,7 +113,7 @@ def test_half_close_is_carried_both_ways_then_the_connection_ends() -> None:
             assert relay.stats.connections == 0
         server.close()
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 def test_a_megabyte_each_way_arrives_whole() -> None:
@@ -150,7 +136,7 @@ def test_a_megabyte_each_way_arrives_whole() -> None:
             assert relay.stats.bytes_up == len(payload)
         server.close()
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 def test_unreachable_server_closes_the_client_connection() -> None:
@@ -171,7 +157,7 @@ def test_unreachable_server_closes_the_client_connection() -> None:
             _, second = await connect(relay)
             second.close()
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 @pytest.mark.parametrize(
@@ -188,20 +174,10 @@ def test_only_delay_is_accepted(config: LinkConfig) -> None:
         with pytest.raises(ValueError, match="TCP mode only delays"):
             await start_tcp_relay(("127.0.0.1", 0), ("127.0.0.1", 9), config)
 
-    run_async(body)
+    run_async(body, timeout=10.0)
 
 
 # -- command line -----------------------------------------------------------------------------
-
-
-def netem(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "netsnake.netem", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_cli_tcp_refuses_loss_with_one_line() -> None:

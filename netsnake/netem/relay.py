@@ -41,7 +41,7 @@ from typing import Any, cast
 
 from netsnake.addresses import format_peer, parse_hostport
 from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.netem._base import RelayBase
+from netsnake.netem._base import Address, RelayBase, resolve_server
 from netsnake.netem.tcp_relay import TcpRelay, check_tcp_config, start_tcp_relay
 from protocol.simulator import MAX_DATAGRAM, Jitter, LinkConfig, LinkImpairment, LinkStats
 
@@ -60,7 +60,6 @@ __all__ = [
 
 log = logging.getLogger("netsnake.netem")
 
-Address = tuple[Any, ...]  # (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6
 _Send = Callable[[bytes], None]
 
 
@@ -402,12 +401,9 @@ async def start_relay(
     if max_clients < 1:
         raise ValueError(f"max_clients must be >= 1, not {max_clients!r}")
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(server[0], server[1], type=socket.SOCK_DGRAM)
-    # "localhost" often resolves to ::1 first while game servers bind 127.0.0.1.
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    family, _, _, _, server_addr = infos[0]
+    family, server_addr = await resolve_server(server, socket.SOCK_DGRAM)
     relay = Relay(
-        server=tuple(server_addr),
+        server=server_addr,
         server_family=family,
         up=LinkImpairment(up or LinkConfig(), random.Random(f"netem-up-{seed}")),
         down=LinkImpairment(down or LinkConfig(), random.Random(f"netem-down-{seed}")),

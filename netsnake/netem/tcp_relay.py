@@ -35,16 +35,14 @@ import random
 import socket
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import cast
 
-from netsnake.netem._base import RelayBase
+from netsnake.netem._base import Address, RelayBase, resolve_server
 from protocol.simulator import MAX_DATAGRAM, LinkConfig, LinkImpairment, LinkStats
 
 __all__ = ["TcpRelay", "TcpRelayStats", "check_tcp_config", "start_tcp_relay"]
 
 log = logging.getLogger("netsnake.netem")
-
-Address = tuple[Any, ...]
 
 #: Bytes waiting in one direction of one connection before its sender is paused.
 _HIGH_WATER = 4 * 1024 * 1024
@@ -394,12 +392,8 @@ async def start_tcp_relay(
     if max_clients < 1:
         raise ValueError(f"max_clients must be >= 1, not {max_clients!r}")
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(server[0], server[1], type=socket.SOCK_STREAM)
-    # "localhost" often resolves to ::1 first while game servers bind 127.0.0.1.
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    relay = TcpRelay(
-        server=tuple(infos[0][4]), up=up, down=down, seed=seed, max_clients=max_clients
-    )
+    _, server_addr = await resolve_server(server, socket.SOCK_STREAM)
+    relay = TcpRelay(server=server_addr, up=up, down=down, seed=seed, max_clients=max_clients)
     try:
         relay._listener = await loop.create_server(relay._accept, listen[0], listen[1])
     except BaseException:

@@ -967,7 +967,6 @@ class _TickAreas:
         self._digests: dict[int, int] = {}
         self._payloads: dict[tuple[_AreaKey, int | None, _AreaKey], bytes] = {}
         self._memos: dict[int, DeltaMemo] = {}  # baseline tick -> shared per-player parts
-        self._leader: int | bool | None = False  # False: not looked up yet
         # Player lookups by id for every client: one dict a tick, not a scan each
         # (reversed so the first of a duplicated id wins, as Snapshot.player).
         self._by_id = {p.id: p for p in reversed(self._world.players)}
@@ -977,11 +976,8 @@ class _TickAreas:
             return client.player_id
         if client.follow is not None and client.follow in self._by_id:
             return client.follow
-        if self._leader is False:
-            ranking = self._server._ranking()
-            self._leader = ranking[0].id if ranking else None
-        assert self._leader is not True
-        return self._leader
+        ranking = self._server._ranking()  # sorted once a tick, however many ask
+        return ranking[0].id if ranking else None
 
     def snapshot_for(self, client: _Client) -> tuple[_AreaKey, Snapshot]:
         world = self._world

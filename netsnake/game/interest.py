@@ -165,10 +165,6 @@ class BlockIndex:
         self._blocks = blocks
         self._by_id = {p.id: p for p in world.players} if by_id is None else by_id
 
-    def player(self, player_id: int) -> PlayerState | None:
-        """That player's state in this tick, if in the game."""
-        return self._by_id.get(player_id)
-
     def snapshot_for(self, area: Area | None, focus: int | None) -> Snapshot:
         """The snapshot a client with ``area`` and ``focus`` player is meant to hold."""
         world = self.world

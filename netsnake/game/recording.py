@@ -311,11 +311,6 @@ class Recording:
         self._decoded: OrderedDict[int, Snapshot] = OrderedDict()
         self.header = self._scan(data)
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Recording:
-        """Same as the constructor (reads better at call sites)."""
-        return cls(data)
-
     # -- indexing
 
     def _scan(self, data: bytes) -> RecordingHeader:

@@ -641,11 +641,11 @@ def plan_move(
     return direction, head, head is not None and head in food
 
 
-def advance_body(body: deque[Cell], head: Cell, grows: bool) -> Cell | None:
-    """Move ``body`` onto ``head`` (a survivor's move); returns the vacated tail cell, if any."""
-    tail = None if grows else body.pop()
+def advance_body(body: deque[Cell], head: Cell, grows: bool) -> None:
+    """Move ``body`` onto ``head`` (a survivor's move): the tail leaves unless it grows."""
+    if not grows:
+        body.pop()
     body.appendleft(head)
-    return tail
 
 
 def _head_distances(heads: Sequence[Cell], width: int, height: int, wrap: bool) -> dict[Cell, int]:

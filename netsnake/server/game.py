@@ -421,8 +421,7 @@ class GameServer:
                 return
             self._handle_message(client, msg, reliable=isinstance(event, MessageReceived), now=now)
         elif isinstance(event, ConnectionEstablished):
-            cap = self.settings.max_view
-            view = (min(DEFAULT_VIEW[0], cap[0]), min(DEFAULT_VIEW[1], cap[1]))
+            view = self._capped_view(*DEFAULT_VIEW)
             self._clients[event.peer] = _Client(event.peer, now, view=view)
             log.debug("connection from %s", format_peer(event.peer))
         elif isinstance(event, ConnectionTerminated):
@@ -449,14 +448,18 @@ class GameServer:
             if client.seat is None:
                 self.counters.dropped["view_before_join"] += 1
                 return
-            cap_x, cap_y = self.settings.max_view
-            client.view = (min(msg.columns, cap_x), min(msg.rows, cap_y))
+            client.view = self._capped_view(msg.columns, msg.rows)
             client.follow = msg.follow
         elif isinstance(msg, Resync):
             client.baseline_tick = None
             client.resync_floor = self.world.tick
         else:
             self.counters.dropped["unexpected_message"] += 1
+
+    def _capped_view(self, columns: int, rows: int) -> tuple[int, int]:
+        """A viewport (the assumed one or a VIEW's) capped by ``max_view``."""
+        cap_x, cap_y = self.settings.max_view
+        return min(columns, cap_x), min(rows, cap_y)
 
     def _apply_input(self, client: _Client, msg: Input, now: float) -> None:
         assert client.player_id is not None
@@ -967,7 +970,6 @@ class _TickAreas:
         self._digests: dict[int, int] = {}
         self._payloads: dict[tuple[_AreaKey, int | None, _AreaKey], bytes] = {}
         self._memos: dict[int, DeltaMemo] = {}  # baseline tick -> shared per-player parts
-        self._leader: int | bool | None = False  # False: not looked up yet
         # Player lookups by id for every client: one dict a tick, not a scan each
         # (reversed so the first of a duplicated id wins, as Snapshot.player).
         self._by_id = {p.id: p for p in reversed(self._world.players)}
@@ -977,11 +979,8 @@ class _TickAreas:
             return client.player_id
         if client.follow is not None and client.follow in self._by_id:
             return client.follow
-        if self._leader is False:
-            ranking = self._server._ranking()
-            self._leader = ranking[0].id if ranking else None
-        assert self._leader is not True
-        return self._leader
+        ranking = self._server._ranking()  # sorted once a tick, however many ask
+        return ranking[0].id if ranking else None
 
     def snapshot_for(self, client: _Client) -> tuple[_AreaKey, Snapshot]:
         world = self._world

@@ -35,8 +35,6 @@ __all__ = ["bot_names", "run_bots"]
 
 log = logging.getLogger("bot")
 
-_JOIN_TIMEOUT = 6.0
-
 
 def bot_names(base: str, count: int) -> list[str]:
     """``base`` alone, or ``base-1`` ... ``base-N`` trimmed to the name limit."""

@@ -200,12 +200,8 @@ class BotView:
             return ()
         heading = self.me.heading
         order = (heading, Direction((heading + 1) % 4), Direction((heading + 3) % 4))
-        found = []
-        for d in order:
-            n = step(head, d, self.width, self.height, self.wrap)
-            if n is not None:
-                found.append((d, n))
-        return tuple(found)
+        around = dict(self.neighbours(head))
+        return tuple((d, around[d]) for d in order if d in around)
 
     def distance(self, a: Cell, b: Cell) -> int:
         """Steps between two cells ignoring bodies (Manhattan; shorter way round with wrap)."""

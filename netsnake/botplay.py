@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 import sys
 from dataclasses import replace
@@ -30,15 +29,11 @@ from netsnake.client.session import ClientSession
 from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, TERMINAL_STATES, ConnectionState
 from netsnake.client.trust import ServerTrust
 from netsnake.game.limits import MAX_NAME_LENGTH
-from netsnake.server.app import RunningServer, start_server
-from netsnake.server.game import ServerSettings
+from netsnake.play import LocalServer, start_local_server
 
 __all__ = ["bot_names", "run_bots"]
 
 log = logging.getLogger("bot")
-
-_JOIN_TIMEOUT = 6.0
-_SERVER_STOP_WAIT = 2.0
 
 
 def bot_names(base: str, count: int) -> list[str]:
@@ -74,13 +69,10 @@ async def run_bots(
     """
     out = out or sys.stdout
     loop = asyncio.get_running_loop()
-    server: RunningServer | None = None
-    server_task: asyncio.Task[None] | None = None
+    local: LocalServer | None = None
     if host is None:
-        settings = ServerSettings(bots=local_bots, seed=random.randrange(2**32))
-        server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
-        server_task = asyncio.create_task(server.run())
-        host, port = server.address
+        local = await start_local_server(local_bots)
+        host, port = local.server.address
         print(f"local server on {host} port {port} with {local_bots} built-in bots", file=out)
         trust = None  # its key is fresh each run: nothing to pin or remember
     config = default_client_config()
@@ -106,10 +98,8 @@ async def run_bots(
         for runner in runners:
             runner.stop()
         await asyncio.gather(*(_leave(s) for s in sessions))
-        if server is not None and server_task is not None:
-            server.stop()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(server_task, _SERVER_STOP_WAIT)
+        if local is not None:
+            await local.stop()
     for runner, session in zip(runners, sessions, strict=True):
         core = session.core
         me = core.own_player

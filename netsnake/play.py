@@ -23,7 +23,7 @@ import logging
 import random
 import signal
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,7 @@ from netsnake.server.game import ServerSettings
 if TYPE_CHECKING:
     from netsnake.ui.app import GameApp
 
-__all__ = ["play"]
+__all__ = ["LocalServer", "play", "start_local_server"]
 
 log = logging.getLogger("client")
 
@@ -74,13 +74,10 @@ async def play(
     from netsnake.ui.app import GameApp
 
     loop = asyncio.get_running_loop()
-    server: RunningServer | None = None
-    server_task: asyncio.Task[None] | None = None
+    local: LocalServer | None = None
     if host is None:
-        settings = ServerSettings(bots=bots, seed=random.randrange(2**32))
-        server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
-        server_task = asyncio.create_task(server.run())
-        host, port = server.address
+        local = await start_local_server(bots)
+        host, port = local.server.address
         trust = None  # its key is fresh each run: nothing to pin or remember
     config = default_client_config()
     if trust is not None:
@@ -115,9 +112,28 @@ async def play(
         if recorder is not None:
             recorder.close(loop.time())
         await session.close()
-        if server is not None and server_task is not None:
-            server.stop()
-            await _quietly(server_task)
+        if local is not None:
+            await local.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServer:
+    """The real server code running in-process for a game without a host."""
+
+    server: RunningServer
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Stop it, giving it ``_SERVER_STOP_WAIT`` s to say goodbye to its clients."""
+        self.server.stop()
+        await _quietly(self.task)
+
+
+async def start_local_server(bots: int) -> LocalServer:
+    """Start the server on a free loopback port with ``bots`` bots and a fresh seed."""
+    settings = ServerSettings(bots=bots, seed=random.randrange(2**32))
+    server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
+    return LocalServer(server, asyncio.create_task(server.run()))
 
 
 async def _remember_server_key(session: ClientSession, app: GameApp, trust: ServerTrust) -> None:

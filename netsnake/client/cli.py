@@ -254,10 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
         logging.getLogger().setLevel(logging.CRITICAL)
     if source is None and (not sys.stdin.isatty() or not sys.stdout.isatty()):
-        print(
-            "netsnake-client: error: needs a terminal (stdin and stdout must be a tty)",
-            file=sys.stderr,
-        )
+        _say("error: needs a terminal (stdin and stdout must be a tty)")
         return 1
     trust: ServerTrust | None = None
     if host is not None:
@@ -274,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 0
         except OSError as exc:
-            print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
+            _say(f"error: {exc.strerror or exc}")
             return 1
     # The game's screen is gone: what is printed now stays in the terminal.
     if trust is not None:
@@ -330,7 +327,7 @@ def _run_bots(
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        print(f"netsnake-client: error: {exc.strerror or exc}", file=sys.stderr)
+        _say(f"error: {exc.strerror or exc}")
         return 1
 
 

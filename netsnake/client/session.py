@@ -56,22 +56,13 @@ class ClientSession:
         """
         loop = asyncio.get_running_loop()
         label = format_address(host, port)
+        server: tuple[str, int] | None
         try:
             server = await resolve(host, port)
         except OSError:
-            core = ClientCore(
-                (host, port),
-                server_label=label,
-                name=name,
-                render_delay=render_delay,
-                config=config,
-                spectate=spectate,
-                predict=predict,
-            )
-            core.mark_unreachable("unknown host")
-            return cls(core, None)
+            server = None
         core = ClientCore(
-            server,
+            (host, port) if server is None else server,
             server_label=label,
             name=name,
             render_delay=render_delay,
@@ -79,6 +70,9 @@ class ClientSession:
             spectate=spectate,
             predict=predict,
         )
+        if server is None:
+            core.mark_unreachable("unknown host")
+            return cls(core, None)
         transport = await open_udp(
             core.endpoint, lambda e: core.handle_event(e, loop.time()), remote=server
         )

@@ -479,9 +479,9 @@ class GameApp(FrameLoop):
         return self._netgraph_on
 
     def toggle_net_graph(self) -> None:
-        """Show or hide the net graph; the layout follows on the next frame."""
+        """Show or hide the net graph; the layout follows on the next frame
+        (``_ensure_layout`` sees the flag in its dimensions)."""
         self._netgraph_on = not self._netgraph_on
-        self._game_dims = None
 
     def _shown_widget(self) -> urwid.Widget:
         body = self.top.body

@@ -86,7 +86,10 @@ async def run_bots(
     try:
         sessions = list(
             await asyncio.gather(
-                *(ClientSession.connect(host, port, name=name, predict=predict) for name in names)
+                *(
+                    ClientSession.connect(host, port, name=name, predict=predict, config=config)
+                    for name in names
+                )
             )
         )
         for i, session in enumerate(sessions):

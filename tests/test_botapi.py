@@ -34,11 +34,14 @@ from netsnake.botapi import (
     builtin_bot,
     view_of,
 )
+from netsnake.botplay import run_bots
 from netsnake.client import botrunner
 from netsnake.client.botrunner import BotLoadError, BotRunner, ErrorReporter, load_bot
 from netsnake.client.cli import main as client_main
+from netsnake.client.known_servers import KnownServers, format_line
 from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
+from netsnake.client.trust import ServerTrust
 from netsnake.game.bots import choose_turn
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.server.app import start_server
@@ -466,3 +469,40 @@ def test_bot_command_line_plays_against_a_real_server_process(tmp_path: Path) ->
         calls = int(line.split(": ")[1].split(" calls")[0])
         assert calls >= 3, line  # called on every tick while alive (it may die early)
         assert "0 errors" in line and "0 late" in line
+
+
+def test_bots_refuse_a_known_server_whose_key_changed(tmp_path: Path) -> None:
+    """``--bot`` pins a remembered key as a person's client does: a server proving
+    another key ends the run with exit code 5 and the file keeps the old key."""
+
+    async def scenario() -> tuple[int, str, str]:
+        server = await start_server(
+            ServerSettings(bots=1, seed=12), "127.0.0.1", 0, stats_interval=3600
+        )
+        task = asyncio.create_task(server.run())
+        try:
+            host, port = server.address
+            label = f"{host}:{port}"
+            path = tmp_path / "known_servers"
+            path.write_text(format_line(label, bytes(range(1, 33))) + "\n")
+            before = path.read_text()
+            trust = ServerTrust(KnownServers.load(path), label, False)
+            with (tmp_path / "out.txt").open("w") as out:
+                code = await run_bots(
+                    host,
+                    port,
+                    load_bot("builtin"),
+                    names=["pinned"],
+                    budget=None,
+                    duration=5.0,
+                    out=out,
+                    trust=trust,
+                )
+            return code, before, path.read_text()
+        finally:
+            server.stop()
+            await asyncio.wait_for(task, 3.0)
+
+    code, before, after = asyncio.run(scenario())
+    assert code == 5
+    assert after == before

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from netsnake.client.prediction import OwnSnake
-from netsnake.game.direction import Direction, step_direction, walk
+from netsnake.game.direction import Direction, signed_distance, step_direction, walk
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 
 __all__ = ["RenderFrame", "SnapshotBuffer", "fill_gap"]
@@ -80,14 +80,6 @@ _NO_HEADS: Mapping[int, Cell] = MappingProxyType({})
 # --------------------------------------------------------------------------- gap filling
 
 
-def _signed_step(a: int, b: int, size: int, wrap: bool) -> int:
-    """The shortest signed distance from ``a`` to ``b`` along one axis."""
-    d = b - a
-    if wrap and size > 0:
-        d = (d + size // 2) % size - size // 2
-    return d
-
-
 def _is_step(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> bool:
     return step_direction(a, b, width, height, wrap) is not None
 
@@ -102,8 +94,8 @@ def _plausible_path(
     then turns; spare moves (always an even number on a grid) become a small
     detour.  ``None`` when no such path exists.
     """
-    dxs = [_signed_step(start[0], end[0], width, wrap)]
-    dys = [_signed_step(start[1], end[1], height, wrap)]
+    dxs = [signed_distance(start[0], end[0], width, wrap)]
+    dys = [signed_distance(start[1], end[1], height, wrap)]
     if wrap:  # the long way round may be the one with the right parity
         dxs += [dxs[0] - width, dxs[0] + width]
         dys += [dys[0] - height, dys[0] + height]

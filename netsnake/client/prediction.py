@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from netsnake.game.direction import Direction, step
+from netsnake.game.direction import Direction, signed_distance, step
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 from netsnake.game.world import (
     MAX_QUEUED_TURNS,
@@ -228,16 +228,6 @@ def extrapolate_heads(
 ) -> dict[int, Cell]:
     """The heads of :func:`extrapolate_others`: where the others' heads probably are now."""
     return {pid: p.body[0] for pid, p in extrapolate_others(snapshot, ticks, exclude).items()}
-
-
-def _grid_delta(a: Cell, b: Cell, snapshot: Snapshot) -> tuple[int, int]:
-    """The shortest (dx, dy) from ``a`` to ``b``, across the edges on a wrap board."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    if snapshot.wrap:
-        w, h = snapshot.width, snapshot.height
-        dx = (dx + w // 2) % w - w // 2
-        dy = (dy + h // 2) % h - h // 2
-    return dx, dy
 
 
 class LeadClock:
@@ -430,7 +420,8 @@ class OwnSnakePredictor:
             return own
         target = own.head
         assert target is not None
-        dx, dy = _grid_delta(shown.head, target, board)
+        dx = signed_distance(shown.head[0], target[0], board.width, board.wrap)
+        dy = signed_distance(shown.head[1], target[1], board.height, board.wrap)
         if abs(dx) + abs(dy) <= 1:
             return own
         if abs(dx) >= abs(dy):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Final
 
-__all__ = ["STEPS", "Direction", "step", "step_direction", "walk"]
+__all__ = ["STEPS", "Direction", "signed_distance", "step", "step_direction", "walk"]
 
 Cell = tuple[int, int]  # the same alias as netsnake.game.snapshot.Cell
 
@@ -114,3 +114,12 @@ def step_direction(a: Cell, b: Cell, width: int, height: int, wrap: bool) -> Dir
         if dx == -1:
             return _LEFT
     return None
+
+
+def signed_distance(a: int, b: int, size: int, wrap: bool) -> int:
+    """The shortest signed distance from ``a`` to ``b`` along one axis of ``size``
+    cells (across the edge when the board wraps)."""
+    d = b - a
+    if wrap and size > 0:
+        d = (d + size // 2) % size - size // 2
+    return d

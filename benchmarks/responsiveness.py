@@ -93,6 +93,7 @@ from benchmarks.packet_loss import (  # noqa: E402
     PortLossNamespace,
     _free_port,
     _Setup,
+    _start_relay,
     _wait_for_text,
 )
 from netsnake.game.bots import choose_turn  # noqa: E402
@@ -822,17 +823,10 @@ def run_trial(
         with server_log.open("w") as out:
             server = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
         _wait_for_text(server_log, marker, server, 20)
-        relay_log = work / "relay.log"
-        argv = [py, "-m", "netsnake.netem", str(relay_port), f"127.0.0.1:{server_port}"]
-        argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]
-        argv += ["--seed", str(opts.seed)]
-        if tcp:
-            argv.append("--tcp")
-        elif not netns:
-            argv += ["--loss", str(loss * 100)]
-        with relay_log.open("w") as out:
-            relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        _wait_for_text(relay_log, "netem: listening", relay, 20)
+        mode = ["--tcp"] if tcp else [] if netns else ["--loss", str(loss * 100)]
+        _start_relay(
+            setup, work, relay_port, server_port, latency_ms, opts.jitter_ms, opts.seed, mode
+        )
         argv = [py, "-m", "benchmarks.responsiveness", "--worker", kind]
         argv += ["--worker-port", str(relay_port), "--duration", str(opts.duration)]
         argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]

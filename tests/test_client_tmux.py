@@ -18,13 +18,13 @@ import json
 import os
 import re
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from netcheck import unused_udp_port
 from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
 
 from netsnake.server.key_file import load_or_create_key as load_key_file
@@ -196,14 +196,6 @@ def start_server(
 @pytest.fixture
 def server(tmux: Tmux, tmp_path: Path) -> Server:
     return start_server(tmux, tmp_path)
-
-
-def unused_udp_port() -> int:
-    """A loopback UDP port nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- playing against a real server

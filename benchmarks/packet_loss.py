@@ -191,6 +191,26 @@ def _wait_for_text(path: Path, marker: str, child: subprocess.Popen[Any], timeou
     raise RuntimeError(f"{path.name}: no {marker!r} (exit {child.poll()}):\n{tail}")
 
 
+def _start_relay(
+    setup: _Setup,
+    work: Path,
+    relay_port: int,
+    server_port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    seed: int,
+    mode: list[str],
+) -> None:
+    """The netem relay from ``relay_port`` to the server, once it listens; ``mode`` is
+    its loss or ``--tcp`` arguments (its log is ``work/relay.log``)."""
+    relay_log = work / "relay.log"
+    argv = [sys.executable, "-m", "netsnake.netem", str(relay_port), f"127.0.0.1:{server_port}"]
+    argv += ["--latency", str(latency_ms), "--jitter", str(jitter_ms), "--seed", str(seed), *mode]
+    with relay_log.open("w") as out:
+        relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    _wait_for_text(relay_log, "netem: listening", relay, 20)
+
+
 # ============================================================================ orchestrator
 
 
@@ -314,27 +334,18 @@ def run_trial(
             with server_log.open("w") as out:
                 server = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
             _wait_for_text(server_log, marker, server, 20)
-            relay_log = work / "relay.log"
-            argv = [
-                py,
-                "-m",
-                "netsnake.netem",
-                str(relay_port),
-                f"127.0.0.1:{server_port}",
-                "--latency",
-                str(opts.latency_ms),
-                "--jitter",
-                str(opts.jitter_ms),
-                "--seed",
-                str(opts.seed),
-            ]
-            if udp:
-                argv += ["--loss", str(0.0 if in_ns else loss * 100)]
-            else:
-                argv.append("--tcp")  # delay only: TCP loss is the kernel's
-            with relay_log.open("w") as out:
-                relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
-            _wait_for_text(relay_log, "netem: listening", relay, 20)
+            # TCP mode delays only: TCP loss is the kernel's.
+            mode = ["--loss", str(0.0 if in_ns else loss * 100)] if udp else ["--tcp"]
+            _start_relay(
+                setup,
+                work,
+                relay_port,
+                server_port,
+                opts.latency_ms,
+                opts.jitter_ms,
+                opts.seed,
+                mode,
+            )
             target_port = relay_port
             cycles = opts.cycles
             argv = [

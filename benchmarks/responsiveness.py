@@ -93,10 +93,11 @@ from benchmarks.packet_loss import (  # noqa: E402
     PortLossNamespace,
     _free_port,
     _Setup,
+    _start_relay,
     _wait_for_text,
 )
 from netsnake.game.bots import choose_turn  # noqa: E402
-from netsnake.game.direction import Direction, step_direction  # noqa: E402
+from netsnake.game.direction import Direction, step, step_direction  # noqa: E402
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot  # noqa: E402
 from netsnake.ui.palette import snake_attr  # noqa: E402
 
@@ -444,17 +445,12 @@ class Probe:
 def _free_run(snap: Snapshot, me: PlayerState, direction: Direction) -> int:
     """Free cells straight ahead of ``me`` in ``direction`` (bodies and walls stop it)."""
     occupied = {c for p in snap.players if p.alive for c in p.body}
-    x, y = me.body[0]
-    run = 0
+    cell, run = me.body[0], 0
     while run < max(snap.width, snap.height):
-        x, y = x + direction.dx, y + direction.dy
-        if snap.wrap:
-            x, y = x % snap.width, y % snap.height
-        elif not (0 <= x < snap.width and 0 <= y < snap.height):
+        ahead = step(cell, direction, snap.width, snap.height, snap.wrap)
+        if ahead is None or ahead in occupied:
             break
-        if (x, y) in occupied:
-            break
-        run += 1
+        cell, run = ahead, run + 1
     return run
 
 
@@ -474,21 +470,15 @@ def _choose_side(
 def _room(snap: Snapshot, me: PlayerState, direction: Direction, cap: int = 60) -> int:
     """Free cells reachable after one step in ``direction`` (a capped flood fill)."""
     occupied = {c for p in snap.players if p.alive for c in p.body}
-
-    def step(cell: Cell, d: Direction) -> Cell | None:
-        x, y = cell[0] + d.dx, cell[1] + d.dy
-        if snap.wrap:
-            return x % snap.width, y % snap.height
-        return (x, y) if 0 <= x < snap.width and 0 <= y < snap.height else None
-
-    first = step(me.body[0], direction)
+    board = snap.width, snap.height, snap.wrap
+    first = step(me.body[0], direction, *board)
     if first is None or first in occupied:
         return 0
     seen, frontier = {first}, [first]
     while frontier and len(seen) < cap:
         cell = frontier.pop()
         for d in Direction:
-            n = step(cell, d)
+            n = step(cell, d, *board)
             if n is not None and n not in occupied and n not in seen:
                 seen.add(n)
                 frontier.append(n)
@@ -833,17 +823,10 @@ def run_trial(
         with server_log.open("w") as out:
             server = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
         _wait_for_text(server_log, marker, server, 20)
-        relay_log = work / "relay.log"
-        argv = [py, "-m", "netsnake.netem", str(relay_port), f"127.0.0.1:{server_port}"]
-        argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]
-        argv += ["--seed", str(opts.seed)]
-        if tcp:
-            argv.append("--tcp")
-        elif not netns:
-            argv += ["--loss", str(loss * 100)]
-        with relay_log.open("w") as out:
-            relay = setup.popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        _wait_for_text(relay_log, "netem: listening", relay, 20)
+        mode = ["--tcp"] if tcp else [] if netns else ["--loss", str(loss * 100)]
+        _start_relay(
+            setup, work, relay_port, server_port, latency_ms, opts.jitter_ms, opts.seed, mode
+        )
         argv = [py, "-m", "benchmarks.responsiveness", "--worker", kind]
         argv += ["--worker-port", str(relay_port), "--duration", str(opts.duration)]
         argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]

@@ -15,3 +15,11 @@ def ipv6_loopback_works() -> bool:
     except OSError:
         return False
     return True
+
+
+def unused_udp_port() -> int:
+    """A loopback UDP port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

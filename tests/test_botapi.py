@@ -16,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from helpers_async import until
 from helpers_proc import REPO, ServerProcess
 
 from netsnake.botapi import (
@@ -240,14 +241,6 @@ def test_errors_are_rate_limited() -> None:
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 40.0) -> T:
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

@@ -172,7 +172,7 @@ def test_a_recorded_120x80_game_replays_in_80x24_through_the_camera(
 ) -> None:
     records = tmp_path / "records"
     server = start_server(
-        tmux, tmp_path, "--width", "120", "--height", "80", "--bots", "6", "--record", str(records)
+        tmux, tmp_path, "--width", "120", "--height", "80", "--record", str(records), bots=6
     )
     time.sleep(3)  # a few seconds of bots playing on the big board
     os.kill(server.pid, signal.SIGINT)

@@ -18,13 +18,13 @@ import json
 import os
 import re
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from netcheck import unused_udp_port
 from tmux_helpers import BIN, TMUX, Tmux, exit_code, tty_is_sane
 
 from netsnake.server.key_file import load_or_create_key as load_key_file
@@ -153,9 +153,10 @@ def start_server(
     name: str = "server",
     key_file: Path | None = None,
     port: int = 0,
+    bots: int = BOTS,
 ) -> Server:
-    """``netsnake-server`` with the test's bots and seed (and ``extra`` arguments) in a
-    tmux window of its own, once its join line is shown."""
+    """``netsnake-server`` with ``bots`` (the test's count unless given), the test's seed
+    and ``extra`` arguments in a tmux window of its own, once its join line is shown."""
     trace = tmp_path / f"{name}-inputs.jsonl"
     key_file = key_file or tmp_path / f"{name}.key"
     print(f"netsnake-server seed {SEED} (set NETSNAKE_TMUX_SEED to change)")
@@ -165,7 +166,7 @@ def start_server(
         [
             str(BIN / "netsnake-server"),
             "--bots",
-            str(BOTS),
+            str(bots),
             "--port",
             str(port),
             "--host",
@@ -195,14 +196,6 @@ def start_server(
 @pytest.fixture
 def server(tmux: Tmux, tmp_path: Path) -> Server:
     return start_server(tmux, tmp_path)
-
-
-def unused_udp_port() -> int:
-    """A loopback UDP port nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- playing against a real server
@@ -589,31 +582,10 @@ def own_head(screen: str) -> tuple[tuple[int, int], str] | None:
 
 
 def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path: Path) -> None:
-    trace = tmp_path / "inputs.jsonl"
-    target = tmux.new_window(
-        "server",
-        [
-            str(BIN / "netsnake-server"),
-            "--bots",
-            "0",
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--seed",
-            str(SEED),
-            "--input-trace",
-            str(trace),
-        ],
-    )
-    join = re.compile(r"players can join with: netsnake-client 127\.0\.0\.1 --port (\d+)")
-    screen = tmux.wait_for(
-        lambda s: bool(join.search(s)), timeout=10, target=target, join=True, what="join line"
-    )
-    m = join.search(screen)
-    assert m is not None
+    server = start_server(tmux, tmp_path, bots=0)
+    trace = server.trace
     log = tmp_path / "client.log"
-    client(tmux, f"127.0.0.1 --port {m[1]} --name ann --ascii --predict on --log-file {log}")
+    client(tmux, f"127.0.0.1 --port {server.port} --name ann --ascii --predict on --log-file {log}")
     wait_game(tmux, "ann")
     time.sleep(1.0)  # as a person would take in the board before the first turn
     width, height = 26, 20  # the server's default board

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -68,14 +69,8 @@ def test_ipv6_lines_are_read_in_brackets_and_normalised() -> None:
     ],
 )
 def test_bad_lines_say_what_is_wrong(line: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=r".*".join(map(_re, reason.split(" ")))):
+    with pytest.raises(ValueError, match=r".*".join(map(re.escape, reason.split(" ")))):
         parse_line(line)
-
-
-def _re(word: str) -> str:
-    import re
-
-    return re.escape(word)
 
 
 def test_a_file_with_corrupt_and_duplicate_lines_is_parsed_and_reported(tmp_path: Path) -> None:

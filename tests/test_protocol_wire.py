@@ -17,17 +17,16 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import re
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from protocol_spec import SPEC, reference_crc, spec_examples
 
 import protocol
 from protocol import (
@@ -65,8 +64,6 @@ from protocol._wire import (
     seal_crc,
 )
 from tests.sealing import PeerView
-
-SPEC = Path(protocol.__file__).with_name("PROTOCOL.rst")
 
 SECRET = bytes(range(32))
 NONCE = bytes.fromhex("0102030405060708")
@@ -297,27 +294,6 @@ VECTORS = [
 ]
 BY_NAME = {v.name: v for v in VECTORS}
 
-_EXAMPLE = re.compile(
-    r"^``(?P<name>[a-z0-9-]+)`` \((?P<size>\d+) bytes(?P<padded>, zero-padded)?\)::\n\n"
-    r"(?P<hex>(?:    [0-9a-f ]+\n)+)",
-    re.MULTILINE,
-)
-
-
-def spec_examples() -> dict[str, bytes]:
-    """The golden examples (packets and keys) as written in PROTOCOL.rst."""
-    examples: dict[str, bytes] = {}
-    for m in _EXAMPLE.finditer(SPEC.read_text(encoding="utf-8")):
-        data = bytes.fromhex(m["hex"])
-        size = int(m["size"])
-        if m["padded"]:
-            data += bytes(size - len(data))
-        assert len(data) == size, f"{m['name']}: {len(data)} bytes, spec says {size}"
-        assert m["name"] not in examples, f"duplicate example {m['name']}"
-        examples[m["name"]] = data
-    return examples
-
-
 #: INFO's golden examples are the table of tests/test_protocol_info.py.
 INFO_EXAMPLES = ("info-request", "info-reply", "info-reply-empty")
 
@@ -331,19 +307,6 @@ def test_spec_shows_exactly_the_table() -> None:
 
 
 # ------------------------------------------ independent reference computations
-
-
-def reference_crc(data: bytes) -> bytes:
-    """Bytes 2-3 of a handshake packet as PROTOCOL.rst defines them."""
-    covered = data[0:2] + data[4:]
-    # CRC-16/CCITT, poly 0x1021, init 0x4E53, not reflected, no final XOR.
-    crc = 0x4E53
-    for byte in covered:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
-    assert crc == binascii.crc_hqx(data[4:], binascii.crc_hqx(data[:2], 0x4E53))
-    return crc.to_bytes(2, "big")
 
 
 def reference_seal(key: bytes, counter: int, opened: bytes) -> bytes:

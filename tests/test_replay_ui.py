@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import msgpack
 from test_recording import play, record_chunks
-from test_ui_widgets import RecordingScreen
+from test_ui_widgets import RecordingScreen, _keys, _text
 
 from netsnake.client.camera import Viewport
 from netsnake.client.replay import ReplayPlayer
@@ -21,16 +21,6 @@ from netsnake.ui.panels import SCOREBOARD_WIDTH
 from netsnake.ui.replay import ReplayApp, format_progress
 
 Script = Callable[[ReplayApp, RecordingScreen], Awaitable[None]]
-
-
-def _text(screen: RecordingScreen) -> str:
-    return "\n".join(screen.last_text)
-
-
-def _keys(app: ReplayApp, *keys: str) -> None:
-    loop = app.main_loop
-    assert loop is not None
-    loop.process_input(list(keys))
 
 
 async def _run(recording: Recording, script: Script) -> tuple[int, ReplayApp]:

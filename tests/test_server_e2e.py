@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from helpers_async import until
 from helpers_proc import REPO, STATS_RE, ServerProcess, run_server_cli
 
 from netsnake.client.core import ClientCore
@@ -39,14 +40,6 @@ PLAYING = ConnectionState.PLAYING
 def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
     """Run one test scenario on a fresh event loop, bounded in time."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class EventLog:

@@ -17,6 +17,7 @@ import pytest
 from helpers_proc import REPO, ServerProcess, run_server_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netcheck import ipv6_loopback_works, unused_udp_port
 
 from netsnake import GAME_VERSION, __version__
 from netsnake.client.listing import ListedServer
@@ -221,28 +222,13 @@ def _rows(stdout: str) -> list[list[str]]:
     return [[line[a:b].strip() for a, b in zip(starts, bounds, strict=True)] for line in lines[1:]]
 
 
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+@pytest.mark.skipif(not ipv6_loopback_works(), reason="no IPv6 loopback")
 def test_list_shows_real_servers_over_ipv4_and_ipv6_and_the_unreachable() -> None:
     with (
         ServerProcess("--server-name", "alpha one", "--bots", "2", "--width", "30") as v4,
         ServerProcess("--host", "::1", "--server-name", "beta", "--tick-rate", "20") as v6,
     ):
-        dead = _free_udp_port()
+        dead = unused_udp_port()
         started = time.monotonic()
         result = _client(
             "--list",

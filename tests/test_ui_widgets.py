@@ -51,6 +51,7 @@ from netsnake.ui.panels import (
     Scoreboard,
     format_hud,
 )
+from netsnake.ui.runloop import FrameLoop
 from netsnake.ui.text import attributed_row, display_width, safe_name
 
 
@@ -607,7 +608,7 @@ async def _run_app(
     return code, _text(screen)
 
 
-def _keys(app: GameApp, *keys: str) -> None:
+def _keys(app: FrameLoop, *keys: str) -> None:
     loop = app.main_loop
     assert loop is not None
     loop.process_input(list(keys))

@@ -66,6 +66,7 @@ if __package__ in (None, ""):
 import psutil
 
 from netsnake import GAME_VERSION
+from netsnake.argparsing import view_size
 from netsnake.client.headless import HeadlessBot
 from netsnake.client.state import ConnectionState
 from netsnake.game.direction import Direction
@@ -543,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--view",
+        type=view_size,
         default="64x28",
         help="VIEW (cells, COLSxROWS) the light clients state (default 64x28)",
     )
@@ -553,10 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--players must be between 1 and 256")
     if any(not 0 <= args.bots < n for n in args.players):
         p.error("--bots must leave at least one client in every player count")
-    try:
-        cols, rows = (int(v) for v in args.view.lower().split("x"))
-    except ValueError:
-        p.error("--view must look like 64x28")
+    cols, rows = args.view
     if args.seconds < 1 or args.clients_per_process < 1:
         p.error("--seconds and --clients-per-process must be at least 1")
     results = []

@@ -37,6 +37,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from netsnake.argparsing import view_size
 from netsnake.game.bots import choose_turn, steer_bots
 from netsnake.game.interest import BlockIndex, area_for
 from netsnake.game.messages import ScoreEntry, Scores, SnapshotMessage, encode_message
@@ -337,9 +338,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cap", type=int, default=3000, help="lone-bot game length cap")
     parser.add_argument("--arena-only", action="store_true", help="only the per-client arena table")
     parser.add_argument("--arena-ticks", type=int, default=200, help="measured arena ticks")
-    parser.add_argument("--view", default="64x28", help="VIEW the clients state (64x28)")
+    parser.add_argument(
+        "--view", type=view_size, default="64x28", help="VIEW the clients state (64x28)"
+    )
     args = parser.parse_args(argv)
-    cols, rows_ = (int(v) for v in args.view.lower().split("x"))
+    cols, rows_ = args.view
     if args.arena_only:
         arena_report((cols, rows_), args.seed, args.arena_ticks, 100)
         return

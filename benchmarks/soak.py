@@ -47,6 +47,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from netsnake.argparsing import view_size
 from netsnake.client.state import TERMINAL_STATES, ConnectionState
 from netsnake.game.messages import encode_message
 from netsnake.game.snapshot import Snapshot
@@ -438,11 +439,9 @@ def _parse(argv: list[str] | None) -> SoakConfig:
     p.add_argument("--width", type=int, default=d.width, help="board width")
     p.add_argument("--height", type=int, default=d.height, help="board height")
     p.add_argument("--bots", type=int, default=d.bots, help="server bots")
-    p.add_argument("--view", default=None, help="VIEW the clients state, COLSxROWS")
+    p.add_argument("--view", type=view_size, default=None, help="VIEW the clients state, COLSxROWS")
     a = p.parse_args(argv)
-    view = None if a.view is None else tuple(int(v) for v in a.view.lower().split("x"))
-    if view is not None and len(view) != 2:
-        p.error("--view must look like 24x12")
+    view = a.view
     return SoakConfig(
         minutes=a.minutes,
         clients=a.clients,

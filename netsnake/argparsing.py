@@ -7,7 +7,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-__all__ = ["OneLineErrorParser", "int_range"]
+from netsnake.game.limits import MAX_VIEW_SIZE
+
+__all__ = ["OneLineErrorParser", "int_range", "view_size"]
 
 
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
@@ -23,6 +25,20 @@ def int_range(lo: int, hi: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def view_size(text: str) -> tuple[int, int]:
+    """An argparse ``type`` for a viewport, ``COLSxROWS`` in cells (each 1 to MAX_VIEW_SIZE)."""
+    cols, sep, rows = text.lower().partition("x")
+    try:
+        size = (int(cols), int(rows)) if sep else None
+    except ValueError:
+        size = None
+    if size is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS, e.g. 64x28")
+    if not all(1 <= v <= MAX_VIEW_SIZE for v in size):
+        raise argparse.ArgumentTypeError(f"{text!r}: each side must be 1-{MAX_VIEW_SIZE} cells")
+    return size
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from netsnake.argparsing import OneLineErrorParser, int_range
-from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MAX_VIEW_SIZE, MIN_BOARD_SIZE
+from netsnake.argparsing import OneLineErrorParser, int_range, view_size
+from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MIN_BOARD_SIZE
 from netsnake.game.server_info import MAX_SERVER_NAME_LENGTH, default_server_name, printable
 from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
@@ -29,19 +29,6 @@ def _rate(text: str) -> float:
     if not 1 <= value <= 60:
         raise argparse.ArgumentTypeError(f"{value:g} Hz is not between 1 and 60")
     return value
-
-
-def _view_size(text: str) -> tuple[int, int]:
-    cols, sep, rows = text.lower().partition("x")
-    try:
-        size = (int(cols), int(rows)) if sep else None
-    except ValueError:
-        size = None
-    if size is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS, e.g. 128x96")
-    if not all(1 <= v <= MAX_VIEW_SIZE for v in size):
-        raise argparse.ArgumentTypeError(f"{text!r}: each side must be 1-{MAX_VIEW_SIZE} cells")
-    return size
 
 
 def _server_name(text: str) -> str:
@@ -112,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-view",
-        type=_view_size,
+        type=view_size,
         default=DEFAULT_MAX_VIEW,
         metavar="COLSxROWS",
         help="on a board bigger than this, the most of it (in cells) one client's view is "

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from netsnake.argparsing import view_size
 from netsnake.game.bots import choose_turn, steer_bots
 from netsnake.game.interest import BlockIndex, area_for
-from netsnake.game.messages import ScoreEntry, Scores, SnapshotMessage, encode_message
-from netsnake.game.snapshot import Snapshot, ranked, snapshot_hash
+from netsnake.game.messages import SnapshotMessage, encode_message
+from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import PlayerDied, World, WorldConfig
-from netsnake.server.game import SCORES_COMPLETE_EVERY, SCORES_LEADERS, world_overview
+from netsnake.server.game import SCORES_COMPLETE_EVERY, world_overview, world_scores
 from protocol._wire import (
     ACK_DELAY_FRAME_SIZE,
     DATA_HEADER_SIZE,
@@ -263,13 +263,7 @@ def arena_download(
         if tick % scores_every == 0:
             # As the server: every SCORES_COMPLETE_EVERY-th lists all, the others the leaders.
             complete = len(scores_bytes) % SCORES_COMPLETE_EVERY == 0
-            listed = snap.players if complete else ranked(snap.players)[:SCORES_LEADERS]
-            entries = tuple(
-                ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
-                for p in sorted(listed, key=lambda p: p.id)
-            )
-            scores = Scores(tick=snap.tick, complete=complete, entries=entries)
-            scores_bytes.append(len(encode_message(scores)))
+            scores_bytes.append(len(encode_message(world_scores(snap, complete))))
             if partial:  # as the server: only to clients sent an area
                 overview_bytes.append(len(encode_message(world_overview(snap))))
     return ArenaRow(

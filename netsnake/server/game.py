@@ -257,6 +257,27 @@ class AppliedTurn:
 TurnTracer = Callable[[AppliedTurn], None]
 
 
+def world_scores(
+    world: Snapshot, complete: bool, ranking: Sequence[PlayerState] | None = None
+) -> Scores:
+    """The SCORES of ``world``: every player when ``complete``, else only the
+    :data:`SCORES_LEADERS` best (``ranking``: the world's players already
+    :func:`ranked`), in id order either way."""
+    players: Sequence[PlayerState] = world.players
+    if not complete:
+        if ranking is None:
+            ranking = ranked(world.players)
+        players = sorted(ranking[:SCORES_LEADERS], key=lambda p: p.id)
+    return Scores(
+        tick=world.tick,
+        complete=complete,
+        entries=tuple(
+            ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
+            for p in players
+        ),
+    )
+
+
 def world_overview(world: Snapshot, ranking: Sequence[PlayerState] | None = None) -> Overview:
     """The OVERVIEW of ``world``: food per grid cell (capped at 3) and the top
     :data:`OVERVIEW_LEADERS` living players' heads (``ranking``: the world's
@@ -889,21 +910,7 @@ class GameServer:
         the rest from the last complete one, and has those in its area exactly)."""
         complete = self._scores_sent % SCORES_COMPLETE_EVERY == 0
         self._scores_sent += 1
-        players = self._snapshot.players
-        if not complete:
-            players = tuple(sorted(self._ranking()[:SCORES_LEADERS], key=lambda p: p.id))
-        data = encode_message(
-            Scores(
-                tick=tick,
-                complete=complete,
-                entries=tuple(
-                    ScoreEntry(
-                        id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills
-                    )
-                    for p in players
-                ),
-            )
-        )
+        data = encode_message(world_scores(self._snapshot, complete, self._ranking()))
         for client in list(self._clients.values()):
             if client.seat is None:
                 continue

@@ -42,7 +42,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for, area_holds
+from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for
 from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYERS, MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_LEAD,
@@ -1001,16 +1001,12 @@ class _TickAreas:
         area = area_for(board, client.view, client.centre)
         if area is WHOLE:
             return None, world
-        # A live focus lies in its own area (it is centred on the head), so the
+        # A live focus lies in its own area (it is centred on its head; a
+        # property test in test_interest.py holds area_for to that), so the
         # snapshot is the area's alone, the same for every client there: they
         # share it, its hash and, on the same baseline, its bytes.
-        inside = (
-            player is not None
-            and player.alive
-            and bool(player.body)
-            and area_holds(area, board[:2], player.body[0])
-        )
-        forced = None if inside else focus
+        alive = player is not None and player.alive and bool(player.body)
+        forced = None if alive else focus
         key = (area, forced)
         snapshot = self._snapshots.get(key)
         if snapshot is None:

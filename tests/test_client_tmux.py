@@ -598,6 +598,15 @@ def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path:
                 out[entry["seq"]] = tuple(entry["cell"])
         return out
 
+    def drawn_at_key(seq: int) -> tuple[int, int] | None:
+        # The client logs the head it last drew when it takes the key: what the
+        # player saw at that moment (a frame can land between the test's screen
+        # capture and the client reading the key from the pty).
+        found = re.search(
+            rf"turn {seq} \w+ stamped \d+; drawn tick \d+ head \((\d+), (\d+)\)", log.read_text()
+        )
+        return (int(found[1]), int(found[2])) if found else None
+
     checked, seq = 0, 0
     deadline = time.monotonic() + 25
     while checked < 4 and time.monotonic() < deadline:
@@ -612,15 +621,15 @@ def test_a_turn_lands_on_the_cell_where_the_head_was_drawn(tmux: Tmux, tmp_path:
         else:
             key = "Right" if x < width // 2 else "Left"
         tmux.send_keys(key)
-        second = own_head(tmux.capture())
         applied_deadline = time.monotonic() + 3
         while seq not in applied() and time.monotonic() < applied_deadline:
             time.sleep(0.05)
         cell = applied().get(seq)
         assert cell is not None, f"turn {seq} was never applied; screen:\n{tmux.capture()}"
+        drawn = drawn_at_key(seq)
         seq += 1
-        if second is None or second[0] != first[0]:
-            continue  # the head moved between the captures: not sure what was drawn at the key
+        if drawn != first[0]:
+            continue  # the head moved on between the capture and the key: the screen can't say
         assert cell == first[0], (
             f"turn {seq - 1} pressed with the head drawn at {first[0]} took effect at {cell}\n"
             f"{log.read_text()[-3000:]}\n{trace.read_text()[-2000:]}"

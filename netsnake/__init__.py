@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 #: Bumped when the game messages change incompatibly; sent in the join message.
-GAME_VERSION = 5
+GAME_VERSION = 6

@@ -259,7 +259,7 @@ class MessageExample:
 
 
 MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
-    MessageExample("join", Join(name="ann", version=5, seat=Seat.PLAYER)),
+    MessageExample("join", Join(name="ann", version=6, seat=Seat.PLAYER)),
     MessageExample("quit", Quit()),
     MessageExample("resync", Resync()),
     MessageExample("switch", SwitchSeat(seat=Seat.SPECTATOR)),
@@ -267,7 +267,16 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
     MessageExample("view-follow", View(columns=40, rows=20, follow=3)),
     MessageExample(
         "accepted",
-        Accepted(player_id=1, name="ann", width=10, height=8, wrap=False, tick_rate=10.0, colour=2),
+        Accepted(
+            player_id=1,
+            name="ann",
+            width=10,
+            height=8,
+            wrap=False,
+            tick_rate=10.0,
+            colour=2,
+            max_view=(128, 96),
+        ),
     ),
     MessageExample(
         "accepted-spectator",
@@ -280,6 +289,7 @@ MESSAGE_EXAMPLES: tuple[MessageExample, ...] = (
             tick_rate=12.5,
             colour=0,
             seat=Seat.SPECTATOR,
+            max_view=(128, 96),
         ),
     ),
     MessageExample("rejected", Rejected(code=RejectionCode.BAD_NAME, reason="the name is empty")),

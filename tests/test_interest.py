@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from netsnake.client.core import ClientCore
 from netsnake.game.bots import steer_bots
 from netsnake.game.events import PlayerJoined, PlayerLeft
-from netsnake.game.interest import BLOCK, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.interest import (
+    BLOCK,
+    WHOLE,
+    Area,
+    BlockIndex,
+    area_cells,
+    area_for,
+    area_holds,
+)
 from netsnake.game.messages import ScoreEntry, Scores, encode_message
 from netsnake.game.snapshot import Cell, Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import DeltaMemo, decode_snapshot, encode_delta, encode_full
@@ -24,7 +32,7 @@ from protocol import MessageReceived, PayloadReceived
 from protocol.simulator import LinkConfig
 
 
-def area_cells(area: Area, width: int, height: int) -> set[Cell]:
+def reference_cells(area: Area, width: int, height: int) -> set[Cell]:
     """Every cell of ``area``, worked out cell by cell (the reference)."""
     nbx, nby = -(-width // BLOCK), -(-height // BLOCK)
     blocks = {
@@ -41,7 +49,7 @@ def expected_area(world: Snapshot, area: Area | None, focus: int | None) -> Snap
     """The spec's area snapshot, from the reference cell set."""
     if area is WHOLE:
         return world
-    cells = area_cells(area, world.width, world.height)
+    cells = reference_cells(area, world.width, world.height)
     players = tuple(
         p for p in world.players if p.id == focus or (p.alive and any(c in cells for c in p.body))
     )
@@ -54,6 +62,34 @@ def expected_area(world: Snapshot, area: Area | None, focus: int | None) -> Snap
         players=players,
         food=food,
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.tuples(st.integers(8, 61), st.integers(8, 47)),
+    wrap=st.booleans(),
+    view=st.tuples(st.integers(1, 60), st.integers(1, 46)),
+    centre=st.tuples(st.integers(0, 60), st.integers(0, 46)),
+)
+def test_an_area_in_cells_holds_exactly_its_blocks_cells(
+    size: tuple[int, int], wrap: bool, view: tuple[int, int], centre: Cell
+) -> None:
+    width, height = size
+    centre = (centre[0] % width, centre[1] % height)
+    area = area_for((width, height, wrap), view, centre)
+    rect = area_cells(area, size)
+    if area is WHOLE:
+        assert rect is None
+        return
+    assert rect is not None
+    x0, y0, columns, rows = rect
+    assert 0 < columns <= width and 0 < rows <= height
+    if not wrap:  # a bounded board's area stays on the board
+        assert x0 + columns <= width and y0 + rows <= height
+    board = [(x, y) for x in range(width) for y in range(height)]
+    inside = {(x, y) for x, y in board if (x - x0) % width < columns and (y - y0) % height < rows}
+    assert inside == reference_cells(area, width, height)
+    assert all(area_holds(area, size, c) == (c in inside) for c in board)
 
 
 class Watcher:
@@ -222,7 +258,7 @@ def test_entering_leaving_dying_at_the_border_and_respawning_outside() -> None:
             assert w.centre is not None
             area = area_for((96, 64, False), w.view, w.centre)
             assert area is not WHOLE
-            cells = area_cells(area, 96, 64)
+            cells = reference_cells(area, 96, 64)
             old_ids = {p.id for p in before.players}
             new_ids = {p.id for p in now.players}
             for p in now.players:
@@ -383,3 +419,12 @@ def test_the_command_line_caps_the_view_a_client_is_sent() -> None:
     # Food only from an area of (40 + 2 * 4) x (20 + 2 * 4) cells, rounded to blocks.
     xs = {x for x, _ in snap.food}
     assert xs and max(xs) - min(xs) < 48 + BLOCK
+    # ACCEPTED told the client the cap, so it knows the area it is sent.
+    assert client.core.max_view == (40, 20)
+    pid = client.core.player_id
+    assert pid is not None
+    me = snap.player(pid)
+    assert me is not None and me.body
+    board = (snap.width, snap.height, snap.wrap)
+    assert client.core.area(snap) == area_for(board, held.view, me.body[0])
+    assert client.core.area(snap) != area_for(board, (150, 60), me.body[0])

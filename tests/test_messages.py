@@ -52,9 +52,16 @@ GOLDEN: list[tuple[Message, str]] = [
     (SwitchSeat(seat=Seat.SPECTATOR), "92 04 01"),
     (
         Accepted(
-            player_id=3, name="alice", width=26, height=20, wrap=False, tick_rate=10.0, colour=2
+            player_id=3,
+            name="alice",
+            width=26,
+            height=20,
+            wrap=False,
+            tick_rate=10.0,
+            colour=2,
+            max_view=(64, 28),
         ),
-        "99 0a 03 a5 61 6c 69 63 65 1a 14 c2 cd 27 10 02 00",
+        "9a 0a 03 a5 61 6c 69 63 65 1a 14 c2 cd 27 10 02 00 92 40 1c",
     ),
     (
         Accepted(
@@ -67,7 +74,7 @@ GOLDEN: list[tuple[Message, str]] = [
             colour=0,
             seat=Seat.SPECTATOR,
         ),
-        "99 0a ff a3 65 76 65 1a 14 c3 cd 27 10 00 01",
+        "9a 0a ff a3 65 76 65 1a 14 c3 cd 27 10 00 01 92 cd 04 00 cd 04 00",  # no cap: 1024
     ),
     (Seated(seat=Seat.PLAYER, player_id=4, colour=5), "95 0c 00 04 05 a0"),
     (

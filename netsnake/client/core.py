@@ -233,6 +233,8 @@ class ClientCore:
         self._now = 0.0
         self._view = DEFAULT_VIEW
         self._view_sent: View | None = None
+        #: The server's cap on the view (ACCEPTED's ``max_view``): it sizes the area.
+        self.max_view: tuple[int, int] = (MAX_VIEW_SIZE, MAX_VIEW_SIZE)
         #: Every player's name (ROSTER, then JOINED and LEFT).
         self.names: dict[int, str] = {}
         #: Scoreboard lines by id from SCORES (every player, also outside the area).
@@ -355,6 +357,7 @@ class ClientCore:
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
+            self.max_view = msg.max_view
             self.overview = None
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
             self._seat_predictor()
@@ -834,15 +837,16 @@ class ClientCore:
 
     def area(self, snapshot: Snapshot | None = None) -> Area | None:
         """The area of interest the server sends around the viewed head of ``snapshot``
-        (default: the latest), as this client reckons it; None (WHOLE) when the
-        board fits it or there is no head to centre on (then the snapshot is
-        taken to hold everything)."""
+        (default: the latest): the one for the stated view capped by the server's
+        ``max_view``; None (WHOLE) when the board fits it or there is no head to
+        centre on (then the snapshot is taken to hold everything)."""
         snap = snapshot if snapshot is not None else self.latest_snapshot
         focus = self.view_id
         me = snap.player(focus) if snap is not None and focus is not None else None
         if snap is None or me is None or not me.body:
             return None
-        return area_for((snap.width, snap.height, snap.wrap), self._view, me.body[0])
+        view = (min(self._view[0], self.max_view[0]), min(self._view[1], self.max_view[1]))
+        return area_for((snap.width, snap.height, snap.wrap), view, me.body[0])
 
     # ------------------------------------------------------------------ UI API
 

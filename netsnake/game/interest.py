@@ -47,6 +47,7 @@ __all__ = [
     "WHOLE",
     "Area",
     "BlockIndex",
+    "area_cells",
     "area_for",
     "area_holds",
 ]
@@ -127,6 +128,33 @@ def area_holds(area: Area | None, board: tuple[int, int], cell: Cell) -> bool:
     return (cell[0] // BLOCK - area.bx) % nbx < area.columns and (
         cell[1] // BLOCK - area.by
     ) % nby < area.rows
+
+
+def area_cells(area: Area | None, board: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """``area`` in cells: ``(x, y, columns, rows)``, from its top-left cell ``(x, y)``
+    and running on across the edge of a wrapping board; None (WHOLE) stays None.
+
+    A cell ``(cx, cy)`` lies in it exactly when ``(cx - x) % width < columns``
+    and ``(cy - y) % height < rows`` (:func:`area_holds`, in cells).
+    """
+    if area is WHOLE:
+        return None
+    return (
+        area.bx * BLOCK,
+        area.by * BLOCK,
+        _span(area.bx, area.columns, board[0]),
+        _span(area.by, area.rows, board[1]),
+    )
+
+
+def _span(first: int, count: int, cells: int) -> int:
+    """Cells in ``count`` blocks from block ``first`` of an axis ``cells`` long."""
+    blocks = _blocks(cells)
+    if count >= blocks:
+        return cells
+    # Only the axis's last block may be short of BLOCK cells.
+    short = blocks * BLOCK - cells if (blocks - 1 - first) % blocks < count else 0
+    return count * BLOCK - short
 
 
 @lru_cache(maxsize=4096)

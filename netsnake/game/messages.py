@@ -273,6 +273,13 @@ class Accepted:
     colour: int
     seat: Seat = Seat.PLAYER
     """The seat the connection was admitted with."""
+    max_view: tuple[int, int] = (MAX_VIEW_SIZE, MAX_VIEW_SIZE)
+    """The server's cap on a VIEW (cells across, down): the area it sends is sized
+    by the stated viewport capped to this, each way."""
+
+    def __post_init__(self) -> None:
+        if not all(1 <= v <= MAX_VIEW_SIZE for v in self.max_view):
+            raise ValueError(f"a view cap is 1-{MAX_VIEW_SIZE} cells each way")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -370,6 +377,11 @@ _MAX_SCORE = 2**31 - 1
 def _read_view_size(v: Any) -> int:
     # Out-of-range sizes are the client's business; the server caps them anyway.
     return expect_int(v, 1, MAX_VIEW_SIZE)
+
+
+def _read_view_cap(v: Any) -> tuple[int, int]:
+    columns, rows = expect_list(v, 2, 2)
+    return _read_view_size(columns), _read_view_size(rows)
 
 
 def _read_roster_ids(v: Any) -> tuple[int, ...]:
@@ -561,6 +573,7 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
             Field("tick_rate", _read_millihertz, lambda hz: round(hz * 1000)),
             _int_field("colour", 0, 255),
             _seat_field("seat"),
+            Field("max_view", _read_view_cap, list),
         ),
     ),
     MessageType(

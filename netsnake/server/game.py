@@ -595,6 +595,7 @@ class GameServer:
                 tick_rate=self.settings.tick_rate,
                 colour=client.colour,
                 seat=msg.seat,
+                max_view=self.settings.max_view,
             ),
         )
         self._send_roster(client)

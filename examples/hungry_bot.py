@@ -34,13 +34,14 @@ def room(view: BotView, start: Cell, cap: int) -> int:
 
 
 def distances(view: BotView, start: Cell) -> dict[Cell, int]:
-    """Steps from ``start`` to every free cell it can reach (breadth first)."""
+    """Steps from ``start`` to every free cell it can reach in the area it sees
+    (breadth first; on a big arena the rest is unknown, and holds no food it knows)."""
     dist = {start: 0}
     todo = deque([start])
     while todo:
         cell = todo.popleft()
         for _, n in view.neighbours(cell):
-            if n not in dist and view.is_free(n):
+            if n not in dist and view.sees(n) and view.is_free(n):
                 dist[n] = dist[cell] + 1
                 todo.append(n)
     return dist

@@ -36,8 +36,16 @@ The view
   bodies behind the head are certain.  Food is as of the newest snapshot.
   With ``--predict off`` everything is the newest snapshot as received
   (about one downlink old) and turns apply when they arrive.
-* ``me`` is the bot's own snake; ``others`` everyone else on the board,
+* ``me`` is the bot's own snake; ``others`` everyone else in the view,
   including dead players waiting to respawn (``alive`` False, empty body).
+* ``area``: on a board bigger than the area of interest the server sends,
+  the view holds only that area (about 72 x 56 cells around the own head,
+  see the game spec's "Areas of interest"): the snakes with a cell in it,
+  whole, and the food in it.  ``area`` is that rectangle as ``(x, y,
+  columns, rows)`` (running on across the edge of a wrapping board), or None
+  when the view holds the whole board.  Outside it nothing is known: a cell
+  there is "free" only as far as the view can tell; test with
+  :meth:`BotView.sees`.
 
 Turns
 -----
@@ -67,6 +75,7 @@ from dataclasses import dataclass, field
 
 from netsnake.game.bots import choose_turn
 from netsnake.game.direction import Direction, step
+from netsnake.game.interest import Area, area_cells
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot
 
 __all__ = [
@@ -141,6 +150,7 @@ class BotView:
     others: tuple[Snake, ...]
     food: frozenset[Cell]
     time_budget: float = 0.0
+    area: tuple[int, int, int, int] | None = None
     _occupied: frozenset[Cell] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +165,16 @@ class BotView:
     def on_board(self, cell: Cell) -> bool:
         x, y = cell
         return 0 <= x < self.width and 0 <= y < self.height
+
+    def sees(self, cell: Cell) -> bool:
+        """True if ``cell`` is on the board and inside ``area``: what the view says
+        of it (snakes, food) is known; outside, the view holds nothing."""
+        if not self.on_board(cell):
+            return False
+        if self.area is None:
+            return True
+        x, y, columns, rows = self.area
+        return (cell[0] - x) % self.width < columns and (cell[1] - y) % self.height < rows
 
     def step(self, cell: Cell, direction: Direction | str) -> Cell | None:
         """The cell one step from ``cell`` towards ``direction``; None off a walled edge."""
@@ -172,9 +192,11 @@ class BotView:
     def is_free(self, cell: Cell) -> bool:
         """True if ``cell`` is on the board and no snake's body covers it now.
 
-        Tails count as covered (a tail moves on next tick only if its snake
-        does not eat); food is free.  Heads that may enter the cell next tick
-        are not considered: see :meth:`heads_next_to`.
+        Outside ``area`` no body is known, so a cell there is free as far as
+        the view can tell (see :meth:`sees`).  Tails count as covered (a tail
+        moves on next tick only if its snake does not eat); food is free.
+        Heads that may enter the cell next tick are not considered: see
+        :meth:`heads_next_to`.
         """
         return self.on_board(cell) and cell not in self._occupied
 
@@ -254,8 +276,11 @@ def _snake(p: PlayerState) -> Snake:
     )
 
 
-def view_of(snapshot: Snapshot, player_id: int, *, time_budget: float = 0.0) -> BotView | None:
-    """The view of ``snapshot`` for ``player_id`` (None if that player is not in it)."""
+def view_of(
+    snapshot: Snapshot, player_id: int, *, time_budget: float = 0.0, area: Area | None = None
+) -> BotView | None:
+    """The view of ``snapshot`` for ``player_id`` (None if that player is not in it);
+    ``area`` is the area of interest ``snapshot`` holds (None: the whole board)."""
     me: Snake | None = None
     others: list[Snake] = []
     for p in snapshot.players:
@@ -274,6 +299,7 @@ def view_of(snapshot: Snapshot, player_id: int, *, time_budget: float = 0.0) -> 
         others=tuple(others),
         food=frozenset(snapshot.food),
         time_budget=time_budget,
+        area=area_cells(area, (snapshot.width, snapshot.height)),
     )
 
 

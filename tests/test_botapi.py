@@ -44,7 +44,9 @@ from netsnake.client.session import ClientSession
 from netsnake.client.state import ConnectionState
 from netsnake.client.trust import ServerTrust
 from netsnake.game.bots import choose_turn
+from netsnake.game.interest import Area
 from netsnake.game.snapshot import PlayerState, Snapshot
+from netsnake.game.world import WorldConfig
 from netsnake.server.app import start_server
 from netsnake.server.game import ServerSettings
 
@@ -96,6 +98,22 @@ def test_the_view_shows_the_own_snake_the_others_and_the_food() -> None:
     assert view.food == {(0, 0), (7, 5)}
     assert view.time_budget == 0.05
     assert view_of(snap, 9) is None
+
+
+def test_a_view_of_an_area_sees_its_cells_only() -> None:
+    me = player(1, (2, 3), (1, 3))
+    big = Snapshot(tick=1, width=50, height=40, wrap=True, players=(me,), food=((3, 3),))
+    whole = view_of(big, 1)
+    assert whole is not None and whole.area is None
+    assert whole.sees((25, 20)) and not whole.sees((50, 0))
+    # Blocks 11, 12 (cells 48-49: the last is short) and 0 across; 8, 9, 0, 1 down.
+    view = view_of(big, 1, area=Area(bx=11, by=8, columns=3, rows=4))
+    assert view is not None and view.area == (44, 32, 10, 16)
+    for cell in ((44, 32), (49, 39), (0, 0), (3, 7), (45, 5), (2, 35)):
+        assert view.sees(cell), cell
+    for cell in ((4, 0), (43, 0), (0, 8), (45, 31), (20, 20), (50, 0), (-1, 0)):
+        assert not view.sees(cell), cell
+    assert view.is_free((20, 20))  # unknown, so free as far as the view can tell
 
 
 def test_helpers_respect_walls_and_bodies() -> None:
@@ -245,12 +263,11 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 40.0) -> T:
 
 @asynccontextmanager
 async def bots_on_a_server(
-    *bots: BotFunction, budget: float | None = None
+    *bots: BotFunction, budget: float | None = None, settings: ServerSettings | None = None
 ) -> AsyncIterator[list[BotRunner]]:
     """The real server in-process on loopback, and a joined session + runner per bot."""
-    server = await start_server(
-        ServerSettings(bots=1, seed=11), "127.0.0.1", 0, stats_interval=3600
-    )
+    settings = settings if settings is not None else ServerSettings(bots=1, seed=11)
+    server = await start_server(settings, "127.0.0.1", 0, stats_interval=3600)
     threshold = gc.get_threshold()
     task = asyncio.create_task(server.run())
     sessions: list[ClientSession] = []
@@ -302,6 +319,37 @@ def test_a_bot_that_turns_steers_its_snake_through_the_real_client() -> None:
             assert runner.stats.errors == runner.stats.late == runner.stats.bad_turns == 0
 
     run(scenario())
+
+
+def test_on_a_big_arena_a_bot_sees_the_area_it_is_sent() -> None:
+    views: list[BotView] = []
+
+    def watcher(view: BotView) -> Turn:
+        views.append(view)
+        return turner(view)
+
+    settings = ServerSettings(world=WorldConfig(width=200, height=150), bots=12, seed=5)
+
+    async def scenario() -> None:
+        async with bots_on_a_server(watcher, settings=settings) as (runner,):
+            await until(lambda: len(views) >= 20, 10.0, "twenty views")
+            assert runner.stats.errors == 0
+
+    run(scenario())
+    for view in views:
+        assert view.area is not None
+        _, _, columns, rows = view.area
+        # The default 64 x 48 view and 4 cells round it (less in the board's short last block).
+        assert 70 <= columns <= 72 and 54 <= rows <= 56, view.area
+        assert view.me.head is not None and view.sees(view.me.head)
+        # What the server sent lies in the area: all food, a cell of every live snake.
+        assert all(view.sees(f) for f in view.food)
+        assert all(any(view.sees(c) for c in s.body) for s in view.others if s.alive)
+    # The rest of the 200 x 150 board is out of sight.
+    last = views[-1]
+    assert last.area is not None
+    seen = sum(last.sees((x, y)) for x in range(200) for y in range(150))
+    assert seen == last.area[2] * last.area[3]
 
 
 def test_a_bot_that_raises_is_reported_and_keeps_its_connection(

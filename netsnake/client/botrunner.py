@@ -384,7 +384,9 @@ class BotRunner:
         if self._worker is not None:
             core.frame(now)  # as the UI draws one: the turn is stamped from what the bot saw
         budget = self.budget
-        view = view_of(core.steering_view(snapshot), pid, time_budget=budget)
+        view = view_of(
+            core.steering_view(snapshot), pid, time_budget=budget, area=core.area(snapshot)
+        )
         if view is None:
             return
         self.stats.calls += 1

@@ -3,6 +3,7 @@ and the whole game on the simulated lossy network with clients on a big arena.""
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from itertools import pairwise
@@ -90,6 +91,24 @@ def test_an_area_in_cells_holds_exactly_its_blocks_cells(
     inside = {(x, y) for x, y in board if (x - x0) % width < columns and (y - y0) % height < rows}
     assert inside == reference_cells(area, width, height)
     assert all(area_holds(area, size, c) == (c in inside) for c in board)
+
+
+def test_an_area_holds_half_its_view_each_side_of_the_centre() -> None:
+    """Every board side, view and centre (a grid small enough to walk through):
+    also on a wrapping board whose side is not a multiple of BLOCK, the short
+    last block must not eat into the cells on either side of the centre."""
+    for side, wrap in itertools.product(range(9, 42), (True, False)):
+        for view, centre in itertools.product(range(1, 41), range(side)):
+            area = area_for((side, 8, wrap), (view, 1), (centre, 0))
+            rect = area_cells(area, (side, 8))
+            x0, columns = (0, side) if rect is None else (rect[0], rect[2])
+            for d in range(-(view // 2), view // 2 + 1):
+                x = centre + d
+                if wrap:
+                    x %= side
+                elif not 0 <= x < side:
+                    continue
+                assert (x - x0) % side < columns, (side, wrap, view, centre, d, area)
 
 
 class Watcher:

@@ -15,8 +15,11 @@ rounded up to whole blocks, and places it on the block of the *focus* (the
 client's own snake's head, or the followed player's), so the area moves in
 steps of a block and clients near each other often get the same area.  On a
 wrapping board the blocks wrap; on a bounded one blocks past the edge are
-simply empty.  An axis the area covers entirely is the whole axis; an area
-covering both is :data:`WHOLE` and its snapshot is the world's own snapshot.
+simply empty.  On a wrapping axis with a short last block, an area holding
+that block off its middle takes one block more on that side, so the short
+block never eats into the margin.  An axis the area covers entirely is the
+whole axis; an area covering both is :data:`WHOLE` and its snapshot is the
+world's own snapshot.
 
 What an area snapshot holds (:meth:`BlockIndex.snapshot_for`):
 
@@ -94,6 +97,15 @@ def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | N
         return None
     first = centre // BLOCK - count // 2
     if wrap:
+        # The board's last block is short when the side is not a multiple of
+        # BLOCK; inside the area it would leave that side of the centre cells
+        # short of the margin, so the area takes one block more on that side.
+        at = (board_blocks - 1 - first) % board_blocks  # its place in the area
+        if board % BLOCK and at < count and at != count // 2:
+            first -= at < count // 2
+            count += 1
+            if count >= board_blocks:
+                return None
         return first % board_blocks, count
     # A bounded board: keep the area on the board, so clients near an edge
     # share areas and no block is wasted beyond the edge.

@@ -10,19 +10,25 @@ import random
 
 import pytest
 import urwid
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netsnake.client.camera import (
     FOLLOW_STEP,
     Camera,
     Viewport,
+    area_span,
     frame_focus,
     head_point,
     margin_for,
+    view_within,
 )
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.prediction import OwnSnake
 from netsnake.game.bots import steer_bots
 from netsnake.game.direction import Direction
+from netsnake.game.direction import step as step_cell
+from netsnake.game.interest import area_for, area_holds
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
 from netsnake.ui.app import build_game_view
@@ -237,6 +243,50 @@ def test_no_focus_keeps_the_camera_still_and_a_new_board_starts_over() -> None:
     other = cam.viewport((100, 100, False), ROOM, (90.5, 90.5), 2.0)
     assert other.to_view(90, 90) is not None  # no pan from the old board's position
     assert FOLLOW_STEP < 2
+
+
+def test_view_within_is_the_largest_view_whose_stated_span_fits_the_cap() -> None:
+    for cap in range(1, 1025):
+        cols, rows = view_within((cap, 1024))
+        assert rows == view_within((1024, 1024))[1]
+        if cols > 1:
+            assert area_span(cols, 1)[0] <= cap
+        assert area_span(cols + 1, 1)[0] > cap, cap
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    board=st.tuples(st.integers(60, 300), st.integers(60, 300), st.booleans()),
+    cap=st.tuples(st.integers(8, 160), st.integers(8, 160)),
+    seed=st.integers(0, 2**16),
+)
+def test_a_view_within_the_cap_shows_only_cells_of_the_area_sent(
+    board: tuple[int, int, bool], cap: tuple[int, int], seed: int
+) -> None:
+    """The camera follows a wandering head; every cell it paints is in the area the
+    server sends for the view the client states (both centred on the same head)."""
+    width, height, wrap = board
+    rng = random.Random(seed)
+    room = view_within(cap)
+    camera = Camera()
+    head, heading = (rng.randrange(width), rng.randrange(height)), Direction.RIGHT
+    for _ in range(150):
+        if rng.random() < 0.2:
+            heading = rng.choice(list(Direction))
+        nxt = step_cell(head, heading, width, height, wrap)
+        if nxt is None:  # a wall: turn round and go on
+            heading = heading.opposite
+            nxt = step_cell(head, heading, width, height, wrap)
+            assert nxt is not None
+        head = nxt
+        view = camera.viewport(board, room, (head[0] + 0.5, head[1] + 0.5))
+        stated = area_span(view.width, view.height)
+        assert stated[0] <= cap[0] and stated[1] <= cap[1]
+        area = area_for(board, stated, head)
+        for i in range(view.columns):
+            for j in range(view.height):
+                cell = ((view.x + i) % width, (view.y + j) % height)
+                assert area_holds(area, (width, height), cell), (view, head, cell)
 
 
 # --------------------------------------------------------------------------- widgets

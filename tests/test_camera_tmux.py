@@ -166,6 +166,32 @@ def test_a_resize_during_play_changes_the_viewport_at_once(
     assert_shell_restored(tmux, tmp_path)
 
 
+def test_a_server_view_cap_keeps_the_board_within_the_area_sent(
+    tmux: Tmux,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A server sending each client at most 32 x 16 cells (and a margin) around it: a
+    # 120 x 40 terminal would have room for 46 x 36 cells, but it shows 23 x 11, the
+    # most whose every cell is in what the server sends (padded, not stretched).
+    server = start_server(
+        tmux, tmp_path, "--width", "200", "--height", "150", "--max-view", "32x16"
+    )
+    tmux.resize(120, 40)
+    client(tmux, f"127.0.0.1 --port {server.port} --name gus")
+    screen = tmux.wait_for(
+        lambda s: bool(_HUD.search(s)) and "▶gus" in s and board_cols(s) > 0,
+        timeout=GAME_START,
+        what="the game with gus marked",
+    )
+    assert board_cols(screen) == 23 * 2 + 2, screen
+    lines = screen.splitlines()
+    bottom = next(i for i, line in enumerate(lines[1:], 1) if line.startswith(("└", "·")))
+    assert bottom == 11 + 1, screen
+    tmux.send_keys("q")
+    assert tmux.wait_exit(timeout=6) == 0
+    assert_shell_restored(tmux, tmp_path)
+
+
 def test_a_recorded_120x80_game_replays_in_80x24_through_the_camera(
     tmux: Tmux,  # noqa: F811
     tmp_path: Path,

@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import random
 import time
+import types
 import typing
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ import pytest
 import urwid
 import urwid.testing as ut
 
+from netsnake.client.camera import view_within
 from netsnake.client.core import ClientCore
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
@@ -498,6 +500,7 @@ class FakeCore:
         self.spectators = 0
         self.followed = 2
         self.seat_requests: list[Seat | None] = []
+        self.max_view = (1024, 1024)  # no cap: the whole world is in every snapshot
 
     @property
     def view_id(self) -> int | None:
@@ -626,6 +629,8 @@ def _view_mismatches(core: object) -> list[str]:
         elif isinstance(declared, property):
             assert declared.fget is not None
             expected = typing.get_type_hints(declared.fget)["return"]
+            if isinstance(expected, types.GenericAlias):  # tuple[int, int]: check the tuple
+                expected = typing.get_origin(expected)
             value = getattr(core, member)
             if not isinstance(value, expected):
                 problems.append(f"{member}: {value!r} is not {expected}")
@@ -689,6 +694,29 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
     assert "Server key fingerprint:" in seen["help"]
     assert core.server_fingerprint is not None and core.server_fingerprint in seen["help"]
     assert "steer" not in seen["after"]
+
+
+def test_the_board_shows_no_more_than_the_area_the_server_sends() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.3)
+        seen["capped"] = app.board.viewport
+        core.max_view = (1024, 1024)
+        await asyncio.sleep(0.2)
+        seen["whole"] = app.board.viewport
+        _keys(app, "q")
+
+    core = FakeCore(time.monotonic)
+    # A server capping views at 32 x 12: a 20 x 10 board fits the screen but not the
+    # area sent for a view of more than 23 x 8 cells, so the camera shows 20 x 8.
+    core.max_view = (32, 12)
+    assert view_within(core.max_view) == (23, 8)
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    capped, whole = seen["capped"], seen["whole"]
+    assert capped is not None and (capped.width, capped.height) == (20, 8)
+    assert whole is not None and (whole.width, whole.height) == (20, 10)
 
 
 async def _run_app_with_clock(

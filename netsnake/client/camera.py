@@ -61,6 +61,7 @@ __all__ = [
     "frame_focus",
     "head_point",
     "margin_for",
+    "view_within",
 ]
 
 #: Largest move (cells, per frame) made at once while following; beyond it the camera pans.
@@ -85,6 +86,23 @@ def area_span(columns: int, rows: int) -> tuple[int, int]:
         2 * (columns - margin_for(columns)),
         2 * (rows - margin_for(rows)),
     )
+
+
+def view_within(cap: tuple[int, int]) -> tuple[int, int]:
+    """The largest view (cells across, down) whose :func:`area_span` fits in ``cap``:
+    the server's cap on VIEW (ACCEPTED's ``max_view``).  A bigger view could show
+    cells outside the area the server sends, where snakes are there but unseen.
+    """
+    return _longest_view(cap[0]), _longest_view(cap[1])
+
+
+def _longest_view(span: int) -> int:
+    # n - margin_for(n) grows by 0 or 1 as n grows, and the margin is at most
+    # MAX_MARGIN, so the answer is at most span // 2 + MAX_MARGIN.
+    n = span // 2 + MAX_MARGIN
+    while n > 1 and 2 * (n - margin_for(n)) > span:
+        n -= 1
+    return n
 
 
 def margin_for(view: int) -> int:

@@ -27,7 +27,7 @@ from typing import Protocol
 import urwid
 from urwid.str_util import get_byte_encoding
 
-from netsnake.client.camera import area_span
+from netsnake.client.camera import area_span, view_within
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, ConnectionState
@@ -44,7 +44,7 @@ from netsnake.game.messages import Overview, RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
-from netsnake.ui.layout import GameLayout
+from netsnake.ui.layout import MIN_VIEW, GameLayout
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
@@ -128,6 +128,9 @@ class ClientView(Protocol):
     @property
     def overview(self) -> Overview | None: ...
     def area(self, snapshot: Snapshot | None = None) -> Area | None: ...
+    # The server's cap on the viewport it sends the world for (ACCEPTED).
+    @property
+    def max_view(self) -> tuple[int, int]: ...
 
     def frame(self, now: float) -> RenderFrame | None: ...
     # Every player, also those outside the area of interest (SCORES).
@@ -358,6 +361,9 @@ class GameApp(FrameLoop):
             return
         view_id = core.view_id
         self._ensure_layout(frame.prev)
+        # No wider than the area the server sends: beyond it snakes would be unseen.
+        cap = view_within(core.max_view)
+        self.board.max_view = (max(MIN_VIEW, cap[0]), max(MIN_VIEW, cap[1]))
         self.board.set_frame(
             frame, my_id=view_id, pending_direction=core.pending_direction, now=now
         )

@@ -146,6 +146,8 @@ class Board(urwid.Widget):
         self._now: float | None = None
         self._view: Viewport | None = None
         self._view_whole = False
+        #: The most cells (across, down) a view may show; the rest of the box is padded.
+        self.max_view: tuple[int, int] | None = None
         self._halves: dict[tuple[Token, int], Token] = {}
         self._tokens: list[tuple[Attr, bytes]] = []
         self._token_ids: dict[tuple[Attr, str], Token] = {}
@@ -244,6 +246,8 @@ class Board(urwid.Widget):
         if cols <= 0 or rows <= 0:  # urwid cannot trim to nothing; an empty canvas will do
             return urwid.TextCanvas([b""] * max(0, rows), maxcol=max(0, cols), check_width=False)
         room = ((cols - 2) // 2, rows - 2)
+        if self.max_view is not None:
+            room = (min(room[0], self.max_view[0]), min(room[1], self.max_view[1]))
         view = whole
         if (room[0] < width or room[1] < height) and min(room) > 0 and self._frame is not None:
             board = self._frame.prev

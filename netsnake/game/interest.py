@@ -102,7 +102,8 @@ def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | N
         # short of the margin, so the area takes one block more on that side.
         at = (board_blocks - 1 - first) % board_blocks  # its place in the area
         if board % BLOCK and at < count and at != count // 2:
-            first -= at < count // 2
+            if at < count // 2:
+                first -= 1  # before the centre's block: start a block earlier
             count += 1
             if count >= board_blocks:
                 return None

@@ -31,9 +31,10 @@ from netsnake.game.direction import step as step_cell
 from netsnake.game.interest import area_for, area_holds
 from netsnake.game.snapshot import PlayerState, Snapshot
 from netsnake.game.world import World, WorldConfig
+from netsnake.server.game import MIN_MAX_VIEW
 from netsnake.ui.app import build_game_view
 from netsnake.ui.board import Board
-from netsnake.ui.layout import MIN_GAME_SIZE, GameLayout
+from netsnake.ui.layout import MIN_GAME_SIZE, MIN_VIEW, GameLayout
 from netsnake.ui.minimap import Minimap, minimap_cells, minimap_shape
 from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 
@@ -243,6 +244,11 @@ def test_no_focus_keeps_the_camera_still_and_a_new_board_starts_over() -> None:
     other = cam.viewport((100, 100, False), ROOM, (90.5, 90.5), 2.0)
     assert other.to_view(90, 90) is not None  # no pan from the old board's position
     assert FOLLOW_STEP < 2
+
+
+def test_the_smallest_view_cap_a_server_takes_covers_the_smallest_view() -> None:
+    assert area_span(MIN_VIEW, MIN_VIEW) == (MIN_MAX_VIEW, MIN_MAX_VIEW)
+    assert view_within((MIN_MAX_VIEW, MIN_MAX_VIEW)) == (MIN_VIEW, MIN_VIEW)
 
 
 def test_view_within_is_the_largest_view_whose_stated_span_fits_the_cap() -> None:

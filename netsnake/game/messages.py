@@ -278,8 +278,10 @@ class Accepted:
     by the stated viewport capped to this, each way."""
 
     def __post_init__(self) -> None:
-        if not all(1 <= v <= MAX_VIEW_SIZE for v in self.max_view):
-            raise ValueError(f"a view cap is 1-{MAX_VIEW_SIZE} cells each way")
+        if len(self.max_view) != 2 or not all(
+            type(v) is int and 1 <= v <= MAX_VIEW_SIZE for v in self.max_view
+        ):
+            raise ValueError(f"a view cap is 2 sizes (across, down) of 1-{MAX_VIEW_SIZE} cells")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

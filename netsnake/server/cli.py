@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import IO
 
 from netsnake.argparsing import OneLineErrorParser, int_range, view_size
-from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MIN_BOARD_SIZE
+from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MAX_VIEW_SIZE, MIN_BOARD_SIZE
 from netsnake.game.server_info import MAX_SERVER_NAME_LENGTH, default_server_name, printable
 from netsnake.game.world import WorldConfig
 from netsnake.logsetup import setup_logging
 from netsnake.server.app import serve
-from netsnake.server.game import DEFAULT_MAX_VIEW, ServerSettings
+from netsnake.server.game import DEFAULT_MAX_VIEW, MIN_MAX_VIEW, ServerSettings
 from netsnake.server.key_file import KeyFileError, default_key_path, load_or_create_key
 
 __all__ = ["main", "parse_args"]
@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLSxROWS",
         help="on a board bigger than this, the most of it (in cells) one client's view is "
         "sent, a margin added: smaller saves bandwidth, bigger serves big terminals "
-        f"(default {DEFAULT_MAX_VIEW[0]}x{DEFAULT_MAX_VIEW[1]})",
+        f"(default {DEFAULT_MAX_VIEW[0]}x{DEFAULT_MAX_VIEW[1]}; "
+        f"each side {MIN_MAX_VIEW}-{MAX_VIEW_SIZE})",
     )
     p.add_argument(
         "--seed", type=int_range(0, 2**63 - 1), default=None, help="world seed (default: random)"

@@ -29,6 +29,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Final
 
 from netsnake import GAME_VERSION, __version__
 from netsnake.addresses import format_peer
@@ -126,6 +127,10 @@ SPARE_CONNECTIONS = 4
 
 #: The largest viewport a client's area is built around, unless ``--max-view`` says.
 DEFAULT_MAX_VIEW: tuple[int, int] = (128, 96)
+#: The smallest view cap: what a client shows of the board in its smallest view
+#: (8 cells, the reference UI's MIN_VIEW) states with its camera's margins.  A
+#: smaller cap would leave part of that view out of the area the client is sent.
+MIN_MAX_VIEW: Final = 12
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,8 +163,8 @@ class ServerSettings:
             raise ValueError("max spectators must be between 0 and 256")
         if not 0 <= self.bots <= self.max_players:
             raise ValueError("bots must be between 0 and max players")
-        if not all(1 <= v <= MAX_VIEW_SIZE for v in self.max_view):
-            raise ValueError(f"max view must be 1-{MAX_VIEW_SIZE} cells each way")
+        if not all(MIN_MAX_VIEW <= v <= MAX_VIEW_SIZE for v in self.max_view):
+            raise ValueError(f"--max-view must be {MIN_MAX_VIEW}-{MAX_VIEW_SIZE} cells each way")
         if not 0.1 <= self.scores_interval <= 60:
             raise ValueError("scores interval must be between 0.1 and 60 s")
 

@@ -447,3 +447,25 @@ def test_the_command_line_caps_the_view_a_client_is_sent() -> None:
     board = (snap.width, snap.height, snap.wrap)
     assert client.core.area(snap) == area_for(board, held.view, me.body[0])
     assert client.core.area(snap) != area_for(board, (150, 60), me.body[0])
+
+
+def test_a_dead_clients_area_stays_where_the_server_keeps_it() -> None:
+    from netsnake.server.cli import parse_args
+
+    _, settings_ = parse_args(["--max-view", "40x20", "--width", "96", "--height", "64"])
+    sim = GameSimulation(replace(settings_, seed=9, bots=3, max_players=8), seed=9)
+    client = sim.add_client("walker", steer=False)  # straight on, into a wall
+    sim.run(0.5)
+    (held,) = sim.server._clients.values()
+    alive = dead = 0
+    for _ in range(200):
+        sim.run(0.1)
+        snap, me = client.core.latest_snapshot, client.core.own_player
+        if snap is None or me is None:
+            continue
+        key, _sent = held.sent[snap.tick]  # what the server sent for that tick
+        assert key is not None  # the 96 x 64 board is bigger than any area here
+        assert client.core.area(snap) == key[0], (snap.tick, me.alive)
+        alive += me.alive
+        dead += not me.alive
+    assert alive > 10 and dead > 10, (alive, dead)

@@ -73,7 +73,7 @@ from netsnake.game.messages import (
     overview_shape,
 )
 from netsnake.game.names import NameError_, validate_name
-from netsnake.game.snapshot import PlayerState, Snapshot, ranked, snapshot_hash
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.game.world import accepts_turn
 from protocol import (
@@ -235,6 +235,8 @@ class ClientCore:
         self._view_sent: View | None = None
         #: The server's cap on the view (ACCEPTED's ``max_view``): it sizes the area.
         self.max_view: tuple[int, int] = (MAX_VIEW_SIZE, MAX_VIEW_SIZE)
+        # Where the area was last centred: the server keeps it while the focus is dead.
+        self._centre: Cell | None = None
         #: Every player's name (ROSTER, then JOINED and LEFT).
         self.names: dict[int, str] = {}
         #: Scoreboard lines by id from SCORES (every player, also outside the area).
@@ -358,6 +360,7 @@ class ClientCore:
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)
             self.max_view = msg.max_view
+            self._centre = None
             self.overview = None
             self._buffer = SnapshotBuffer(msg.tick_rate, self._render_delay)
             self._seat_predictor()
@@ -588,6 +591,10 @@ class ClientCore:
             self._history.popitem(last=False)
         if self.latest_snapshot is None or snapshot.tick > self.latest_snapshot.tick:
             self.latest_snapshot = snapshot
+            focus = self.view_id
+            me = snapshot.player(focus) if focus is not None else None
+            if me is not None and me.body:
+                self._centre = me.body[0]
         if self._buffer is not None:
             self._buffer.push(snapshot, now)
         for listener in self.snapshot_listeners:
@@ -837,16 +844,21 @@ class ClientCore:
 
     def area(self, snapshot: Snapshot | None = None) -> Area | None:
         """The area of interest the server sends around the viewed head of ``snapshot``
-        (default: the latest): the one for the stated view capped by the server's
-        ``max_view``; None (WHOLE) when the board fits it or there is no head to
-        centre on (then the snapshot is taken to hold everything)."""
+        (default: the latest), as the server places it: the one for the stated
+        view capped by the server's ``max_view``, centred where the head was last
+        seen while the snake is dead (the board's middle before any); None
+        (WHOLE) when the board fits it, or with no snapshot yet."""
         snap = snapshot if snapshot is not None else self.latest_snapshot
-        focus = self.view_id
-        me = snap.player(focus) if snap is not None and focus is not None else None
-        if snap is None or me is None or not me.body:
+        if snap is None:
             return None
+        focus = self.view_id
+        me = snap.player(focus) if focus is not None else None
+        if me is not None and me.body:
+            centre = me.body[0]
+        else:
+            centre = self._centre or (snap.width // 2, snap.height // 2)
         view = (min(self._view[0], self.max_view[0]), min(self._view[1], self.max_view[1]))
-        return area_for((snap.width, snap.height, snap.wrap), view, me.body[0])
+        return area_for((snap.width, snap.height, snap.wrap), view, centre)
 
     # ------------------------------------------------------------------ UI API
 

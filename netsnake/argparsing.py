@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from netsnake.game.limits import MAX_VIEW_SIZE
 
-__all__ = ["OneLineErrorParser", "int_range", "view_size"]
+__all__ = ["OneLineErrorParser", "int_range", "view_size", "view_size_from"]
 
 
 def int_range(lo: int, hi: int) -> Callable[[str], int]:
@@ -27,18 +27,29 @@ def int_range(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-def view_size(text: str) -> tuple[int, int]:
-    """An argparse ``type`` for a viewport, ``COLSxROWS`` in cells (each 1 to MAX_VIEW_SIZE)."""
-    cols, sep, rows = text.lower().partition("x")
-    try:
-        size = (int(cols), int(rows)) if sep else None
-    except ValueError:
-        size = None
-    if size is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS, e.g. 64x28")
-    if not all(1 <= v <= MAX_VIEW_SIZE for v in size):
-        raise argparse.ArgumentTypeError(f"{text!r}: each side must be 1-{MAX_VIEW_SIZE} cells")
-    return size
+def view_size_from(lo: int) -> Callable[[str], tuple[int, int]]:
+    """An argparse ``type`` for a viewport, ``COLSxROWS`` in cells (each ``lo`` to
+    MAX_VIEW_SIZE)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        cols, sep, rows = text.lower().partition("x")
+        try:
+            size = (int(cols), int(rows)) if sep else None
+        except ValueError:
+            size = None
+        if size is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS, e.g. 64x28")
+        if not all(lo <= v <= MAX_VIEW_SIZE for v in size):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: each side must be {lo}-{MAX_VIEW_SIZE} cells"
+            )
+        return size
+
+    return parse
+
+
+#: A viewport of any size a VIEW may state (1 to MAX_VIEW_SIZE each way).
+view_size = view_size_from(1)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -58,6 +58,7 @@ async def play(
     predict: bool = True,
     record: Path | None = None,
     trust: ServerTrust | None = None,
+    said: list[str] | None = None,
 ) -> int:
     """Play one game until the player leaves; returns the process exit code.
 
@@ -68,7 +69,8 @@ async def play(
     (``--predict``); ``record`` saves what the client receives there.
     ``trust`` (with a host) pins the server's remembered key and remembers
     the key it proves; afterwards its ``proven`` and ``said`` tell what
-    happened.
+    happened.  ``said`` gets why the game ended, when the server ended it,
+    for the terminal once the game's screen is gone.
     """
     # Imported here so that importing this module never touches the terminal.
     from netsnake.ui.app import GameApp
@@ -101,7 +103,10 @@ async def play(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: app.quit(loop.time()))
     try:
-        return await app.run()
+        code = await app.run()
+        if said is not None and app.farewell is not None:
+            said.append(app.farewell)
+        return code
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

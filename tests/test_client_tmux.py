@@ -494,7 +494,10 @@ def test_unreachable_server(tmux: Tmux, tmp_path: Path) -> None:
     print(f"unreachable: exit {code} after {elapsed:.1f} s")
     assert code == 2
     assert 3 <= elapsed <= 20, elapsed
-    assert exit_code(tmux.capture()) == 2
+    screen = tmux.capture()
+    assert exit_code(screen) == 2
+    # Why it ended stays in the terminal once the game's screen is gone.
+    assert f"netsnake-client: Could not reach 127.0.0.1:{port}: no answer in 5 s" in screen, screen
     assert_shell_restored(tmux, tmp_path)
 
 

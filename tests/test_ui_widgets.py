@@ -792,6 +792,37 @@ def test_app_terminal_states_show_message_then_exit(
     assert got == code
 
 
+def test_a_reason_that_repeats_the_title_is_shown_once_and_kept_for_the_terminal() -> None:
+    core = FakeCore(lambda: 0.0)
+    seen: dict[str, Any] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.1)
+        core.state = ConnectionState.UNREACHABLE
+        core.status_reason = "Could not reach localhost:4000: no answer in 5 s"
+        await asyncio.sleep(0.15)
+        seen["screen"], seen["farewell"] = _text(screen), app.farewell
+
+    got, _ = asyncio.run(_run_app_with_clock(core, script, linger=0.3))
+    assert got == 2
+    assert seen["screen"].count("Could not reach localhost:4000") == 1, seen["screen"]
+    assert "no answer in 5 s" in seen["screen"]
+    assert seen["farewell"] == "Could not reach localhost:4000: no answer in 5 s"
+
+
+def test_a_player_who_quits_gets_no_farewell_line() -> None:
+    core = FakeCore(lambda: 0.0)
+    seen: dict[str, Any] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.1)
+        _keys(app, "q")
+        seen["app"] = app
+
+    got, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert got == 0 and seen["app"].farewell is None
+
+
 def test_app_notices_wait_for_the_game_then_show_on_the_message_line() -> None:
     core = FakeCore(lambda: 0.0, name=None)  # the name prompt is up first
     seen: list[str] = []

@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _play(args: argparse.Namespace, host: str | None, port: int, trust: ServerTrust | None) -> int:
-    return asyncio.run(
+    said: list[str] = []
+    code = asyncio.run(
         play(
             host,
             port,
@@ -297,8 +298,13 @@ def _play(args: argparse.Namespace, host: str | None, port: int, trust: ServerTr
             default_name=os.environ.get("USER") or os.environ.get("LOGNAME"),
             record=Path(args.record) if args.record is not None else None,
             trust=trust,
+            said=said,
         )
     )
+    # The game's screen is gone: why it ended stays in the terminal.
+    for line in said:
+        _say(line)
+    return code
 
 
 def _run_bots(

@@ -444,7 +444,9 @@ class ClientCore:
         state, reason = ConnectionState.LOST, lost_reason
         rejection: RejectionCode | None = None
         if code == DisconnectCode.UNREACHABLE:
-            state, reason = ConnectionState.UNREACHABLE, f"Could not reach {self.server_label}"
+            waited = self.endpoint.config.connect_timeout
+            state = ConnectionState.UNREACHABLE
+            reason = f"Could not reach {self.server_label}: no answer in {waited:g} s"
         elif code == DisconnectCode.SERVER_KEY_MISMATCH:
             # The protocol keeps the key the server proved, to report (and perhaps trust).
             self.server_key = self.endpoint.server_key

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from netsnake.argparsing import OneLineErrorParser, int_range, view_size
+from netsnake.argparsing import OneLineErrorParser, int_range, view_size_from
 from netsnake.game.limits import MAX_BOARD_SIZE, MAX_PLAYERS, MAX_VIEW_SIZE, MIN_BOARD_SIZE
 from netsnake.game.server_info import MAX_SERVER_NAME_LENGTH, default_server_name, printable
 from netsnake.game.world import WorldConfig
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-view",
-        type=view_size,
+        type=view_size_from(MIN_MAX_VIEW),
         default=DEFAULT_MAX_VIEW,
         metavar="COLSxROWS",
         help="on a board bigger than this, the most of it (in cells) one client's view is "

@@ -259,6 +259,9 @@ class GameApp(FrameLoop):
         self._quit_deadline: float | None = None
         self._exit_code: int | None = None
         self._exit_at = 0.0
+        #: Why the game ended, for the terminal once the screen is gone (None: the
+        #: player left, or the reason is printed elsewhere).
+        self.farewell: str | None = None
 
     # -- running
 
@@ -331,6 +334,16 @@ class GameApp(FrameLoop):
         if final is None:
             return
         title, detail = final
+        # A reason that repeats the title ("Could not reach HOST: ...") adds only its tail.
+        if detail.startswith(title):
+            detail = detail[len(title) :].lstrip(" :")
+        if state in (
+            ConnectionState.REJECTED,
+            ConnectionState.UNREACHABLE,
+            ConnectionState.LOST,
+            ConnectionState.SHUTDOWN,
+        ):
+            self.farewell = f"{title}: {detail}" if detail else title
         error = state in (
             ConnectionState.REJECTED,
             ConnectionState.UNREACHABLE,

@@ -192,3 +192,22 @@ def test_a_recording_damaged_further_in_ends_the_replay_with_the_reason() -> Non
     code, app = asyncio.run(_run(recording, script))
     assert code == 1
     assert app.error == "damaged frame at tick 101: world hash does not match"
+
+
+def test_a_seek_forgets_what_the_message_line_said_before_it() -> None:
+    seen: dict[str, list[str]] = {}
+
+    async def script(app: ReplayApp, screen: RecordingScreen) -> None:
+        clock = asyncio.get_running_loop().time
+        app.messages.post("bob joined", clock())  # as the events of the first seconds are
+        seen["before"] = app.messages.visible(clock())
+        _keys(app, "right")
+        _keys(app, "left")  # back where "bob joined" is said again, if it is
+        await asyncio.sleep(0.05)
+        seen["after"] = app.messages.visible(clock())
+        _keys(app, "q")
+
+    code, _app = asyncio.run(_run(Recording(record_game_on_default_board()), script))
+    assert code == 0
+    assert "bob joined" in seen["before"]
+    assert "bob joined" not in seen["after"], seen["after"]

@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             parser.error(f"cannot open log file: {exc.strerror}")
         setup_logging("debug", stream)
+        # urwid logs every frame and key at DEBUG: 10 KB a second of its own.
+        logging.getLogger("urwid").setLevel(logging.INFO)
     elif source is not None:
         # No UI: the bots' errors and warnings go to stderr.
         setup_logging("warning", sys.stderr)

@@ -160,6 +160,10 @@ class MessageLine(urwid.WidgetWrap[urwid.Text]):
         """Add a message at time ``now``."""
         self._messages.appendleft((now, text))
 
+    def clear(self) -> None:
+        """Forget every message (the sticky one stays)."""
+        self._messages.clear()
+
     def set_sticky(self, text: str | None) -> None:
         """Show ``text`` ahead of the messages until set to ``None``."""
         self._sticky = text

@@ -224,10 +224,10 @@ class ReplayApp(FrameLoop):
                 self.quit(0)
             elif key == " ":
                 player.toggle_pause(now)
-            elif key == "left":
-                player.seek(-SEEK_SECONDS, now)
-            elif key == "right":
-                player.seek(SEEK_SECONDS, now)
+            elif key in ("left", "right"):
+                # A jump in time: what was said before it no longer applies.
+                self.messages.clear()
+                player.seek(SEEK_SECONDS if key == "right" else -SEEK_SECONDS, now)
             elif key in _FASTER_KEYS:
                 player.faster()
             elif key in _SLOWER_KEYS:

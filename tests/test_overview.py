@@ -177,3 +177,25 @@ def test_the_overview_reaches_clients_on_a_big_board_only() -> None:
     c = small.add_client("p")
     small.run(5.0)
     assert c.core.latest_snapshot is not None and c.core.overview is None
+
+
+def test_a_new_seat_gets_the_whole_scoreboard_and_the_minimap_at_once() -> None:
+    """Not the leaders after up to 2 s and everyone after up to 10 s: with its
+    first snapshots, a client on a big board knows every player's score and has
+    an OVERVIEW, though the regular SCORES (every 2 s) has not come round yet."""
+    settings_ = ServerSettings(
+        tick_rate=10,
+        world=WorldConfig(width=200, height=150),
+        max_players=40,
+        bots=30,
+        seed=5,
+    )
+    sim = GameSimulation(settings_, seed=5)
+    sim.run(0.5)  # the regular SCORES went out at tick 0; the next is at tick 20
+    client = sim.add_client("p")
+    sim.run(0.8)
+    snap = client.core.latest_snapshot
+    assert snap is not None and snap.tick < 20
+    assert len(snap.players) < 31  # only its area in the snapshot...
+    assert len(client.core.scores) == 31  # ...but every player on the scoreboard
+    assert client.core.overview is not None

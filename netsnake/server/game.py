@@ -212,6 +212,8 @@ class _Client:
     """Whom a spectator asked to follow (None: the leader)."""
     centre: tuple[int, int] | None = None
     """Where the area was last centred (kept while the focus is dead)."""
+    greeted: bool = False
+    """Whether its seat has had the whole scoreboard (and the minimap) once."""
     sent: dict[int, tuple[_AreaKey, Snapshot]] = field(default_factory=dict)
     """tick -> (area key, the area snapshot sent), from its baseline on (every
     tick of the window with ``keep_sent``): what it may be sent deltas against."""
@@ -846,6 +848,7 @@ class GameServer:
         oldest = tick - self.history.window
         areas = _TickAreas(self)
         partial: list[_Client] = []  # clients sent only an area: they get OVERVIEW
+        newcomers: list[_Client] = []  # seats not yet sent the whole scoreboard
         for client in list(self._clients.values()):
             if client.seat is None:
                 if now - client.connected_at > self.settings.join_timeout:
@@ -882,6 +885,10 @@ class GameServer:
                     del client.in_flight[h]
             if key is not None:
                 partial.append(client)
+            if not client.greeted:
+                newcomers.append(client)
+        if newcomers:
+            self._greet(newcomers, partial)
         every = max(1, round(self.settings.tick_rate * self.settings.scores_interval))
         if tick % every == 0:
             self._send_scores(tick)
@@ -921,6 +928,21 @@ class GameServer:
             if client.seat is None:
                 continue
             self._send_unreliable(client, data, "scores")
+
+    def _greet(self, newcomers: list[_Client], partial: list[_Client]) -> None:
+        """The whole scoreboard (and, sent only an area, the minimap) to seats that
+        have just had their first snapshot: not the leaders after up to 2 s and
+        everyone after up to 10 s.  Unreliable as ever: a lost one is replaced by
+        the next regular one."""
+        scores = encode_message(world_scores(self._snapshot, True, self._ranking()))
+        overview: bytes | None = None
+        for client in newcomers:
+            client.greeted = True
+            self._send_unreliable(client, scores, "scores")
+            if client in partial:
+                if overview is None:
+                    overview = encode_message(world_overview(self._snapshot, self._ranking()))
+                self._send_unreliable(client, overview, "overview")
 
     def _send_overview(self, tick: int, clients: list[_Client]) -> None:
         """The arena's food density and the leaders' heads to ``clients`` (those sent

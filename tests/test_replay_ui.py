@@ -211,3 +211,47 @@ def test_a_seek_forgets_what_the_message_line_said_before_it() -> None:
     assert code == 0
     assert "bob joined" in seen["before"]
     assert "bob joined" not in seen["after"], seen["after"]
+
+
+def test_at_8x_the_camera_keeps_up_with_the_followed_snake() -> None:
+    """At 8x a snake moves about 3 cells a frame; the camera (its pans timed by
+    a clock running at the playback speed) keeps the head well inside the view,
+    and after a seek it starts over on the head at once."""
+    gaps: list[int] = []
+
+    def gap(app: ReplayApp) -> int | None:
+        """The followed head's distance in cells to the nearest view edge that is
+        not the board's wall (None when every side is a wall)."""
+        followed, view = app.player.followed, app.board.viewport
+        if followed is None or followed.head is None or view is None:
+            return None
+        at = view.to_view(*followed.head)
+        if at is None:
+            return -1  # off screen
+        left, right, top, bottom = view.walls
+        sides = [
+            d
+            for d, wall in (
+                (at[0], left),
+                (view.columns - 1 - at[0], right),
+                (at[1], top),
+                (view.height - 1 - at[1], bottom),
+            )
+            if not wall
+        ]
+        return min(sides) if sides else None
+
+    async def script(app: ReplayApp, screen: RecordingScreen) -> None:
+        _keys(app, "+", "+", "+")  # 8x
+        for step in range(60):
+            await asyncio.sleep(1 / 30)
+            if step == 30:
+                _keys(app, "left")
+            g = gap(app)
+            if g is not None and step not in (30, 31):
+                gaps.append(g)
+        _keys(app, "q")
+
+    code, app = asyncio.run(_run(Recording(record_game_on_big_board()), script))
+    assert code == 0 and app.player.speed == 8.0
+    assert len(gaps) > 30 and min(gaps) >= 3, gaps

@@ -160,6 +160,11 @@ class ReplayApp(FrameLoop):
         self.top = SizeGuard(self.layout, self.min_size)
         #: Why playback stopped on a damaged recording, if it did.
         self.error: str | None = None
+        # The camera's clock runs at the playback speed (never slower than real
+        # time, so it still pans while paused): at 8x a snake moves 8 times as
+        # far between frames, and a camera panning in real time falls behind.
+        self._camera_clock = 0.0
+        self._camera_at: float | None = None
 
     def _build_view(self) -> GameLayout:
         header = self.player.recording.header
@@ -203,8 +208,11 @@ class ReplayApp(FrameLoop):
                 text = format_event(event, None)  # nobody is "you" in a replay
                 if text is not None:
                     self.messages.post(text, now)
-            # ``now`` times the camera's pans when Tab or a respawn moves the focus far.
-            self.board.set_frame(frame, my_id=followed, now=now)
+            # The camera's clock times its pans when Tab or a respawn moves the focus far.
+            if self._camera_at is not None:
+                self._camera_clock += (now - self._camera_at) * max(1.0, player.speed)
+            self._camera_at = now
+            self.board.set_frame(frame, my_id=followed, now=self._camera_clock)
             self.minimap.update(frame.prev, followed)
             self.scoreboard.update(frame.prev.players, followed)
             self.progress.update(player)
@@ -225,8 +233,10 @@ class ReplayApp(FrameLoop):
             elif key == " ":
                 player.toggle_pause(now)
             elif key in ("left", "right"):
-                # A jump in time: what was said before it no longer applies.
+                # A jump in time: what was said before it no longer applies, and
+                # the camera starts over where the followed snake is then.
                 self.messages.clear()
+                self.board.camera.reset()
                 player.seek(SEEK_SECONDS if key == "right" else -SEEK_SECONDS, now)
             elif key in _FASTER_KEYS:
                 player.faster()

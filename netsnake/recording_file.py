@@ -18,7 +18,13 @@ import time
 from pathlib import Path
 
 from netsnake.game.events import GameEvent
-from netsnake.game.recording import Recording, RecordingError, RecordingHeader, RecordingWriter
+from netsnake.game.recording import (
+    AreaRecord,
+    Recording,
+    RecordingError,
+    RecordingHeader,
+    RecordingWriter,
+)
 from netsnake.game.snapshot import Snapshot
 
 __all__ = ["FLUSH_INTERVAL", "RecordingFile", "load_recording", "recording_path"]
@@ -81,6 +87,11 @@ class RecordingFile:
         """Record ``event`` (it belongs to the next frame)."""
         if self._fd is not None:
             self.writer.add_event(event)
+
+    def add_area(self, area: AreaRecord) -> None:
+        """Record a client's area of interest (it holds from the next frame on)."""
+        if self._fd is not None:
+            self.writer.add_area(area)
 
     def add_frame(self, snapshot: Snapshot, now: float) -> None:
         """Record ``snapshot`` and write out everything if the last flush is old enough."""

@@ -359,3 +359,29 @@ def test_records_of_unknown_kinds_and_events_are_skipped_and_counted() -> None:
     assert recording.skipped == 2
     assert recording.frame_count == len(game.frames)
     assert snapshot_hash(recording.frame(19)) == snapshot_hash(game.frames[19])
+
+
+def test_area_records_hold_from_their_frame_on_and_bad_ones_are_skipped() -> None:
+    game = play(7, 20, 2)
+    first = game.frames[0]
+    config = WorldConfig(width=first.width, height=first.height, wrap=first.wrap)
+    writer = RecordingWriter(header(config, 20, "client", 10.0))
+    for i, frame in enumerate(game.frames):
+        if i == 0:
+            writer.add_area((1, (36, 28)))
+        if i == 8:
+            writer.add_area((None, (64, 48)))  # a spectator following the leader
+        writer.add_frame(frame)
+    data = writer.take()
+    bad = b"".join(
+        msgpack.packb(r) for r in ([-3, 1, 0, 28], [-3, "x", 1, 1], [-3, 1, 2], [-3, 300, 8, 8])
+    )
+    recording = Recording(data + bad)
+    assert recording.skipped == 4
+    assert [recording.area(i) for i in (0, 7, 8, 19)] == [
+        (1, (36, 28)),
+        (1, (36, 28)),
+        (None, (64, 48)),
+        (None, (64, 48)),
+    ]
+    assert Recording(record(game)).area(5) is None  # a server recording holds the world

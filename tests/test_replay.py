@@ -279,3 +279,57 @@ def test_the_leader_camera_moves_only_to_a_clear_new_leader() -> None:
                 behind_since = None
             last = followed.id
         assert switches < raw_switches, (seed, switches, raw_switches)
+
+
+def test_a_client_recording_keeps_its_area_and_replays_around_the_recorder(
+    tmp_path: Path,
+) -> None:
+    """A client on a big board records where its area was centred and how big it
+    was; the replay follows that snake and shows no more of the board than the
+    area held around it, so no snake pops in or out inside the view."""
+    from dataclasses import replace
+
+    from netsnake.client.camera import view_within
+    from netsnake.game.interest import area_for, area_holds
+    from netsnake.game.world import WorldConfig
+    from netsnake.server.game import ServerSettings
+    from netsnake.sim import GameSimulation
+    from netsnake.ui.replay import ReplayApp
+
+    settings = ServerSettings(world=WorldConfig(width=200, height=150), max_players=40, bots=30)
+    sim = GameSimulation(replace(settings, seed=8), seed=8)
+    client = sim.add_client("rec", steer=True)
+    path = tmp_path / "rec.nsrec"
+    recorder = ClientRecorder(path, client.core)
+    sim.run(0.5)
+    client.core.set_view_size(36, 28)  # as an 80x24 terminal states
+    sim.run(12.0)
+    recorder.close(sim.now)
+    recording = load_recording(path)
+    pid = client.core.player_id
+    assert pid is not None and recording.header.source == "client"
+    last = recording.area(recording.frame_count - 1)
+    assert last == (pid, (36, 28))
+
+    player = ReplayPlayer(recording, now=0.0)
+    app = ReplayApp(player, clock=lambda: 0.0)
+    checked = 0
+    for step in range(1, 120):
+        player.advance(step / 10)
+        app.update(step / 10)
+        app.board.render((160 - 26, 45 - 4))  # a big terminal: room for 66 x 41 cells
+        snap, area = player.frame().prev, player.area
+        me = snap.player(pid)
+        view = app.board.viewport
+        assert area is not None and view is not None
+        if me is None or not me.alive or not me.body:
+            continue
+        assert player.followed is not None and player.followed.id == pid
+        limit = view_within(area[1])
+        assert view.width <= limit[0] and view.height <= limit[1]
+        sent = area_for((200, 150, False), area[1], me.body[0])
+        for i in range(view.columns):
+            for j in range(view.height):
+                assert area_holds(sent, (200, 150), (view.x + i, view.y + j))
+        checked += 1
+    assert checked > 50

@@ -859,8 +859,13 @@ class ClientCore:
             centre = me.body[0]
         else:
             centre = self._centre or (snap.width // 2, snap.height // 2)
-        view = (min(self._view[0], self.max_view[0]), min(self._view[1], self.max_view[1]))
-        return area_for((snap.width, snap.height, snap.wrap), view, centre)
+        return area_for((snap.width, snap.height, snap.wrap), self.area_view, centre)
+
+    @property
+    def area_view(self) -> tuple[int, int]:
+        """The viewport (cells across, down) the server sizes this client's area by:
+        the one stated in VIEW, capped by the server's ``max_view``."""
+        return min(self._view[0], self.max_view[0]), min(self._view[1], self.max_view[1])
 
     # ------------------------------------------------------------------ UI API
 

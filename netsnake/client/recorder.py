@@ -20,7 +20,7 @@ from pathlib import Path
 from netsnake import GAME_VERSION
 from netsnake.client.core import ClientCore
 from netsnake.game.events import GameEvent
-from netsnake.game.recording import RecordingHeader, default_keyframe_interval
+from netsnake.game.recording import AreaRecord, RecordingHeader, default_keyframe_interval
 from netsnake.game.snapshot import Snapshot
 from netsnake.recording_file import FLUSH_INTERVAL, RecordingFile
 
@@ -40,6 +40,7 @@ class ClientRecorder:
         self._flush_interval = flush_interval
         self.file: RecordingFile | None = None
         self._early_events: list[GameEvent] = []
+        self._area: AreaRecord | None = None
         self.skipped = 0
         core.snapshot_listeners.append(self._on_snapshot)
         core.event_listeners.append(self._on_event)
@@ -83,6 +84,12 @@ class ClientRecorder:
         if last is not None and snapshot.tick <= last:
             self.skipped += 1  # arrived after a newer one: frames only go forward
             return
+        # Where the server centres this client's area, and its size: a replay
+        # follows that snake and shows no more than was sent around it.
+        area = (core.view_id, core.area_view)
+        if area != self._area:
+            self._area = area
+            self.file.add_area(area)
         self.file.add_frame(snapshot, now)
 
     def close(self, now: float) -> None:

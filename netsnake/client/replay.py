@@ -20,7 +20,7 @@ import math
 
 from netsnake.client.interpolation import RenderFrame
 from netsnake.game.events import GameEvent
-from netsnake.game.recording import Recording
+from netsnake.game.recording import AreaRecord, Recording
 from netsnake.game.snapshot import PlayerState, ranked
 
 __all__ = ["LEADER_HOLD", "SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
@@ -123,22 +123,39 @@ class ReplayPlayer:
         self._speed_index = max(self._speed_index - 1, 0)
 
     def follow_next(self) -> None:
-        """Follow the next player by id; after the last, the leader again (the default)."""
+        """Follow the next player by id; after the last, the default again (the
+        recorder's snake in a client recording, else the leader)."""
         ids = sorted(p.id for p in self.frame().prev.players)
         after = [pid for pid in ids if self.following is None or pid > self.following]
         self.following = after[0] if after else None
 
     @property
+    def area(self) -> AreaRecord | None:
+        """A client recording's area of interest at the position: whom it is centred
+        on and the viewport it is sized by (None: the recording holds the world)."""
+        return self.recording.area(self._shown)
+
+    @property
+    def _recorder(self) -> PlayerState | None:
+        """The snake a client recording's area is centred on, in the frame shown."""
+        area = self.area
+        return None if area is None or area[0] is None else self.frame().prev.player(area[0])
+
+    @property
     def followed(self) -> PlayerState | None:
         """Whom the camera follows in the frame shown: the player chosen with Tab
-        while they are in it, else the leader among the living (None only on an
-        empty board).  A leader stays followed while tied for the best score,
-        and for :data:`LEADER_HOLD` s of play after being overtaken."""
+        while they are in it, else in a client recording the one its area is
+        centred on (the recorder's snake), else the leader among the living (None
+        only on an empty board).  A leader stays followed while tied for the best
+        score, and for :data:`LEADER_HOLD` s of play after being overtaken."""
         prev = self.frame().prev
         if self.following is not None:
             chosen = prev.player(self.following)
             if chosen is not None:
                 return chosen
+        recorder = self._recorder
+        if recorder is not None:
+            return recorder
         order = ranked(prev.players)
         # The best living snake (a dead leader has nothing for the camera to follow).
         best = next((p for p in order if p.alive and p.body), None)
@@ -159,7 +176,8 @@ class ReplayPlayer:
     @property
     def follows_leader(self) -> bool:
         """True while the camera follows the leader rather than a chosen player."""
-        return self.following is None or self.frame().prev.player(self.following) is None
+        chosen = self.following is not None and self.frame().prev.player(self.following)
+        return not chosen and self._recorder is None
 
     # -- what to draw
 

@@ -53,6 +53,7 @@ __all__ = [
     "area_cells",
     "area_for",
     "area_holds",
+    "covers_axis",
 ]
 
 #: Side of a block, in cells: small, so the area hugs the viewport (bytes go
@@ -89,12 +90,18 @@ def _blocks(cells: int) -> int:
     return -(-cells // BLOCK)
 
 
+def covers_axis(view: int, board: int) -> bool:
+    """Whether an area for a ``view`` cells long always covers a board axis ``board``
+    cells long whole, wherever it is centred."""
+    return _blocks(view + 2 * VIEW_MARGIN) >= _blocks(board)
+
+
 def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | None:
     """(first block, block count) along one axis, or None for the whole axis."""
+    if covers_axis(view, board):
+        return None
     board_blocks = _blocks(board)
     count = _blocks(view + 2 * VIEW_MARGIN)
-    if count >= board_blocks:
-        return None
     first = centre // BLOCK - count // 2
     if wrap:
         # The board's last block is short when the side is not a multiple of

@@ -82,6 +82,7 @@ from protocol import DecodeError, Packer
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
+    "AreaRecord",
     "Recording",
     "RecordingError",
     "RecordingHeader",
@@ -98,6 +99,13 @@ KEYFRAME_SECONDS: Final = 10.0
 
 EVENT: Final = -1
 CHECK: Final = -2
+#: A client recording's area of interest from the next frame on: whom it is
+#: centred on and the viewport (capped by the server) it is sized by.
+AREA: Final = -3
+
+#: What an AREA record says: the focus player (None: the server's choice, the
+#: leader) and the viewport (cells across, down) the area is sized by.
+AreaRecord = tuple[int | None, tuple[int, int]]
 
 SOURCES: Final = frozenset({"server", "client"})
 
@@ -233,6 +241,11 @@ class RecordingWriter:
         self._append([EVENT, encode_message(event)])
         self.events += 1
 
+    def add_area(self, area: AreaRecord) -> None:
+        """Record the client's area of interest from the next frame added on."""
+        focus, (columns, rows) = area
+        self._append([AREA, -1 if focus is None else focus, columns, rows])
+
     def add_frame(self, snapshot: Snapshot) -> None:
         """Record the world ``snapshot``: a keyframe when due, else a delta on the previous frame.
 
@@ -288,6 +301,16 @@ def _unpacker(data: bytes) -> msgpack.Unpacker:
     return unpacker
 
 
+def _area_record(record: list[Any]) -> AreaRecord | None:
+    """An AREA record's meaning, or None if it is malformed (then skipped)."""
+    if len(record) != 4 or not all(type(v) is int for v in record[1:]):
+        return None
+    focus, columns, rows = record[1], record[2], record[3]
+    if not (-1 <= focus <= 255 and 1 <= columns <= MAX_BOARD_SIZE and 1 <= rows <= MAX_BOARD_SIZE):
+        return None
+    return (None if focus == -1 else focus), (columns, rows)
+
+
 class Recording:
     """A recording opened from bytes: its header, frame index and events, with seeking.
 
@@ -308,6 +331,8 @@ class Recording:
         self._keyframes = array("q")  # frame indices of the keyframes, increasing
         self._checks: dict[int, int] = {}  # frame index -> expected snapshot_hash
         self._events: dict[int, list[GameEvent]] = {}
+        self._area_from = array("q")  # frame index each AREA record holds from, increasing
+        self._areas: list[AreaRecord] = []
         self._decoded: OrderedDict[int, Snapshot] = OrderedDict()
         self.header = self._scan(data)
 
@@ -323,6 +348,7 @@ class Recording:
             raise RecordingError("not a netsnake recording") from None
         header = RecordingHeader.from_record(first)
         pending_events: list[GameEvent] = []
+        pending_area: AreaRecord | None = None
         check: int | None = None
         previous_tick: int | None = None
         start = unpacker.tell()
@@ -341,6 +367,8 @@ class Recording:
                 self._read_event(record[1], pending_events)
             elif kind == CHECK and len(record) == 2 and type(record[1]) is int:
                 check = record[1]
+            elif kind == AREA and (area := _area_record(record)) is not None:
+                pending_area = area
             elif kind < 0:
                 self.skipped += 1  # a record kind from a newer version
             else:
@@ -370,6 +398,10 @@ class Recording:
                 if pending_events:
                     self._events[index] = pending_events
                     pending_events = []
+                if pending_area is not None:
+                    self._area_from.append(index)
+                    self._areas.append(pending_area)
+                    pending_area = None
                 previous_tick = tick
             start = end
         self.ignored_tail = len(data) - start
@@ -428,6 +460,12 @@ class Recording:
     def events(self, index: int) -> list[GameEvent]:
         """The events that belong to frame ``index``."""
         return list(self._events.get(index, ()))
+
+    def area(self, index: int) -> AreaRecord | None:
+        """The client's area of interest at frame ``index`` (None: no AREA record
+        before it, as in a server recording, which holds the whole world)."""
+        at = bisect_right(self._area_from, index) - 1
+        return self._areas[at] if at >= 0 else None
 
     def frame_at(self, tick: int) -> Snapshot:
         """The world shown at ``tick``: the last frame at or before it."""

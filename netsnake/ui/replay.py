@@ -21,11 +21,13 @@ from collections.abc import Callable
 import urwid
 from urwid.str_util import get_byte_encoding
 
+from netsnake.client.camera import view_within
 from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
+from netsnake.game.interest import covers_axis
 from netsnake.game.recording import RecordingError, RecordingHeader
 from netsnake.ui.app import format_event
 from netsnake.ui.board import Board
-from netsnake.ui.layout import GameLayout
+from netsnake.ui.layout import MIN_VIEW, GameLayout
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.overlays import SizeGuard
 from netsnake.ui.panels import MessageLine, Scoreboard
@@ -212,6 +214,7 @@ class ReplayApp(FrameLoop):
             if self._camera_at is not None:
                 self._camera_clock += (now - self._camera_at) * max(1.0, player.speed)
             self._camera_at = now
+            self.board.max_view = self._view_limit()
             self.board.set_frame(frame, my_id=followed, now=self._camera_clock)
             self.minimap.update(frame.prev, followed)
             self.scoreboard.update(frame.prev.players, followed)
@@ -221,6 +224,19 @@ class ReplayApp(FrameLoop):
             self.quit(1)
             return
         self.messages.update(now)
+
+    def _view_limit(self) -> tuple[int, int] | None:
+        """A client recording holds only the area around its focus: the most of the
+        board a view around that snake may show (as when it was played)."""
+        area = self.player.area
+        if area is None:
+            return None
+        header = self.player.recording.header
+        cap = view_within(area[1])
+        return (
+            header.width if covers_axis(area[1][0], header.width) else max(MIN_VIEW, cap[0]),
+            header.height if covers_axis(area[1][1], header.height) else max(MIN_VIEW, cap[1]),
+        )
 
     def _on_input(self, key: str | tuple[str, int, int, int]) -> bool:
         if not isinstance(key, str):

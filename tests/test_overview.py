@@ -149,18 +149,19 @@ def test_the_minimap_marks_a_leader_far_outside_the_area_and_the_food_there() ->
     assert food == {(184 * 20 // 200, 134 * 8 // 150)}
 
 
+def big_board_game() -> GameSimulation:
+    """30 bots on 200x150 at 10 Hz, seed 5: an area is a small part of the board."""
+    settings_ = ServerSettings(
+        tick_rate=10, world=WorldConfig(width=200, height=150), max_players=40, bots=30, seed=5
+    )
+    return GameSimulation(settings_, seed=5)
+
+
 def test_the_overview_reaches_clients_on_a_big_board_only() -> None:
     """On 200x150 with 30 bots a client with an 80x24 terminal's area gets an
     OVERVIEW every 2 s whose leaders are the server's; on the default board
     (the area is the whole world) none is sent."""
-    settings_ = ServerSettings(
-        tick_rate=10,
-        world=WorldConfig(width=200, height=150),
-        max_players=40,
-        bots=30,
-        seed=5,
-    )
-    sim = GameSimulation(settings_, seed=5)
+    sim = big_board_game()
     client = sim.add_client("p")
     sim.run(1.0)
     client.core.set_view_size(64, 28)
@@ -183,14 +184,7 @@ def test_a_new_seat_gets_the_whole_scoreboard_and_the_minimap_at_once() -> None:
     """Not the leaders after up to 2 s and everyone after up to 10 s: with its
     first snapshots, a client on a big board knows every player's score and has
     an OVERVIEW, though the regular SCORES (every 2 s) has not come round yet."""
-    settings_ = ServerSettings(
-        tick_rate=10,
-        world=WorldConfig(width=200, height=150),
-        max_players=40,
-        bots=30,
-        seed=5,
-    )
-    sim = GameSimulation(settings_, seed=5)
+    sim = big_board_game()
     sim.run(0.5)  # the regular SCORES went out at tick 0; the next is at tick 20
     client = sim.add_client("p")
     sim.run(0.8)

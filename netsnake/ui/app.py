@@ -27,7 +27,7 @@ from typing import Protocol
 import urwid
 from urwid.str_util import get_byte_encoding
 
-from netsnake.client.camera import area_span, view_within
+from netsnake.client.camera import area_span
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.state import ADMITTED_STATES, EXIT_CODES, ConnectionState
@@ -44,7 +44,7 @@ from netsnake.game.messages import Overview, RejectionCode, Seat, Seated
 from netsnake.game.names import NameError_
 from netsnake.game.snapshot import Snapshot
 from netsnake.ui.board import Board
-from netsnake.ui.layout import MIN_VIEW, GameLayout
+from netsnake.ui.layout import GameLayout, view_limit
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NetGraph
 from netsnake.ui.overlays import NamePrompt, SizeGuard, StatusScreen, help_overlay, help_size
@@ -337,12 +337,8 @@ class GameApp(FrameLoop):
         # A reason that repeats the title ("Could not reach HOST: ...") adds only its tail.
         if detail.startswith(title):
             detail = detail[len(title) :].lstrip(" :")
-        if state in (
-            ConnectionState.REJECTED,
-            ConnectionState.UNREACHABLE,
-            ConnectionState.LOST,
-            ConnectionState.SHUTDOWN,
-        ):
+        if state not in (ConnectionState.CLOSED, ConnectionState.KEY_CHANGED):
+            # The player left, or the key report is printed after the game.
             self.farewell = f"{title}: {detail}" if detail else title
         error = state in (
             ConnectionState.REJECTED,
@@ -375,8 +371,7 @@ class GameApp(FrameLoop):
         view_id = core.view_id
         self._ensure_layout(frame.prev)
         # No wider than the area the server sends: beyond it snakes would be unseen.
-        cap = view_within(core.max_view)
-        self.board.max_view = (max(MIN_VIEW, cap[0]), max(MIN_VIEW, cap[1]))
+        self.board.max_view = view_limit(core.max_view)
         self.board.set_frame(
             frame, my_id=view_id, pending_direction=core.pending_direction, now=now
         )

@@ -24,12 +24,13 @@ from typing import Final
 import urwid
 from urwid.widget.constants import Sizing
 
+from netsnake.client.camera import view_within
 from netsnake.ui.board import Board
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
 from netsnake.ui.panels import SCOREBOARD_WIDTH, MessageLine, Scoreboard
 
-__all__ = ["MIN_GAME_SIZE", "MIN_VIEW", "GameLayout"]
+__all__ = ["MIN_GAME_SIZE", "MIN_VIEW", "GameLayout", "view_limit"]
 
 #: Fewest board cells (across and down) worth playing in.
 MIN_VIEW: Final = 8
@@ -38,6 +39,13 @@ MIN_VIEW: Final = 8
 MIN_GAME_SIZE: Final = (SCOREBOARD_WIDTH + 1 + 2 * MIN_VIEW + 2, MIN_VIEW + 2 + 2)
 #: Rows the scoreboard keeps above the minimap: header and three players.
 _SCOREBOARD_KEEP = 4
+
+
+def view_limit(span: tuple[int, int]) -> tuple[int, int]:
+    """The most board cells (across, down) to show when the area sent around the
+    followed snake is sized by ``span``: :func:`view_within`, never below MIN_VIEW."""
+    cap = view_within(span)
+    return max(MIN_VIEW, cap[0]), max(MIN_VIEW, cap[1])
 
 
 class GameLayout(urwid.Pile):

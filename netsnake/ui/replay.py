@@ -21,13 +21,12 @@ from collections.abc import Callable
 import urwid
 from urwid.str_util import get_byte_encoding
 
-from netsnake.client.camera import view_within
 from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
 from netsnake.game.interest import covers_axis
 from netsnake.game.recording import RecordingError, RecordingHeader
 from netsnake.ui.app import format_event
 from netsnake.ui.board import Board
-from netsnake.ui.layout import MIN_VIEW, GameLayout
+from netsnake.ui.layout import GameLayout, view_limit
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.overlays import SizeGuard
 from netsnake.ui.panels import MessageLine, Scoreboard
@@ -232,10 +231,10 @@ class ReplayApp(FrameLoop):
         if area is None:
             return None
         header = self.player.recording.header
-        cap = view_within(area[1])
+        cap = view_limit(area[1])
         return (
-            header.width if covers_axis(area[1][0], header.width) else max(MIN_VIEW, cap[0]),
-            header.height if covers_axis(area[1][1], header.height) else max(MIN_VIEW, cap[1]),
+            header.width if covers_axis(area[1][0], header.width) else cap[0],
+            header.height if covers_axis(area[1][1], header.height) else cap[1],
         )
 
     def _on_input(self, key: str | tuple[str, int, int, int]) -> bool:

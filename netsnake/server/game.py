@@ -849,6 +849,7 @@ class GameServer:
         areas = _TickAreas(self)
         partial: list[_Client] = []  # clients sent only an area: they get OVERVIEW
         newcomers: list[_Client] = []  # seats not yet sent the whole scoreboard
+        new_partial: list[_Client] = []  # those of them sent only an area
         for client in list(self._clients.values()):
             if client.seat is None:
                 if now - client.connected_at > self.settings.join_timeout:
@@ -887,8 +888,10 @@ class GameServer:
                 partial.append(client)
             if not client.greeted:
                 newcomers.append(client)
+                if key is not None:
+                    new_partial.append(client)
         if newcomers:
-            self._greet(newcomers, partial)
+            self._greet(tick, newcomers, new_partial)
         every = max(1, round(self.settings.tick_rate * self.settings.scores_interval))
         if tick % every == 0:
             self._send_scores(tick)
@@ -929,20 +932,17 @@ class GameServer:
                 continue
             self._send_unreliable(client, data, "scores")
 
-    def _greet(self, newcomers: list[_Client], partial: list[_Client]) -> None:
-        """The whole scoreboard (and, sent only an area, the minimap) to seats that
-        have just had their first snapshot: not the leaders after up to 2 s and
-        everyone after up to 10 s.  Unreliable as ever: a lost one is replaced by
-        the next regular one."""
+    def _greet(self, tick: int, newcomers: list[_Client], partial: list[_Client]) -> None:
+        """The whole scoreboard to seats that have just had their first snapshot, and
+        the minimap to the ``partial`` ones (sent only an area): not the leaders
+        after up to 2 s and everyone after up to 10 s.  Unreliable as ever: a lost
+        one is replaced by the next regular one."""
         scores = encode_message(world_scores(self._snapshot, True, self._ranking()))
-        overview: bytes | None = None
         for client in newcomers:
             client.greeted = True
             self._send_unreliable(client, scores, "scores")
-            if client in partial:
-                if overview is None:
-                    overview = encode_message(world_overview(self._snapshot, self._ranking()))
-                self._send_unreliable(client, overview, "overview")
+        if partial:
+            self._send_overview(tick, partial)
 
     def _send_overview(self, tick: int, clients: list[_Client]) -> None:
         """The arena's food density and the leaders' heads to ``clients`` (those sent

@@ -50,7 +50,9 @@ or after 3 s; a death in between voids it.  Per press:
   the tick the own snake is drawn at, so it may lead); elsewhere the grid distance.
 
 ``--quick`` asserts correctness only (the probe stayed connected, presses were made, applied
-and seen, nothing mismatched), never a timing: the machine is shared.
+and seen, nothing mismatched), never a timing: the machine is shared.  Its rows are short, so a
+row runs on (up to three times its length) until 3 presses count: a death voids the press in
+flight, and two deaths in 6 s once left a row with none.
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ BOTS = 8
 _NS_SERVER_PORT = 5050
 _NS_RELAY_PORT = 6060
 _SETTLE_TIMEOUT = 3.0  # s a press may take to be applied and shown
+#: A row short of ``--min-counted`` presses runs on, up to this many times its duration: own
+#: deaths void presses, and a short row can lose every one of them.
+_EXTEND_UP_TO = 3.0
 _PAUSE = (0.25, 0.75)  # s between a settled press and the next one, uniform
 _ARROWS = {"^": Direction.UP, ">": Direction.RIGHT, "v": Direction.DOWN, "<": Direction.LEFT}
 
@@ -354,6 +359,10 @@ class Probe:
     def _pending(self) -> bool:
         return bool(self.presses) and not self.presses[-1].settled
 
+    def counted(self) -> list[Press]:
+        """The presses that count: applied and shown, not voided."""
+        return [p for p in self.presses if p.voided is None and p.settled]
+
     def _expire(self, now: float) -> None:
         for press in self.presses:
             if not press.settled and now - press.t > _SETTLE_TIMEOUT:
@@ -572,7 +581,7 @@ class RowResult:
 
 def summarise(probe: Probe, duration: float) -> dict[str, Any]:
     """The worker's result fields from a probe after :meth:`Probe.stop`."""
-    counted = [p for p in probe.presses if p.voided is None and p.settled]
+    counted = probe.counted()
     voided: dict[str, int] = {}
     for p in probe.presses:
         if p.voided is not None:
@@ -603,7 +612,7 @@ def summarise(probe: Probe, duration: float) -> dict[str, Any]:
         "deaths": probe.deaths,
         "turn_cells_inferred": probe.inferred,
         "longest_stall_ms": rounded(1000 * probe.longest_stall, 1),
-        "duration_s": duration,
+        "duration_s": rounded(duration, 1),
     }
 
 
@@ -677,11 +686,14 @@ async def _netsnake_worker(args: argparse.Namespace) -> dict[str, Any]:
     start = loop.time()
     probe.start(start, args.seed)
     await run_for(args.duration)
+    while len(probe.counted()) < args.min_counted and loop.time() - start < _longest(args):
+        await run_for(0.5)
+    duration = loop.time() - start
     probe.stop(loop.time())
-    result = summarise(probe, args.duration)
+    result = summarise(probe, duration)
     corrections1 = getattr(core.counters, "corrections", None)
     if predict and corrections0 is not None and corrections1 is not None:
-        ticks = args.duration * TICK_RATE
+        ticks = duration * TICK_RATE
         result["corrections_per_100_ticks"] = rounded(100 * (corrections1 - corrections0) / ticks)
     result["mismatches"] = core.counters.mismatches
     result["connected"] = core.state is ConnectionState.PLAYING
@@ -744,16 +756,27 @@ def _tcp_worker(args: argparse.Namespace) -> dict[str, Any]:
     run_for(1.5)
     _emit({"event": "ready"})
     _wait_go()
+    start = time.monotonic()
     with lock:
-        probe.start(time.monotonic(), args.seed)
+        probe.start(start, args.seed)
     run_for(args.duration)
+    while time.monotonic() - start < _longest(args):
+        with lock:
+            if len(probe.counted()) >= args.min_counted:
+                break
+        run_for(0.5)
     with lock:
         probe.stop(time.monotonic())
-        result = summarise(probe, args.duration)
+        result = summarise(probe, time.monotonic() - start)
     result["connected"] = not client.closed.is_set()
     result["notes"] = ["the tutorial's client draws the newest state line; no prediction"]
     client.quit()
     return result
+
+
+def _longest(args: argparse.Namespace) -> float:
+    """How long a row short of ``--min-counted`` presses may run on for."""
+    return float(args.duration) * _EXTEND_UP_TO
 
 
 def _worker_main(args: argparse.Namespace) -> int:
@@ -776,6 +799,7 @@ class TrialOptions:
     latencies_ms: tuple[float, ...] = FULL_LATENCIES
     losses: tuple[float, ...] = FULL_LOSSES
     duration: float = 40.0
+    min_counted: int = 0  # run on (up to _EXTEND_UP_TO × duration) until this many count
     jitter_ms: float = 0.0
     seed: int = 1
     udp_loss: str = "auto"  # auto | nftables | relay
@@ -830,11 +854,10 @@ def run_trial(
         argv = [py, "-m", "benchmarks.responsiveness", "--worker", kind]
         argv += ["--worker-port", str(relay_port), "--duration", str(opts.duration)]
         argv += ["--latency", str(latency_ms), "--jitter", str(opts.jitter_ms)]
-        argv += ["--seed", str(opts.seed)]
+        argv += ["--seed", str(opts.seed), "--min-counted", str(opts.min_counted)]
         worker_log = work / "worker.log"
-        payload = run_worker(
-            setup, argv, worker_log, loss, opts.duration + 60.0, suffix=f" (logs in {work})"
-        )
+        timeout = opts.duration * _EXTEND_UP_TO + 60.0
+        payload = run_worker(setup, argv, worker_log, loss, timeout, suffix=f" (logs in {work})")
     apply_result(result, payload, RowResult.field_names())
     shutil.rmtree(work, ignore_errors=True)
     return result
@@ -967,6 +990,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latencies", type=_csv_floats(1.0), default=None, help="one-way ms list")
     p.add_argument("--losses", type=_csv_floats(0.01), default=None, help="loss %% list")
     p.add_argument("--duration", type=float, default=None, help="s per row (default 40, quick 6)")
+    p.add_argument(
+        "--min-counted",
+        type=int,
+        default=None,
+        help="run a row on, up to 3x its duration, until this many presses count "
+        "(default 0, quick 3)",
+    )
     p.add_argument("--jitter", type=float, default=0.0, help="± ms of jitter (default 0)")
     p.add_argument("--seed", type=int, default=1, help="world, relay and press seed (default 1)")
     p.add_argument(
@@ -988,6 +1018,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.worker:
         args.duration = args.duration or 40.0
+        args.min_counted = args.min_counted or 0
         return _worker_main(args)
     quick = bool(args.quick)
     opts = TrialOptions(
@@ -995,12 +1026,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         latencies_ms=args.latencies or (QUICK_LATENCIES if quick else FULL_LATENCIES),
         losses=args.losses or (QUICK_LOSSES if quick else FULL_LOSSES),
         duration=args.duration or (6.0 if quick else 40.0),
+        min_counted=args.min_counted if args.min_counted is not None else 3 if quick else 0,
         jitter_ms=args.jitter,
         seed=args.seed,
         udp_loss=args.udp_loss,
     )
     if opts.duration <= 0:
         raise SystemExit("responsiveness: --duration must be positive")
+    if opts.min_counted < 0:
+        raise SystemExit("responsiveness: --min-counted must be 0 or more")
     t0 = time.monotonic()
     print(
         f"responsiveness benchmark: {', '.join(opts.kinds)}; one-way latency "

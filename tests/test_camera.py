@@ -34,7 +34,7 @@ from netsnake.game.world import World, WorldConfig
 from netsnake.server.game import MIN_MAX_VIEW
 from netsnake.ui.app import build_game_view
 from netsnake.ui.board import Board
-from netsnake.ui.layout import MIN_GAME_SIZE, MIN_VIEW, GameLayout
+from netsnake.ui.layout import MIN_GAME_SIZE, MIN_VIEW, GameLayout, view_limit
 from netsnake.ui.minimap import Minimap, minimap_cells, minimap_shape
 from netsnake.ui.panels import Hud, MessageLine, Scoreboard
 
@@ -260,20 +260,21 @@ def test_view_within_is_the_largest_view_whose_stated_span_fits_the_cap() -> Non
         assert area_span(cols + 1, 1)[0] > cap, cap
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
-    board=st.tuples(st.integers(60, 300), st.integers(60, 300), st.booleans()),
-    cap=st.tuples(st.integers(8, 160), st.integers(8, 160)),
+    board=st.tuples(st.integers(8, 300), st.integers(8, 300), st.booleans()),
+    cap=st.tuples(st.integers(MIN_MAX_VIEW, 160), st.integers(MIN_MAX_VIEW, 160)),
     seed=st.integers(0, 2**16),
 )
-def test_a_view_within_the_cap_shows_only_cells_of_the_area_sent(
+def test_a_view_within_the_limit_shows_only_cells_of_the_area_sent(
     board: tuple[int, int, bool], cap: tuple[int, int], seed: int
 ) -> None:
-    """The camera follows a wandering head; every cell it paints is in the area the
-    server sends for the view the client states (both centred on the same head)."""
+    """The camera follows a wandering head in the room ``view_limit`` gives; every cell
+    it paints is in the area the server sends for the view the client states, capped
+    by the server (both centred on the same head)."""
     width, height, wrap = board
     rng = random.Random(seed)
-    room = view_within(cap)
+    room = view_limit(cap, (width, height))
     camera = Camera()
     head, heading = (rng.randrange(width), rng.randrange(height)), Direction.RIGHT
     for _ in range(150):
@@ -285,14 +286,25 @@ def test_a_view_within_the_cap_shows_only_cells_of_the_area_sent(
             nxt = step_cell(head, heading, width, height, wrap)
             assert nxt is not None
         head = nxt
-        view = camera.viewport(board, room, (head[0] + 0.5, head[1] + 0.5))
+        if room[0] >= width and room[1] >= height:  # as Board: the whole board, no camera
+            view = Viewport(0, 0, width, height, width, height, False)
+        else:
+            view = camera.viewport(board, room, (head[0] + 0.5, head[1] + 0.5))
         stated = area_span(view.width, view.height)
-        assert stated[0] <= cap[0] and stated[1] <= cap[1]
-        area = area_for(board, stated, head)
+        sent = (min(stated[0], cap[0]), min(stated[1], cap[1]))
+        area = area_for(board, sent, head)
         for i in range(view.columns):
             for j in range(view.height):
                 cell = ((view.x + i) % width, (view.y + j) % height)
                 assert area_holds(area, (width, height), cell), (view, head, cell)
+
+
+def test_the_limit_shows_an_axis_whole_where_the_area_always_covers_it() -> None:
+    # 20 columns and 10 rows are covered whole by the area for a 32 x 12 cap; 24 rows
+    # are not, and the view keeps to view_within there.
+    assert view_limit((32, 12), (20, 10)) == (20, 10)
+    assert view_limit((32, 12), (20, 24)) == (20, view_within((32, 12))[1])
+    assert view_limit((12, 12), (1024, 1024)) == (MIN_VIEW, MIN_VIEW)
 
 
 # --------------------------------------------------------------------------- widgets

@@ -472,7 +472,12 @@ class FakeCore:
     """Test-only ClientView: a real World with bots, fed through a real SnapshotBuffer."""
 
     def __init__(
-        self, clock: Callable[[], float], *, name: str | None = "me", tick_rate: float = 20.0
+        self,
+        clock: Callable[[], float],
+        *,
+        name: str | None = "me",
+        tick_rate: float = 20.0,
+        board: tuple[int, int] = (20, 10),
     ) -> None:
         self._clock = clock
         self.state = ConnectionState.PLAYING if name else ConnectionState.CONNECTING
@@ -485,7 +490,7 @@ class FakeCore:
         self.name = name
         self.tick_rate = tick_rate
         self.pending_direction: Direction | None = None
-        self.world = World(WorldConfig(width=20, height=10), 4)
+        self.world = World(WorldConfig(width=board[0], height=board[1]), 4)
         for pid in range(1, 5):
             self.world.add_player(pid, "me" if pid == 1 else f"bot{pid}", pid)
         self.buffer = SnapshotBuffer(tick_rate)
@@ -707,16 +712,35 @@ def test_the_board_shows_no_more_than_the_area_the_server_sends() -> None:
         seen["whole"] = app.board.viewport
         _keys(app, "q")
 
-    core = FakeCore(time.monotonic)
-    # A server capping views at 32 x 12: a 20 x 10 board fits the screen but not the
-    # area sent for a view of more than 23 x 8 cells, so the camera shows 20 x 8.
+    core = FakeCore(time.monotonic, board=(20, 30))
+    # A server capping views at 32 x 12: a 20 x 30 board fits a 80 x 40 screen, but the
+    # area sent for a view of more than 8 rows does not always cover 30 rows; it covers
+    # 20 columns whole.  So the camera shows 20 x 8.
     core.max_view = (32, 12)
     assert view_within(core.max_view) == (23, 8)
-    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    code, _ = asyncio.run(_run_app_with_clock(core, script, size=(80, 40)))
     assert code == 0
     capped, whole = seen["capped"], seen["whole"]
     assert capped is not None and (capped.width, capped.height) == (20, 8)
-    assert whole is not None and (whole.width, whole.height) == (20, 10)
+    assert whole is not None and (whole.width, whole.height) == (20, 30)
+
+
+def test_the_board_shows_an_axis_whole_where_the_area_sent_covers_it() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.3)
+        seen["view"] = app.board.viewport
+        _keys(app, "q")
+
+    # The same cap on a 20 x 10 board: the area for a 12-row view covers all 10 rows,
+    # so the whole board is sent, and shown.
+    core = FakeCore(time.monotonic)
+    core.max_view = (32, 12)
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    view = seen["view"]
+    assert view is not None and (view.width, view.height) == (20, 10)
 
 
 async def _run_app_with_clock(

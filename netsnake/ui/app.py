@@ -371,7 +371,7 @@ class GameApp(FrameLoop):
         view_id = core.view_id
         self._ensure_layout(frame.prev)
         # No wider than the area the server sends: beyond it snakes would be unseen.
-        self.board.max_view = view_limit(core.max_view)
+        self.board.max_view = view_limit(core.max_view, (frame.prev.width, frame.prev.height))
         self.board.set_frame(
             frame, my_id=view_id, pending_direction=core.pending_direction, now=now
         )

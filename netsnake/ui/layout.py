@@ -25,6 +25,7 @@ import urwid
 from urwid.widget.constants import Sizing
 
 from netsnake.client.camera import view_within
+from netsnake.game.interest import covers_axis
 from netsnake.ui.board import Board
 from netsnake.ui.minimap import Minimap
 from netsnake.ui.netgraph import NETGRAPH_ROWS, NetGraph
@@ -41,11 +42,18 @@ MIN_GAME_SIZE: Final = (SCOREBOARD_WIDTH + 1 + 2 * MIN_VIEW + 2, MIN_VIEW + 2 + 
 _SCOREBOARD_KEEP = 4
 
 
-def view_limit(span: tuple[int, int]) -> tuple[int, int]:
-    """The most board cells (across, down) to show when the area sent around the
-    followed snake is sized by ``span``: :func:`view_within`, never below MIN_VIEW."""
+def view_limit(span: tuple[int, int], board: tuple[int, int]) -> tuple[int, int]:
+    """The most cells (across, down) of a ``board`` (width, height) to show when the
+    area sent around the followed snake is sized by ``span``.
+
+    An axis the area always covers whole is shown whole; on any other the view is
+    :func:`view_within` the span, never below MIN_VIEW.
+    """
     cap = view_within(span)
-    return max(MIN_VIEW, cap[0]), max(MIN_VIEW, cap[1])
+    return (
+        board[0] if covers_axis(span[0], board[0]) else max(MIN_VIEW, cap[0]),
+        board[1] if covers_axis(span[1], board[1]) else max(MIN_VIEW, cap[1]),
+    )
 
 
 class GameLayout(urwid.Pile):

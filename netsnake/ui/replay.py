@@ -22,7 +22,6 @@ import urwid
 from urwid.str_util import get_byte_encoding
 
 from netsnake.client.replay import SEEK_SECONDS, ReplayPlayer
-from netsnake.game.interest import covers_axis
 from netsnake.game.recording import RecordingError, RecordingHeader
 from netsnake.ui.app import format_event
 from netsnake.ui.board import Board
@@ -231,11 +230,7 @@ class ReplayApp(FrameLoop):
         if area is None:
             return None
         header = self.player.recording.header
-        cap = view_limit(area[1])
-        return (
-            header.width if covers_axis(area[1][0], header.width) else cap[0],
-            header.height if covers_axis(area[1][1], header.height) else cap[1],
-        )
+        return view_limit(area[1], (header.width, header.height))
 
     def _on_input(self, key: str | tuple[str, int, int, int]) -> bool:
         if not isinstance(key, str):

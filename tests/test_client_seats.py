@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from netsnake.client.cli import build_parser
+from netsnake.client.leader import LEADER_HOLD
 from netsnake.client.state import ConnectionState as S
 from netsnake.game.messages import (
     Accepted,
@@ -41,13 +42,62 @@ def feed(sim: GameSimulation, client: SimClient, *msgs: object) -> None:
 
 
 def test_a_spectator_follows_the_leader_until_told_otherwise() -> None:
-    _sim, eve = watching(seed=3)
+    sim, eve = watching(seed=3)
     core = eve.core
     snap = core.latest_snapshot
     assert snap is not None and len(snap.players) == 3
-    assert core.followed_id == ranked(snap.players)[0].id
+    followed = snap.player(core.followed_id) if core.followed_id is not None else None
+    assert followed is not None  # the leader (see the next test for which)
     assert core.view_id == core.followed_id  # the view highlights the followed snake
     assert core.player_id is None and core.own_player is None
+    (held,) = sim.server._clients.values()
+    assert held.follow == core.followed_id  # the server is told, and centres the area there
+
+
+def test_a_spectator_stays_on_a_leader_through_ties_and_brief_overtakes() -> None:
+    """Live, as in replays: the followed leader changes on a death, or once it has
+    trailed someone by score for LEADER_HOLD s of play; the server follows along."""
+    sim = GameSimulation(ServerSettings(tick_rate=10, bots=8, seed=21), seed=21)
+    eve = sim.add_client("eve", spectate=True)
+    core = eve.core
+    while core.latest_snapshot is None:  # watch from the first snapshot: scores all 0
+        sim.run(0.1)
+    (held,) = sim.server._clients.values()
+    hold_ticks = round(LEADER_HOLD * 10)
+    assert all(p.score == 0 for p in core.latest_snapshot.players)
+    switches = raw_switches = told = samples = 0
+    last: int | None = None
+    raw_last: int | None = None
+    behind_since: int | None = None
+    for _ in range(900):
+        sim.run(0.1)
+        snap = core.latest_snapshot
+        followed = core.followed_id
+        assert snap is not None and followed is not None
+        samples += 1
+        told += held.follow == followed
+        living = [p for p in ranked(snap.players) if p.alive and p.body]
+        raw = living[0].id if living else None
+        raw_switches += raw is not None and raw_last is not None and raw != raw_last
+        raw_last = raw
+        old = snap.player(last) if last is not None else None
+        if old is not None and living and living[0].score > old.score:
+            behind_since = snap.tick if behind_since is None else behind_since
+        else:
+            behind_since = None
+        if last is not None and followed != last:
+            switches += 1
+            now = snap.player(followed)
+            if old is not None and old.alive and old.body:
+                assert now is not None and now.score > old.score, snap.tick
+                assert behind_since is not None, snap.tick
+                assert snap.tick - behind_since >= hold_ticks - 2, snap.tick
+            behind_since = None
+        last = followed
+    assert eve.hash_mismatches == 0
+    print(f"switches {switches}, raw {raw_switches}, server told {told}/{samples}")
+    assert 0 < switches < raw_switches, (switches, raw_switches)
+    assert told >= 0.95 * samples, (told, samples)  # all but a round trip after each switch
 
 
 def test_tab_cycles_through_every_player_and_wraps_around() -> None:

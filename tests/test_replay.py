@@ -243,7 +243,7 @@ def test_client_record_and_replay_arguments_are_checked(
 def test_the_leader_camera_moves_only_to_a_clear_new_leader() -> None:
     """The followed leader changes on a death, or once it has trailed someone by
     score for LEADER_HOLD s of play; a tie or a lead of a few ticks does not move it."""
-    from netsnake.client.replay import LEADER_HOLD
+    from netsnake.client.leader import LEADER_HOLD
 
     for seed in (11, 12, 13):
         game = play(seed, 900, 8)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from netsnake import GAME_VERSION
 from netsnake.client.hud import HudInfo
 from netsnake.client.interpolation import RenderFrame, SnapshotBuffer
+from netsnake.client.leader import Contender, LeaderHold
 from netsnake.client.netstats import NetStats
 from netsnake.client.prediction import OwnSnake, OwnSnakePredictor, StampedTurn
 from netsnake.client.state import (
@@ -202,6 +203,10 @@ class ClientCore:
         #: How many are watching, as the server last said (SPECTATORS).
         self.spectators = 0
         self._followed: int | None = None
+        # Whom a spectator follows while nobody is chosen: the leader, held steady
+        # (the server is told, in VIEW's follow, so its area goes with the camera).
+        self._leader = LeaderHold()
+        self._held_leader: int | None = None
         self.colour = 0
         self.tick_rate = 10.0
         self.board: tuple[int, int, bool] | None = None
@@ -420,6 +425,8 @@ class ClientCore:
         state = _seat_state(msg.seat)
         if state is not self._state:
             self._enter(state)
+            self._leader.reset()  # a new seat: whoever leads when it starts
+            self._held_leader = None
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if self._state in (
@@ -593,6 +600,8 @@ class ClientCore:
             self._history.popitem(last=False)
         if self.latest_snapshot is None or snapshot.tick > self.latest_snapshot.tick:
             self.latest_snapshot = snapshot
+            if self._state is ConnectionState.SPECTATING:
+                self._hold_leader(snapshot)
             focus = self.view_id
             me = snapshot.player(focus) if focus is not None else None
             if me is not None and me.body:
@@ -774,14 +783,30 @@ class ClientCore:
     @property
     def followed_id(self) -> int | None:
         """The player a spectator follows: the one chosen with :meth:`follow_next`
-        while it is in the game, else the scoreboard's leader."""
+        while it is in the game, else the leader, held steady as
+        :class:`~netsnake.client.leader.LeaderHold` holds it."""
         ids = self._all_ids()
-        if self._followed is not None and self._followed in ids:
-            return self._followed
+        for chosen in (self._followed, self._held_leader):
+            if chosen is not None and chosen in ids:
+                return chosen
         snap = self.latest_snapshot
         if snap is None or not snap.players:
             return None
         return ranked(snap.players)[0].id
+
+    def _hold_leader(self, snapshot: Snapshot) -> None:
+        """Pick the leader to follow from a new snapshot (while nobody is chosen), and
+        tell the server when that changes."""
+        if self._followed is not None and self._followed in self._all_ids():
+            return
+        order = [
+            Contender(line.id, line.score, _living(snapshot.player(line.id), line))
+            for line in ranked(self.scoreboard(snapshot))
+        ]
+        leader = self._leader.pick(order, snapshot.tick / self.tick_rate)
+        if leader != self._held_leader:
+            self._held_leader = leader
+            self._send_view()
 
     def _all_ids(self) -> set[int]:
         """Every player in the game as far as we know: the snapshot's and the scoreboard's."""
@@ -818,7 +843,8 @@ class ClientCore:
     def _send_view(self, *, force: bool = False) -> None:
         if self._state not in ADMITTED_STATES:
             return
-        view = View(columns=self._view[0], rows=self._view[1], follow=self._followed)
+        follow = self._followed if self._followed is not None else self._held_leader
+        view = View(columns=self._view[0], rows=self._view[1], follow=follow)
         if force or view != self._view_sent:
             self._view_sent = view
             self._send_reliable(encode_message(view))
@@ -972,6 +998,11 @@ class ClientCore:
         except NameError_ as exc:
             return str(exc)
         return None
+
+
+def _living(state: PlayerState | None, line: ScoreLine) -> bool:
+    """Alive with a body in the snapshot; outside it, as SCORES last said."""
+    return state.alive and bool(state.body) if state is not None else line.alive
 
 
 def _seat_state(seat: Seat) -> ConnectionState:

@@ -19,19 +19,17 @@ from __future__ import annotations
 import math
 
 from netsnake.client.interpolation import RenderFrame
+from netsnake.client.leader import Contender, LeaderHold
 from netsnake.game.events import GameEvent
 from netsnake.game.recording import AreaRecord, Recording
 from netsnake.game.snapshot import PlayerState, ranked
 
-__all__ = ["LEADER_HOLD", "SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
+__all__ = ["SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
 
 #: Playback speeds, slowest first; ``+`` and ``-`` step through them.
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: How far ← and → jump, in seconds of play.
 SEEK_SECONDS = 10.0
-#: Seconds of play the camera stays on a leader another has just overtaken:
-#: in a close race the lead changes hands every few ticks.
-LEADER_HOLD = 3.0
 
 
 class ReplayPlayer:
@@ -50,9 +48,7 @@ class ReplayPlayer:
         self._now = now
         self._shown = 0  # frame index whose events were handed out last
         self._events: list[GameEvent] = recording.events(0)
-        # The leader the camera is on, and the position another overtook it at.
-        self._leader: int | None = None
-        self._overtaken_at: float | None = None
+        self._leader = LeaderHold()  # whom the camera follows when nobody is chosen
 
     # -- time
 
@@ -103,7 +99,7 @@ class ReplayPlayer:
         if self.at_end:
             self._move_to(self._first, replay_events=False)
             self._events = self.recording.events(0)
-            self._leader = None
+            self._leader.reset()
             self.paused = False
         else:
             self.paused = not self.paused
@@ -112,7 +108,7 @@ class ReplayPlayer:
         """Jump ``seconds`` of play forwards (or back, if negative), within the recording."""
         self.advance(now)
         self._move_to(self._position + seconds * self._tick_rate, replay_events=False)
-        self._leader = None  # another moment: whoever leads there
+        self._leader.reset()  # another moment: whoever leads there
 
     def faster(self) -> None:
         """The next speed up, up to the fastest."""
@@ -146,8 +142,7 @@ class ReplayPlayer:
         """Whom the camera follows in the frame shown: the player chosen with Tab
         while they are in it, else in a client recording the one its area is
         centred on (the recorder's snake), else the leader among the living (None
-        only on an empty board).  A leader stays followed while tied for the best
-        score, and for :data:`LEADER_HOLD` s of play after being overtaken."""
+        only on an empty board), held steady as :class:`LeaderHold` holds it."""
         prev = self.frame().prev
         if self.following is not None:
             chosen = prev.player(self.following)
@@ -156,22 +151,9 @@ class ReplayPlayer:
         recorder = self._recorder
         if recorder is not None:
             return recorder
-        order = ranked(prev.players)
-        # The best living snake (a dead leader has nothing for the camera to follow).
-        best = next((p for p in order if p.alive and p.body), None)
-        if best is None:
-            return order[0] if order else None
-        current = prev.player(self._leader) if self._leader is not None else None
-        if current is not None and current.alive and current.body and current.id != best.id:
-            if current.score >= best.score:  # tied: the lead has not changed hands
-                self._overtaken_at = None
-                return current
-            if self._overtaken_at is None:
-                self._overtaken_at = self._position
-            if (self._position - self._overtaken_at) / self._tick_rate < LEADER_HOLD:
-                return current
-        self._leader, self._overtaken_at = best.id, None
-        return best
+        order = [Contender(p.id, p.score, p.alive and bool(p.body)) for p in ranked(prev.players)]
+        leader = self._leader.pick(order, self._position / self._tick_rate)
+        return None if leader is None else prev.player(leader)
 
     @property
     def follows_leader(self) -> bool:

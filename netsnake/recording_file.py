@@ -15,9 +15,11 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from netsnake.game.events import GameEvent
+from netsnake.game.messages import Overview
 from netsnake.game.recording import (
     AreaRecord,
     Recording,
@@ -25,6 +27,7 @@ from netsnake.game.recording import (
     RecordingHeader,
     RecordingWriter,
 )
+from netsnake.game.scoreboard import ScoreLine
 from netsnake.game.snapshot import Snapshot
 
 __all__ = ["FLUSH_INTERVAL", "RecordingFile", "load_recording", "recording_path"]
@@ -92,6 +95,16 @@ class RecordingFile:
         """Record a client's area of interest (it holds from the next frame on)."""
         if self._fd is not None:
             self.writer.add_area(area)
+
+    def add_scores(self, tick: int, lines: Iterable[ScoreLine]) -> None:
+        """Record a client's scoreboard lines (they hold from the next frame on)."""
+        if self._fd is not None:
+            self.writer.add_scores(tick, lines)
+
+    def add_overview(self, overview: Overview) -> None:
+        """Record a client's OVERVIEW (it holds from the next frame on)."""
+        if self._fd is not None:
+            self.writer.add_overview(overview)
 
     def add_frame(self, snapshot: Snapshot, now: float) -> None:
         """Record ``snapshot`` and write out everything if the last flush is old enough."""

@@ -385,3 +385,46 @@ def test_area_records_hold_from_their_frame_on_and_bad_ones_are_skipped() -> Non
         (None, (64, 48)),
     ]
     assert Recording(record(game)).area(5) is None  # a server recording holds the world
+
+
+def test_scores_and_overview_records_hold_from_their_frame_on_and_bad_ones_are_skipped() -> None:
+    from netsnake.game.messages import Scores, encode_message
+    from netsnake.game.scoreboard import ScoreLine
+    from netsnake.server.game import world_overview, world_scores
+
+    game = play(7, 20, 2)
+    first = game.frames[0]
+    config = WorldConfig(width=first.width, height=first.height, wrap=first.wrap)
+    writer = RecordingWriter(header(config, 20, "client", 10.0))
+    lines = [ScoreLine(9, "far away", 4, 12, 15, 1), ScoreLine(3, "Kaa", 2, 0, 0, 0)]
+    overview = world_overview(game.frames[5])
+    for i, frame in enumerate(game.frames):
+        if i == 5:
+            writer.add_scores(frame.tick, lines)
+            writer.add_overview(overview)
+        if i == 12:
+            writer.add_scores(frame.tick, [])  # the area grew to the whole board
+        writer.add_frame(frame)
+    data = writer.take()
+    assert len(game.frames[3].players) == 2
+    scores = encode_message(world_scores(game.frames[3], True))
+    other_board = world_overview(play(7, 2, 2, config=WorldConfig(width=64, height=48)).frames[1])
+    bad = [
+        [-4, b"\x00", []],  # not a message
+        [-4, scores, ["one"]],  # a name short
+        [-4, scores, ["ok", "bad\x1b[2J"]],  # a name that is not a name
+        [-4, scores, ["ok", 7]],
+        [-4, encode_message(Scores(tick=1, complete=True, entries=())), [], "more"],
+        [-4, encode_message(PlayerJoined(player_id=1, name="p1")), []],  # not SCORES
+        [-5, "x"],
+        [-5, encode_message(other_board)],  # a grid of another board
+    ]
+    recording = Recording(data + b"".join(msgpack.packb(r) for r in bad))
+    assert recording.skipped == len(bad)
+    assert recording.scores(4) == () and recording.overview(4) is None
+    assert recording.scores(5) == tuple(sorted(lines, key=lambda s: s.id))
+    assert recording.scores(11) == recording.scores(5)
+    assert recording.overview(11) == overview == recording.overview(19)
+    assert recording.scores(12) == () == recording.scores(19)
+    server = Recording(record(game))  # a server recording: every player is in its frames
+    assert server.scores(5) == () and server.overview(5) is None

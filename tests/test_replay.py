@@ -333,3 +333,47 @@ def test_a_client_recording_keeps_its_area_and_replays_around_the_recorder(
                 assert area_holds(sent, (200, 150), (view.x + i, view.y + j))
         checked += 1
     assert checked > 50
+
+
+def test_a_client_recording_replays_the_whole_scoreboard_and_minimap(tmp_path: Path) -> None:
+    """On a big board a client holds the players outside its area only as SCORES
+    lines, and the arena only as OVERVIEW; its recording keeps both, so at every
+    frame the replay lists the players the client listed then, and has its minimap."""
+    from dataclasses import replace
+
+    from netsnake.game.scoreboard import ScoreLine
+    from netsnake.game.snapshot import Snapshot
+    from netsnake.game.world import WorldConfig
+    from netsnake.server.game import ServerSettings
+    from netsnake.sim import GameSimulation
+
+    settings = ServerSettings(world=WorldConfig(width=200, height=150), max_players=40, bots=30)
+    sim = GameSimulation(replace(settings, seed=9), seed=9)
+    client = sim.add_client("rec", steer=True)
+    path = tmp_path / "rec.nsrec"
+    recorder = ClientRecorder(path, client.core)
+    seen: dict[int, tuple[list[ScoreLine], object]] = {}
+
+    def note(snapshot: Snapshot, now: float) -> None:  # after the recorder's listener
+        seen.setdefault(snapshot.tick, (client.core.scoreboard(snapshot), client.core.overview))
+
+    client.core.snapshot_listeners.append(note)
+    sim.run(0.5)
+    client.core.set_view_size(36, 28)
+    sim.run(15.0)
+    recorder.close(sim.now)
+    recording = load_recording(path)
+    player = ReplayPlayer(recording, now=0.0)
+    beyond = with_overview = 0
+    for index in range(recording.frame_count):
+        tick = recording.ticks[index]
+        lines, overview = seen[tick]
+        player.seek((tick - player.position) / recording.header.tick_rate, 0.0)
+        assert player.frame().prev.tick == tick
+        assert sorted(player.scoreboard(), key=lambda s: s.id) == sorted(lines, key=lambda s: s.id)
+        assert player.overview == overview, tick
+        beyond += len(lines) > len(player.frame().prev.players)
+        with_overview += overview is not None
+    assert beyond > recording.frame_count // 2, beyond  # most players were outside the area
+    assert with_overview > recording.frame_count // 2, with_overview
+    assert recording.skipped == 0

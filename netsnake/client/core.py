@@ -71,9 +71,9 @@ from netsnake.game.messages import (
     View,
     decode_message,
     encode_message,
-    overview_shape,
 )
 from netsnake.game.names import NameError_, validate_name
+from netsnake.game.scoreboard import ScoreLine, scoreboard
 from netsnake.game.snapshot import Cell, PlayerState, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.game.world import accepts_turn
@@ -96,25 +96,8 @@ __all__ = [
     "CLIENT_TIMEOUT",
     "ClientCore",
     "ClientCounters",
-    "ScoreLine",
     "default_client_config",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreLine:
-    """One scoreboard row: a player in or out of the area of interest."""
-
-    id: int
-    name: str
-    colour: int
-    score: int
-    length: int
-    kills: int
-
-    @property
-    def alive(self) -> bool:
-        return self.length > 0
 
 
 _HISTORY = 80  # snapshots kept as possible baselines (the server's window is 64)
@@ -514,10 +497,7 @@ class ClientCore:
 
     def _on_overview(self, msg: Overview) -> None:
         board = self.board
-        if board is None or (msg.columns, msg.rows) != overview_shape(board[0], board[1]):
-            self.counters.bad_overviews += 1
-            return
-        if any(x >= board[0] or y >= board[1] for _pid, x, y in msg.leaders):
+        if board is None or not msg.fits(board[0], board[1]):
             self.counters.bad_overviews += 1
             return
         if self.overview is None or msg.tick > self.overview.tick:
@@ -853,15 +833,16 @@ class ClientCore:
         """Every player for the scoreboard: those in ``snapshot`` (default: the
         latest) as they are there, the rest as the latest SCORES said."""
         snap = self.latest_snapshot if snapshot is None else snapshot
-        lines = {
-            p.id: ScoreLine(p.id, p.name, p.colour, p.score, p.length, p.kills)
-            for p in (snap.players if snap is not None else ())
-        }
-        for e in self.scores.values():
-            name = self.names.get(e.id)
-            if e.id not in lines and name is not None:  # None: left since
-                lines[e.id] = ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
-        return list(lines.values())
+        return scoreboard(snap.players if snap is not None else (), self.score_lines())
+
+    def score_lines(self) -> list[ScoreLine]:
+        """The SCORES lines held (every player the server listed, by the last
+        complete one and the leaders since), named; those who left are gone."""
+        return [
+            ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
+            for e in self.scores.values()
+            if (name := self.names.get(e.id)) is not None  # None: left since
+        ]
 
     @property
     def view_id(self) -> int | None:

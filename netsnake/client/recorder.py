@@ -20,7 +20,9 @@ from pathlib import Path
 from netsnake import GAME_VERSION
 from netsnake.client.core import ClientCore
 from netsnake.game.events import GameEvent
+from netsnake.game.messages import Overview
 from netsnake.game.recording import AreaRecord, RecordingHeader, default_keyframe_interval
+from netsnake.game.scoreboard import ScoreLine
 from netsnake.game.snapshot import Snapshot
 from netsnake.recording_file import FLUSH_INTERVAL, RecordingFile
 
@@ -41,6 +43,8 @@ class ClientRecorder:
         self.file: RecordingFile | None = None
         self._early_events: list[GameEvent] = []
         self._area: AreaRecord | None = None
+        self._scores: list[ScoreLine] = []
+        self._overview: Overview | None = None
         self.skipped = 0
         core.snapshot_listeners.append(self._on_snapshot)
         core.event_listeners.append(self._on_event)
@@ -90,6 +94,15 @@ class ClientRecorder:
         if area != self._area:
             self._area = area
             self.file.add_area(area)
+        # The scoreboard lines and minimap of the arena beyond the area, as held
+        # (none while the area is the whole board: every player is in the frame).
+        scores = core.score_lines() if core.area(snapshot) is not None else []
+        if scores != self._scores:
+            self._scores = scores
+            self.file.add_scores(snapshot.tick, scores)
+        if core.overview is not None and core.overview is not self._overview:
+            self._overview = core.overview
+            self.file.add_overview(core.overview)
         self.file.add_frame(snapshot, now)
 
     def close(self, now: float) -> None:

@@ -21,8 +21,11 @@ import math
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.leader import Contender, LeaderHold
 from netsnake.game.events import GameEvent
+from netsnake.game.interest import Area, area_for
+from netsnake.game.messages import Overview
 from netsnake.game.recording import AreaRecord, Recording
-from netsnake.game.snapshot import PlayerState, ranked
+from netsnake.game.scoreboard import ScoreLine, scoreboard
+from netsnake.game.snapshot import Cell, PlayerState, ranked
 
 __all__ = ["SEEK_SECONDS", "SPEEDS", "ReplayPlayer"]
 
@@ -49,6 +52,7 @@ class ReplayPlayer:
         self._shown = 0  # frame index whose events were handed out last
         self._events: list[GameEvent] = recording.events(0)
         self._leader = LeaderHold()  # whom the camera follows when nobody is chosen
+        self._centre: Cell | None = None  # where a client recording's area was centred
 
     # -- time
 
@@ -99,7 +103,7 @@ class ReplayPlayer:
         if self.at_end:
             self._move_to(self._first, replay_events=False)
             self._events = self.recording.events(0)
-            self._leader.reset()
+            self._jumped()
             self.paused = False
         else:
             self.paused = not self.paused
@@ -108,7 +112,12 @@ class ReplayPlayer:
         """Jump ``seconds`` of play forwards (or back, if negative), within the recording."""
         self.advance(now)
         self._move_to(self._position + seconds * self._tick_rate, replay_events=False)
-        self._leader.reset()  # another moment: whoever leads there
+        self._jumped()
+
+    def _jumped(self) -> None:
+        """Another moment: whoever leads there, wherever the area is there."""
+        self._leader.reset()
+        self._centre = None
 
     def faster(self) -> None:
         """The next speed up, up to the fastest."""
@@ -130,6 +139,33 @@ class ReplayPlayer:
         """A client recording's area of interest at the position: whom it is centred
         on and the viewport it is sized by (None: the recording holds the world)."""
         return self.recording.area(self._shown)
+
+    def area_cells(self) -> Area | None:
+        """The cells a client recording's frame at the position holds: its area of
+        interest, centred on the focus's head (None: the whole board)."""
+        area = self.area
+        if area is None:
+            return None
+        prev = self.frame().prev
+        focus = prev.player(area[0]) if area[0] is not None else None
+        if focus is None and area[0] is None and prev.players:
+            focus = ranked(prev.players)[0]  # the server's choice: its leader
+        if focus is not None and focus.body:
+            centre = focus.body[0]
+        else:  # dead: where the area stayed, as far as we can tell
+            centre = self._centre or (prev.width // 2, prev.height // 2)
+        self._centre = centre
+        return area_for((prev.width, prev.height, prev.wrap), area[1], centre)
+
+    def scoreboard(self) -> list[ScoreLine]:
+        """Every player at the position: those in the frame as they are there, the
+        rest (a client recording's players outside its area) as recorded."""
+        return scoreboard(self.frame().prev.players, self.recording.scores(self._shown))
+
+    @property
+    def overview(self) -> Overview | None:
+        """The OVERVIEW a client recording held at the position (the minimap)."""
+        return self.recording.overview(self._shown)
 
     @property
     def _recorder(self) -> PlayerState | None:

@@ -260,6 +260,13 @@ class Overview:
         i = row * self.columns + column
         return (self.food[i >> 2] >> (6 - 2 * (i & 3))) & 3
 
+    def fits(self, width: int, height: int) -> bool:
+        """Whether it describes a ``width`` x ``height`` board: the grid's shape is
+        :func:`overview_shape` of it and every leader's head lies on it."""
+        return (self.columns, self.rows) == overview_shape(width, height) and all(
+            x < width and y < height for _pid, x, y in self.leaders
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:

@@ -20,6 +20,9 @@ Records are msgpack arrays (ints big-endian, as msgpack writes them)::
     frame    [age, tick, ...]   # a snapshot encoding, verbatim (snapshot_codec)
     event    [-1, message]      # message: messages.encode_message of a GameEvent
     check    [-2, hash]         # snapshot_hash of the next frame (before keyframes)
+    area     [-3, focus, columns, rows]   # client recordings: the area of interest
+    scores   [-4, message, names]         # client recordings: SCORES lines, named
+    overview [-5, message]                # client recordings: the OVERVIEW held
 
 A frame record *is* a full or delta snapshot encoding as the network carries
 it (``age`` 0: a full snapshot, a *keyframe*; otherwise a delta), so frames
@@ -67,14 +70,17 @@ import math
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import msgpack
 
 from netsnake.game.events import GameEvent
 from netsnake.game.limits import MAX_BOARD_SIZE
-from netsnake.game.messages import decode_message, encode_message
+from netsnake.game.messages import Overview, ScoreEntry, Scores, decode_message, encode_message
+from netsnake.game.names import NameError_, validate_name
+from netsnake.game.scoreboard import ScoreLine
 from netsnake.game.snapshot import Snapshot, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, encode_delta, encode_full, peek_header
 from protocol import DecodeError, Packer
@@ -102,6 +108,11 @@ CHECK: Final = -2
 #: A client recording's area of interest from the next frame on: whom it is
 #: centred on and the viewport (capped by the server) it is sized by.
 AREA: Final = -3
+#: A client recording's scoreboard lines from the next frame on (players outside
+#: the area are listed only here): a complete SCORES message and the names.
+SCORES: Final = -4
+#: A client recording's OVERVIEW of the arena (the minimap) from the next frame on.
+OVERVIEW: Final = -5
 
 #: What an AREA record says: the focus player (None: the server's choice, the
 #: leader) and the viewport (cells across, down) the area is sized by.
@@ -246,6 +257,21 @@ class RecordingWriter:
         focus, (columns, rows) = area
         self._append([AREA, -1 if focus is None else focus, columns, rows])
 
+    def add_scores(self, tick: int, lines: Iterable[ScoreLine]) -> None:
+        """Record the scoreboard lines a client holds (for players outside its
+        area) from the next frame added on; ``tick`` is when they were current."""
+        ordered = sorted(lines, key=lambda line: line.id)
+        entries = tuple(
+            ScoreEntry(id=s.id, colour=s.colour, length=s.length, score=s.score, kills=s.kills)
+            for s in ordered
+        )
+        message = encode_message(Scores(tick=tick, complete=True, entries=entries))
+        self._append([SCORES, message, [s.name for s in ordered]])
+
+    def add_overview(self, overview: Overview) -> None:
+        """Record the OVERVIEW a client holds from the next frame added on."""
+        self._append([OVERVIEW, encode_message(overview)])
+
     def add_frame(self, snapshot: Snapshot) -> None:
         """Record the world ``snapshot``: a keyframe when due, else a delta on the previous frame.
 
@@ -301,6 +327,42 @@ def _unpacker(data: bytes) -> msgpack.Unpacker:
     return unpacker
 
 
+def _scores_record(record: list[Any]) -> tuple[ScoreLine, ...] | None:
+    """A SCORES record's lines, or None if it is malformed (then skipped)."""
+    if len(record) != 3 or not isinstance(record[1], bytes) or not isinstance(record[2], list):
+        return None
+    try:
+        message = decode_message(record[1])
+    except DecodeError:
+        return None
+    names = record[2]
+    if not isinstance(message, Scores) or len(names) != len(message.entries):
+        return None
+    for name in names:
+        try:
+            if not isinstance(name, str) or validate_name(name) != name:
+                return None
+        except NameError_:
+            return None
+    return tuple(
+        ScoreLine(e.id, name, e.colour, e.score, e.length, e.kills)
+        for e, name in zip(message.entries, names, strict=True)
+    )
+
+
+def _overview_record(record: list[Any], header: RecordingHeader) -> Overview | None:
+    """An OVERVIEW record's message, or None if it is malformed or not of this board."""
+    if len(record) != 2 or not isinstance(record[1], bytes):
+        return None
+    try:
+        message = decode_message(record[1])
+    except DecodeError:
+        return None
+    if not isinstance(message, Overview) or not message.fits(header.width, header.height):
+        return None
+    return message
+
+
 def _area_record(record: list[Any]) -> AreaRecord | None:
     """An AREA record's meaning, or None if it is malformed (then skipped)."""
     if len(record) != 4 or not all(type(v) is int for v in record[1:]):
@@ -309,6 +371,30 @@ def _area_record(record: list[Any]) -> AreaRecord | None:
     if not (-1 <= focus <= 255 and 1 <= columns <= MAX_BOARD_SIZE and 1 <= rows <= MAX_BOARD_SIZE):
         return None
     return (None if focus == -1 else focus), (columns, rows)
+
+
+_T = TypeVar("_T")
+
+
+class _Timeline(Generic[_T]):
+    """Values that hold from a frame index on (AREA, SCORES and OVERVIEW records)."""
+
+    def __init__(self) -> None:
+        self._from = array("q")  # frame index each value holds from, increasing
+        self._values: list[_T] = []
+        self.pending: _T | None = None  # read, waiting for the next frame
+
+    def place(self, index: int) -> None:
+        """The next frame, ``index``, was read: a pending value holds from it."""
+        if self.pending is not None:
+            self._from.append(index)
+            self._values.append(self.pending)
+            self.pending = None
+
+    def at(self, index: int) -> _T | None:
+        """The value at frame ``index`` (None: no record before it)."""
+        at = bisect_right(self._from, index) - 1
+        return self._values[at] if at >= 0 else None
 
 
 class Recording:
@@ -331,8 +417,9 @@ class Recording:
         self._keyframes = array("q")  # frame indices of the keyframes, increasing
         self._checks: dict[int, int] = {}  # frame index -> expected snapshot_hash
         self._events: dict[int, list[GameEvent]] = {}
-        self._area_from = array("q")  # frame index each AREA record holds from, increasing
-        self._areas: list[AreaRecord] = []
+        self._areas: _Timeline[AreaRecord] = _Timeline()
+        self._scores: _Timeline[tuple[ScoreLine, ...]] = _Timeline()
+        self._overviews: _Timeline[Overview] = _Timeline()
         self._decoded: OrderedDict[int, Snapshot] = OrderedDict()
         self.header = self._scan(data)
 
@@ -348,7 +435,6 @@ class Recording:
             raise RecordingError("not a netsnake recording") from None
         header = RecordingHeader.from_record(first)
         pending_events: list[GameEvent] = []
-        pending_area: AreaRecord | None = None
         check: int | None = None
         previous_tick: int | None = None
         start = unpacker.tell()
@@ -368,7 +454,11 @@ class Recording:
             elif kind == CHECK and len(record) == 2 and type(record[1]) is int:
                 check = record[1]
             elif kind == AREA and (area := _area_record(record)) is not None:
-                pending_area = area
+                self._areas.pending = area
+            elif kind == SCORES and (lines := _scores_record(record)) is not None:
+                self._scores.pending = lines
+            elif kind == OVERVIEW and (overview := _overview_record(record, header)) is not None:
+                self._overviews.pending = overview
             elif kind < 0:
                 self.skipped += 1  # a record kind from a newer version
             else:
@@ -398,10 +488,8 @@ class Recording:
                 if pending_events:
                     self._events[index] = pending_events
                     pending_events = []
-                if pending_area is not None:
-                    self._area_from.append(index)
-                    self._areas.append(pending_area)
-                    pending_area = None
+                for timeline in (self._areas, self._scores, self._overviews):
+                    timeline.place(index)
                 previous_tick = tick
             start = end
         self.ignored_tail = len(data) - start
@@ -464,8 +552,17 @@ class Recording:
     def area(self, index: int) -> AreaRecord | None:
         """The client's area of interest at frame ``index`` (None: no AREA record
         before it, as in a server recording, which holds the whole world)."""
-        at = bisect_right(self._area_from, index) - 1
-        return self._areas[at] if at >= 0 else None
+        return self._areas.at(index)
+
+    def scores(self, index: int) -> tuple[ScoreLine, ...]:
+        """The scoreboard lines a client recording held at frame ``index``, for
+        players outside its area (empty: none recorded, as in a server recording,
+        whose frames hold every player)."""
+        return self._scores.at(index) or ()
+
+    def overview(self, index: int) -> Overview | None:
+        """The OVERVIEW a client recording held at frame ``index``, if any."""
+        return self._overviews.at(index)
 
     def frame_at(self, tick: int) -> Snapshot:
         """The world shown at ``tick``: the last frame at or before it."""

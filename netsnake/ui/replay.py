@@ -214,8 +214,15 @@ class ReplayApp(FrameLoop):
             self._camera_at = now
             self.board.max_view = self._view_limit()
             self.board.set_frame(frame, my_id=followed, now=self._camera_clock)
-            self.minimap.update(frame.prev, followed)
-            self.scoreboard.update(frame.prev.players, followed)
+            lines = player.scoreboard()
+            self.minimap.update(
+                frame.prev,
+                followed,
+                overview=player.overview,
+                area=player.area_cells(),
+                colours={line.id: line.colour for line in lines},
+            )
+            self.scoreboard.update(lines, followed)
             self.progress.update(player)
         except RecordingError as exc:
             self.error = str(exc)

@@ -24,7 +24,7 @@ from netsnake.game.interest import (
     area_holds,
 )
 from netsnake.game.messages import ScoreEntry, Scores, encode_message
-from netsnake.game.snapshot import Cell, Snapshot, snapshot_hash
+from netsnake.game.snapshot import Cell, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import DeltaMemo, decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import World, WorldConfig
 from netsnake.server.game import ServerSettings
@@ -377,7 +377,7 @@ def test_scoreboard_merges_leader_lists_into_the_last_complete_one() -> None:
         )
     scores(20, True, (1, 5), (2, 7), (3, 1))
     scores(40, False, (2, 9))
-    scores(30, False, (2, 4), (3, 8))  # late: bob's line is newer, cy's is not
+    scores(30, False, (1, 5), (2, 4), (3, 8))  # late: bob's line is newer, the others not
     assert {line.name: line.score for line in core.scoreboard()} == {"ann": 5, "bob": 9, "cy": 8}
     scores(10, True, (1, 0))  # an old complete one is ignored
     assert len(core.scoreboard()) == 3
@@ -390,6 +390,71 @@ def test_scoreboard_merges_leader_lists_into_the_last_complete_one() -> None:
     assert {line.name for line in core.scoreboard()} == {"ann", "bob"}
     scores(60, True, (1, 6))
     assert [(line.name, line.score) for line in core.scoreboard()] == [("ann", 6)]
+
+
+def test_a_leader_missing_from_a_leader_list_has_died_since() -> None:
+    """A leaders-only SCORES lists the best lines; one held line that would rank above
+    the last of them, had it still been true, is not listed because its player died
+    (score back to 0): it shows dead at once, not as the leader until the next
+    complete SCORES.  Lines that rank below the last leader are kept as they are."""
+    core = ClientCore(("10.0.0.1", 5050), server_label="test", name="me")
+
+    def scores(tick: int, complete: bool, *lines: tuple[int, int]) -> None:
+        entries = tuple(ScoreEntry(id=i, colour=1, length=s + 3, score=s, kills=2) for i, s in lines)
+        msg = Scores(tick=tick, complete=complete, entries=entries)
+        core.handle_event(PayloadReceived(peer=None, data=encode_message(msg)), 0.0)
+
+    for pid, name in ((1, "ann"), (2, "bob"), (3, "cy"), (4, "di")):
+        core.handle_event(
+            MessageReceived(peer=None, data=encode_message(PlayerJoined(player_id=pid, name=name))),
+            0.0,
+        )
+    scores(20, True, (1, 50), (2, 30), (3, 20), (4, 1))
+    scores(40, False, (2, 31), (3, 22))  # ann (50 at tick 20) would lead: she has died
+    board = {line.name: (line.score, line.length, line.kills) for line in core.scoreboard()}
+    assert board == {"ann": (0, 0, 2), "bob": (31, 34, 2), "cy": (22, 25, 2), "di": (1, 4, 2)}
+    assert not {line.name: line for line in core.scoreboard()}["ann"].alive
+    scores(30, False, (1, 50), (2, 30))  # late: changes nothing
+    assert {line.name: line.score for line in core.scoreboard()}["ann"] == 0
+    scores(60, False, (1, 4), (2, 33))  # respawned and eating again
+    assert {line.name: line.score for line in core.scoreboard()}["ann"] == 4
+
+
+def test_a_spectators_leaders_on_a_big_board_are_never_long_out_of_date() -> None:
+    """On a big board a spectator's leaders outside its area come from SCORES.  A
+    leader that dies drops out of the next leader list (2 s), and the client shows
+    it dead then, not with its old score until the next complete list (10 s); nor
+    does the held-leader camera go back to it."""
+    settings = ServerSettings(world=WorldConfig(width=96, height=64), max_players=40, bots=30)
+    sim = GameSimulation(replace(settings, seed=13), seed=13)
+    eve = sim.add_client("eve", spectate=True)
+    eve.core.set_view_size(20, 12)  # a small area: most leaders are outside it
+    sim.run(2.0)
+    dropped_at: dict[int, float] = {}  # player -> when its true score last fell (died)
+    true_scores: dict[int, int] = {}
+    stale_checked = 0
+    for _ in range(600):
+        sim.run(0.1)
+        for p in sim.server.snapshot.players:
+            if p.score < true_scores.get(p.id, 0):
+                dropped_at[p.id] = sim.now
+            true_scores[p.id] = p.score
+        lines = ranked(eve.core.scoreboard())[:5]  # the top of the board a person reads
+        for line in lines:
+            truth = true_scores.get(line.id)
+            if truth is None or line.score <= truth:
+                continue
+            # Shown above its true score: only right after a death, until the next list.
+            stale_checked += 1
+            assert sim.now - dropped_at[line.id] <= 2.6, (line, truth, sim.now)
+        followed = eve.core.followed_id
+        if followed is not None and sim.now - dropped_at.get(followed, -99.0) <= 20:
+            # A leader that died is not followed again once the client knows, unless
+            # it is really back in front.
+            if sim.now - dropped_at[followed] > 2.6:
+                assert true_scores[followed] >= max(true_scores.values()), (followed, sim.now)
+    assert stale_checked > 0  # leaders did die in the run and were shown so
+    assert eve.hash_mismatches == 0
 
 
 def test_a_server_keeps_only_possible_baselines_and_deltas_stay_exact() -> None:

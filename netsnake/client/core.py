@@ -74,7 +74,7 @@ from netsnake.game.messages import (
 )
 from netsnake.game.names import NameError_, validate_name
 from netsnake.game.scoreboard import ScoreLine, scoreboard
-from netsnake.game.snapshot import Cell, PlayerState, Snapshot, ranked, snapshot_hash
+from netsnake.game.snapshot import Cell, PlayerState, Snapshot, rank_key, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import decode_snapshot, peek_header
 from netsnake.game.world import accepts_turn
 from protocol import (
@@ -515,6 +515,18 @@ class ClientCore:
             if msg.tick > self._scores_tick.get(e.id, -1):
                 self.scores[e.id] = e
                 self._scores_tick[e.id] = msg.tick
+        if not msg.entries:
+            return
+        # The leaders are the best lines at msg.tick; a held line that would rank
+        # above the last of them, had it still been true, is out of date.  A score
+        # only ever falls by dying (to 0), so that player has died since: shown
+        # dead until a newer line, not as a leader for up to 10 s.
+        last = max(rank_key(e) for e in msg.entries)
+        listed = {e.id for e in msg.entries}
+        for pid, held in list(self.scores.items()):
+            if pid not in listed and rank_key(held) < last and msg.tick > self._scores_tick[pid]:
+                self.scores[pid] = replace(held, length=0, score=0)
+                self._scores_tick[pid] = msg.tick
 
     def _decode(self, msg: SnapshotMessage) -> Snapshot | None:
         try:

@@ -22,6 +22,7 @@ __all__ = [
     "Rankable",
     "Snapshot",
     "player_digest",
+    "rank_key",
     "ranked",
     "snapshot_hash",
 ]
@@ -117,9 +118,15 @@ class Rankable(Protocol):
 _R = TypeVar("_R", bound=Rankable)
 
 
+def rank_key(p: Rankable) -> tuple[int, int, int, int]:
+    """Scoreboard order as a sort key: score, then kills, then length (each the
+    higher first), then the lower id."""
+    return (-p.score, -p.kills, -p.length, p.id)
+
+
 def ranked(players: Iterable[_R]) -> list[_R]:
-    """Players in scoreboard order: score, then kills, then length, then id."""
-    return sorted(players, key=lambda p: (-p.score, -p.kills, -p.length, p.id))
+    """Players in scoreboard order (:func:`rank_key`)."""
+    return sorted(players, key=rank_key)
 
 
 _HEADER = struct.Struct(">IHH?")

@@ -100,19 +100,20 @@ def test_a_spectator_stays_on_a_leader_through_ties_and_brief_overtakes() -> Non
     assert told >= 0.95 * samples, (told, samples)  # all but a round trip after each switch
 
 
-def test_tab_cycles_through_every_player_and_wraps_around() -> None:
-    _sim, eve = watching(seed=4)
+def test_tab_follows_every_player_in_turn_then_the_leader_again() -> None:
+    sim, eve = watching(seed=4)
     core = eve.core
     snap = core.latest_snapshot
     assert snap is not None
     ids = sorted(p.id for p in snap.players)
-    start = core.followed_id
-    assert start is not None
-    seen = [core.follow_next() for _ in range(len(ids))]
-    assert sorted(seen) == ids  # each player once
-    assert seen[-1] == start  # and back to the first
-    assert seen[0] == next((i for i in ids if i > start), ids[0])
-    assert core.followed_id == start
+    leader = core.followed_id
+    assert leader is not None
+    seen = [core.follow_next() for _ in range(len(ids) + 1)]
+    assert seen == [*ids, None]  # each player once, by id, then the leader
+    assert core.followed_id == leader
+    sim.run(0.5)
+    (held,) = sim.server._clients.values()
+    assert held.follow == leader  # the server follows the held leader again
 
 
 def test_the_followed_player_leaving_hands_the_view_to_the_leader() -> None:

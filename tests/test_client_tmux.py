@@ -282,13 +282,19 @@ def test_server_interrupted_shows_shutdown(tmux: Tmux, server: Server, tmp_path:
 # -- spectating
 
 
-_WATCHING = re.compile(r"watching (.+?) \(Tab: next, p: play\)")
+_WATCHING = re.compile(r"watching (.+?)(, the leader)? \(Tab: next, p: play\)")
 
 
 def watched(screen: str) -> str | None:
     """The player the spectator line names, if a spectator's game is shown."""
     m = _WATCHING.search(screen)
     return m[1] if m else None
+
+
+def watching_leader(screen: str) -> bool:
+    """Whether the spectator line says the leader is followed (nobody chosen)."""
+    m = _WATCHING.search(screen)
+    return m is not None and m[2] is not None
 
 
 def spectating(players: int) -> Callable[[str], bool]:
@@ -321,18 +327,19 @@ def test_spectate_follow_with_tab_and_switch_seats_with_p(
     assert "Traceback" not in screen
     tmux.wait_for("eve is spectating, from 127.0.0.1", timeout=5, target=server.target, join=True)
 
-    # Tab follows each player in turn, and comes back round.
-    first = watched(screen)
-    followed = [first]
-    for _ in range(BOTS):
+    # Tab follows each player in turn, then the leader again.
+    assert watching_leader(screen), screen
+    notices = [(watched(screen), True)]
+    for _ in range(BOTS + 1):
         tmux.send_keys("Tab")
         screen = tmux.wait_for(
-            lambda s: spectating(BOTS)(s) and watched(s) != followed[-1],
+            lambda s: spectating(BOTS)(s) and (watched(s), watching_leader(s)) != notices[-1],
             timeout=5,
             what="the next player followed",
         )
-        followed.append(watched(screen))
-    assert len(set(followed[:BOTS])) == BOTS and followed[BOTS] == first, followed
+        notices.append((watched(screen), watching_leader(screen)))
+    chosen = [name for name, leader in notices[1:-1] if not leader]
+    assert len(set(chosen)) == BOTS and notices[-1][1], notices
 
     # p: a seat is free, so eve plays (and is marked as herself), then watches again.
     tmux.send_keys("p")

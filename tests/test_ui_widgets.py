@@ -503,20 +503,26 @@ class FakeCore:
         self.rng = random.Random(1)
         self.on_submit: Callable[[FakeCore, str], None] | None = None
         self.spectators = 0
-        self.followed = 2
+        self.followed: int | None = None  # the leader, 2
         self.seat_requests: list[Seat | None] = []
         self.max_view = (1024, 1024)  # no cap: the whole world is in every snapshot
 
     @property
     def view_id(self) -> int | None:
-        return self.followed if self.state is ConnectionState.SPECTATING else self.player_id
+        if self.state is not ConnectionState.SPECTATING:
+            return self.player_id
+        return 2 if self.followed is None else self.followed
+
+    @property
+    def follows_leader(self) -> bool:
+        return self.followed is None
 
     def switch_seat(self, seat: Seat | None = None) -> None:
         self.seat_requests.append(seat)
 
     def follow_next(self) -> None:
         ids = sorted(self.world.player_ids)
-        self.followed = next((i for i in ids if i > self.followed), ids[0])
+        self.followed = next((i for i in ids if self.followed is None or i > self.followed), None)
 
     def set_view_size(self, columns: int, rows: int) -> None:
         self.view_size = (columns, rows)
@@ -775,13 +781,13 @@ def test_app_spectating_follows_with_tab_and_switches_with_p() -> None:
 
     code, _ = asyncio.run(_run_app_with_clock(core, script))
     assert code == 0
-    assert "watching bot2 (Tab: next, p: play)" in seen["watching"]
+    assert "watching bot2, the leader (Tab: next, p: play)" in seen["watching"]
     assert "2 watching" in seen["watching"]
     assert "ping 12 ms" in seen["watching"] and "┌" in seen["watching"]
     assert "▶bot2" in seen["watching"].replace(" ", "")  # the followed row is marked
-    assert "watching bot3" in seen["next"]
+    assert "watching me (Tab: next, p: play)" in seen["next"]  # the first by id
     assert "you are playing" in seen["playing"] and "(Tab: next" not in seen["playing"]
-    assert core.followed == 3
+    assert core.followed == 1
     assert core.seat_requests == [None, None]
 
 

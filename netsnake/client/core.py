@@ -786,10 +786,16 @@ class ClientCore:
             return None
         return ranked(snap.players)[0].id
 
+    @property
+    def follows_leader(self) -> bool:
+        """True while a spectator follows the leader: nobody chosen with Tab, or
+        the one chosen has left."""
+        return self._followed is None or self._followed not in self._all_ids()
+
     def _hold_leader(self, snapshot: Snapshot) -> None:
         """Pick the leader to follow from a new snapshot (while nobody is chosen), and
         tell the server when that changes."""
-        if self._followed is not None and self._followed in self._all_ids():
+        if not self.follows_leader:
             return
         order = [
             Contender(line.id, line.score, _living(snapshot.player(line.id), line))
@@ -807,16 +813,16 @@ class ClientCore:
         return ids
 
     def follow_next(self) -> int | None:
-        """Follow the next player (by id, wrapping around); returns its id.
+        """Follow the next player by id, the first after following the leader, and
+        after the last the leader again (as replays do); returns the id chosen
+        (None: the leader).
 
         Also those outside the area (from the scoreboard): the server then
         centres the area on that player (VIEW's ``follow``).
         """
         ids = sorted(self._all_ids())
-        if not ids:
-            return None
-        current = self.followed_id
-        self._followed = next((i for i in ids if current is not None and i > current), ids[0])
+        chosen = self._followed if self._followed in ids else None
+        self._followed = next((i for i in ids if chosen is None or i > chosen), None)
         self._send_view()
         return self._followed
 

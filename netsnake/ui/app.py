@@ -122,6 +122,9 @@ class ClientView(Protocol):
     def spectators(self) -> int: ...
     @property
     def view_id(self) -> int | None: ...
+    # A spectator follows the leader (nobody chosen with Tab).
+    @property
+    def follows_leader(self) -> bool: ...
     @property
     def server_fingerprint(self) -> str | None: ...
     # The newest OVERVIEW (the whole arena for the minimap), and the area of interest.
@@ -393,7 +396,9 @@ class GameApp(FrameLoop):
             self.netgraph.update(info, core.tick_rate)
         latest = core.latest_snapshot or frame.next
         if core.state is ConnectionState.SPECTATING:
-            self.messages.set_sticky(self._spectating_notice(latest, view_id))
+            self.messages.set_sticky(
+                self._spectating_notice(lines, view_id, leader=core.follows_leader)
+            )
         else:
             self.messages.set_sticky(self._respawn_notice(latest, core.player_id))
         for notice in self._notices:
@@ -409,10 +414,15 @@ class GameApp(FrameLoop):
         seconds = math.ceil(me.respawn_ticks / max(self._core.tick_rate, 1e-6))
         return f"you died, respawning in {seconds}…"
 
-    def _spectating_notice(self, snapshot: Snapshot, followed: int | None) -> str:
-        who = snapshot.player(followed) if followed is not None else None
-        name = safe_name(who.name, _NAME_COLS) if who is not None else "nobody"
-        return f"watching {name} (Tab: next, p: play)"
+    def _spectating_notice(
+        self, lines: Sequence[ScoreRow], followed: int | None, *, leader: bool
+    ) -> str:
+        # From the scoreboard: a player followed from afar is not in the frame yet.
+        who = next((line for line in lines if line.id == followed), None)
+        if who is None:
+            return "watching nobody (Tab: next, p: play)"
+        name = safe_name(who.name, _NAME_COLS)
+        return f"watching {name}{', the leader' if leader else ''} (Tab: next, p: play)"
 
     def _ensure_layout(self, snapshot: Snapshot) -> None:
         """(Re)build the game layout when the board size changes or the net graph toggles."""

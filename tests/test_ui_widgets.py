@@ -314,6 +314,45 @@ def test_sixteen_players_and_the_footer_fit_beside_the_default_board() -> None:
     assert board.rows((SCOREBOARD_WIDTH,)) <= cfg.height + 2  # the board's rows, border included
 
 
+def test_the_marked_row_is_always_on_a_scoreboard_too_short_for_everyone() -> None:
+    board = Scoreboard()
+    players = [player(i, ((0, 0),), score=100 - i, name=f"p{i}") for i in range(30)]
+    board.update(players, my_id=25, watching=2)
+    for rows in (2, 4, 9, 20):
+        text = [t.rstrip() for t in ut.render_text(board, (SCOREBOARD_WIDTH, rows))]
+        assert len(text) == rows
+        # The leaders first, then the marked row in the last place (no room for the footer).
+        assert [t.split()[0] for t in text[1:]] == [f"p{i}" for i in range(rows - 2)] + ["▶p25"]
+    board.update(players, my_id=3, watching=2)  # among the leaders: in its own place
+    text = ut.render_text(board, (SCOREBOARD_WIDTH, 6))
+    assert [t.split()[0] for t in text[1:]] == ["p0", "p1", "p2", "▶p3", "p4"]
+    board.update(players[:5], my_id=None, watching=2)  # room for all: the footer too
+    text = [t.rstrip() for t in ut.render_text(board, (SCOREBOARD_WIDTH, 10))]
+    assert text[6:8] == ["", " 2 watching"] and text[8:] == ["", ""]
+
+
+def test_the_game_screen_shows_ones_own_row_among_thirty_players_in_80x24() -> None:
+    snapshot = Snapshot(
+        tick=1,
+        width=200,
+        height=150,
+        wrap=False,
+        players=tuple(
+            player(i, ((i, 5),), score=100 - i, name=f"p{i}", colour=i % 8) for i in range(30)
+        ),
+        food=(),
+    )
+    board, scoreboard = Board(), Scoreboard()
+    view, _min = build_game_view(board, scoreboard, Hud(), MessageLine(), (200, 150))
+    board.set_snapshot(snapshot, my_id=29)
+    scoreboard.update(snapshot.players, 29)
+    view.minimap.update(snapshot, 29)
+    lines = [line.decode() for line in view.render((80, 24)).text]
+    side = [line[55:].split() for line in lines]
+    assert any(row[:1] == ["▶p29"] for row in side), "\n".join(lines)
+    assert view.minimap_shown
+
+
 def test_hud_line() -> None:
     info = HudInfo(
         ping_ms=42.4,

@@ -85,7 +85,9 @@ class GameLayout(urwid.Pile):
         self._grid = grid
         self._minimap = minimap
         self._extra = extra
-        self._scores = urwid.Filler(scoreboard, valign="top")
+        # Drawn as a box, all the height it is given: it shows the rows that fit,
+        # the player's own among them.
+        self._scores = urwid.Filler(scoreboard, valign="top", height=("relative", 100))
         self._side = urwid.Pile([self._scores])
         # Without the minimap the side panel is the scoreboard's Filler itself.
         self._columns = urwid.Columns(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 import urwid
+from urwid.widget.constants import Sizing
 
 from netsnake.client.hud import HudInfo
 from netsnake.game.snapshot import ranked
@@ -53,8 +54,13 @@ def _pad_to(text: str, width: int) -> str:
 class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
     """Players sorted by score: name, score, length and kills, the player's own row marked.
 
-    The footer, after a blank row, says how many spectators are watching.
+    The footer, after a blank row, says how many spectators are watching.  As a
+    box (the game's side panel) it shows what fits: the leaders, and the marked
+    row in the last place when it ranks below them, so the player (or the one
+    followed) is always on it; the footer goes first when rows run short.
     """
+
+    _sizing = frozenset([Sizing.FLOW, Sizing.BOX])
 
     def __init__(self, *, ascii_mode: bool = False) -> None:
         self._marker = ">" if ascii_mode else "▶"
@@ -69,8 +75,42 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         self._pile = urwid.Pile([])
         self._last: tuple[tuple[int, str, int, int, int, int, bool], ...] | None = None
         self._watching: int | None = None
+        self._count = 0  # players shown
+        self._mine: int | None = None  # index of the marked row, if any
+        self._fitted: tuple[tuple[int, int, int | None], urwid.Pile] | None = None
         super().__init__(self._pile)
         self.update((), None)
+
+    def render(
+        self, size: tuple[()] | tuple[int] | tuple[int, int], focus: bool = False
+    ) -> urwid.Canvas:
+        """As a flow widget (``(cols,)``) every row; as a box the rows that fit."""
+        if len(size) != 2:
+            return super().render(size, focus)
+        cols, rows = size
+        canvas = urwid.CompositeCanvas(self._fit(rows).render((cols,), focus))
+        canvas.pad_trim_top_bottom(0, rows - canvas.rows())
+        return canvas
+
+    def _fit(self, rows: int) -> urwid.Pile:
+        """The pile for a box ``rows`` tall (kept while nothing it shows changes)."""
+        key = (rows, self._count, self._mine)
+        if self._fitted is not None and self._fitted[0] == key:
+            return self._fitted[1]
+        lines = self._lines[: self._count]
+        room = rows - 3  # header, gap and footer
+        tail = [self._gap, self._footer]
+        if room < len(lines):
+            room, tail = rows - 1, []  # short of rows: players before the footer
+        if room < len(lines):
+            mine = self._mine
+            if mine is not None and mine >= room > 0:
+                lines = [*lines[: room - 1], lines[mine]]  # the marked row in last place
+            else:
+                lines = lines[: max(0, room)]
+        pile = urwid.Pile([self._header, *lines, *tail])
+        self._fitted = (key, pile)
+        return pile
 
     @staticmethod
     def ordered(players: Iterable[ScoreRow]) -> list[ScoreRow]:
@@ -94,6 +134,8 @@ class Scoreboard(urwid.WidgetWrap[urwid.Pile]):
         while len(self._lines) < len(ordered):
             self._lines.append(urwid.Text("", wrap="clip"))
             self._markups.append(())
+        self._count = len(ordered)
+        self._mine = next((i for i, p in enumerate(ordered) if p.id == my_id), None)
         for i, p in enumerate(ordered):
             mine = p.id == my_id
             name = _pad_to(safe_name(p.name, _NAME_COLS), _NAME_COLS)

@@ -341,7 +341,7 @@ def test_signal_shuts_down_cleanly_and_frees_the_port(sig: signal.Signals) -> No
                 )
             assert time.monotonic() - t0 <= 1.5
             for bot in bots:
-                assert "shutting down" in bot.core.status_reason
+                assert bot.core.status_reason == "stopped by its operator"
                 await bot.close()
             return t0
 

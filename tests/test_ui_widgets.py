@@ -397,6 +397,8 @@ def test_a_refused_seat_switch_is_shown_and_a_granted_one_is_not() -> None:
 def test_event_formatting() -> None:
     assert format_event(PlayerJoined(player_id=2, name="bob"), 1) == "bob joined"
     assert format_event(PlayerLeft(player_id=2, name="bob", reason="quit"), 1) == "bob left"
+    watching = PlayerLeft(player_id=2, name="bob", reason="spectating")
+    assert format_event(watching, 1) == "bob is watching now"
     died = PlayerDied(player_id=2, name="bob", killer_id=3, killer_name="alice", cause="snake")
     assert format_event(died, 1) == "bob was eaten by alice"
     head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice", cause="head-on")
@@ -725,9 +727,11 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
         _keys(app, "?")
         await asyncio.sleep(0.1)
         seen["help"] = _text(screen)
-        _keys(app, "?")
+        _keys(app, "esc")  # closes the help; the game goes on
         await asyncio.sleep(0.1)
         seen["after"] = _text(screen)
+        seen["quit_after_esc"] = str(core.quit_requested)
+        _keys(app, "?", "?")  # and ? opens and closes it
         _keys(app, "q")
 
     core = FakeCore(time.monotonic)  # the clock asyncio loops use on Unix
@@ -743,7 +747,26 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
     assert "steer" in seen["help"] and "quit" in seen["help"]
     assert "Server key fingerprint:" in seen["help"]
     assert core.server_fingerprint is not None and core.server_fingerprint in seen["help"]
-    assert "steer" not in seen["after"]
+    assert "steer" not in seen["after"] and seen["quit_after_esc"] == "False"
+
+
+def test_giving_up_ones_snake_to_watch_is_not_told_as_leaving() -> None:
+    seen: dict[str, str] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        core.events += [
+            PlayerLeft(player_id=1, name="me", reason="spectating"),  # ours: p pressed
+            PlayerLeft(player_id=2, name="bot2", reason="spectating"),
+        ]
+        await asyncio.sleep(0.3)
+        seen["screen"] = _text(screen)
+        _keys(app, "q")
+
+    core = FakeCore(time.monotonic)
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    assert "bot2 is watching now" in seen["screen"]
+    assert "me is watching" not in seen["screen"] and "me left" not in seen["screen"]
 
 
 def test_the_board_shows_no_more_than_the_area_the_server_sends() -> None:

@@ -967,7 +967,7 @@ class GameServer:
             )
         )
 
-    def shutdown(self, reason: str = "server shutting down") -> None:
+    def shutdown(self, reason: str = "stopped by its operator") -> None:
         """Tell every admitted client the server is going away (reliably)."""
         self._broadcast(ServerShuttingDown(reason=reason))
         self._closing = True

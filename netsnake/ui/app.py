@@ -161,6 +161,8 @@ def format_event(event: object, my_id: int | None) -> str | None:
     if isinstance(event, PlayerJoined):
         return None if event.player_id == my_id else f"{who(event.player_id, event.name)} joined"
     if isinstance(event, PlayerLeft):
+        if event.reason == "spectating":  # gave up the snake to watch
+            return f"{who(event.player_id, event.name)} is watching now"
         extra = " (timed out)" if event.reason == "timeout" else ""
         return f"{who(event.player_id, event.name)} left{extra}"
     if isinstance(event, PlayerDied):
@@ -360,7 +362,14 @@ class GameApp(FrameLoop):
         self._notices.append(text)
 
     def _on_event(self, event: object, now: float) -> None:
-        text = format_event(event, self._core.player_id)
+        core = self._core
+        if (
+            isinstance(event, PlayerLeft)
+            and event.reason == "spectating"
+            and event.name == core.name
+        ):
+            return  # our own snake, given up: "you are watching" says so
+        text = format_event(event, core.player_id)
         if text is not None:
             self.messages.post(text, now)
 
@@ -466,17 +475,17 @@ class GameApp(FrameLoop):
         if self._exit_code is not None:
             self._finish(self._exit_code)  # any key leaves a final status screen
             return True
+        if key == "?" or (key == "esc" and self._help):  # Esc closes help, then quits
+            self._help = not self._help
+            self._shown_key = None
+            if not self._help:
+                self.top.body = self._shown_widget()
+            return True
         if key in _QUIT_KEYS:
             self.quit(now)
             return True
         if key in ("n", "N"):
             self.toggle_net_graph()
-            return True
-        if key == "?":
-            self._help = not self._help
-            self._shown_key = None
-            if not self._help:
-                self.top.body = self._shown_widget()
             return True
         if self._prompt_open:
             return False

@@ -33,7 +33,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("p", "play / watch (spectate)"),
     ("Tab", "watching: follow the next player"),
     ("m", "minimap on / off (big boards)"),
-    ("?", "show / hide this help"),
+    ("?  Esc", "show / hide this help"),
     ("n", "show / hide the net graph"),
     ("q  Esc", "quit"),
     ("Ctrl+C", "quit at once"),

@@ -750,6 +750,29 @@ def test_app_plays_steers_shows_help_and_quits() -> None:
     assert "steer" not in seen["after"] and seen["quit_after_esc"] == "False"
 
 
+def test_a_capped_view_narrows_the_board_column_and_brings_the_minimap() -> None:
+    seen: dict[str, Any] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.3)
+        seen["view"] = app.board.viewport
+        seen["layout"] = app._layout
+        seen["screen"] = _text(screen)
+        _keys(app, "q")
+
+    # --max-view 12x12 on a 24 x 20 board: all 20 rows are sent, but not all 24 columns.
+    core = FakeCore(time.monotonic, board=(24, 20))
+    core.max_view = (12, 12)
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    view = seen["view"]
+    assert view is not None and (view.width, view.height) == (8, 20)
+    assert seen["layout"] is not None and seen["layout"].minimap_shown
+    top = seen["screen"].splitlines()[0]
+    # The board's frame (8 cells of 2 columns, and 2) and the scoreboard right beside it.
+    assert top[:18].strip("─┌┐╌·") == "" and top[18:].startswith("  Player"), top
+
+
 def test_giving_up_ones_snake_to_watch_is_not_told_as_leaving() -> None:
     seen: dict[str, str] = {}
 

@@ -136,10 +136,14 @@ class GameLayout(urwid.Pile):
 
     def arrange(self, cols: int, rows: int) -> None:
         """Size the board column and show or hide the minimap for a ``cols``×``rows`` screen."""
-        natural_cols, natural_rows = self._grid[0] * 2 + 2, self._grid[1] + 2
+        # No wider than the board's view limit (the area the server sends): beyond
+        # it the column would only be padding, and what is left out needs the map.
+        grid, limit = self._grid, self._board.max_view
+        cells = grid if limit is None else (min(grid[0], limit[0]), min(grid[1], limit[1]))
+        natural_cols, natural_rows = cells[0] * 2 + 2, cells[1] + 2
         board_cols = max(1, min(natural_cols, cols - 1 - SCOREBOARD_WIDTH))
         body_rows = rows - self._hud.rows((cols,)) - self._messages.rows((cols,))
-        scrolled = board_cols < natural_cols or body_rows < natural_rows
+        scrolled = cells != grid or board_cols < natural_cols or body_rows < natural_rows
         graph_rows = NETGRAPH_ROWS if self._netgraph is not None else 0
         map_rows = min(
             self._minimap.rows_for(self._grid, SCOREBOARD_WIDTH),

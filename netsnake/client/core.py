@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 
 from netsnake import GAME_VERSION
@@ -377,8 +377,10 @@ class ClientCore:
         elif isinstance(msg, GameEvent):
             if isinstance(msg, PlayerJoined):
                 self.names[msg.player_id] = msg.name
+                self._forget_score(msg.player_id)  # a reused id: not its last owner's line
             elif isinstance(msg, PlayerLeft):
                 self.names.pop(msg.player_id, None)
+                self._forget_score(msg.player_id)
             self._post_event(msg)
         else:
             self.counters.bad_messages += 1
@@ -408,8 +410,7 @@ class ClientCore:
         state = _seat_state(msg.seat)
         if state is not self._state:
             self._enter(state)
-            self._leader.reset()  # a new seat: whoever leads when it starts
-            self._held_leader = None
+            self._forget_leader()  # a new seat: whoever leads when it starts
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         if self._state in (
@@ -508,14 +509,16 @@ class ClientCore:
             if msg.tick <= self._scores_complete_tick:
                 return  # late or duplicated
             self._scores_complete_tick = msg.tick
-            self.scores = {e.id: e for e in msg.entries}
-            self._scores_tick = dict.fromkeys(self.scores, msg.tick)
-            return
-        for e in msg.entries:
-            if msg.tick > self._scores_tick.get(e.id, -1):
-                self.scores[e.id] = e
-                self._scores_tick[e.id] = msg.tick
-        if not msg.entries:
+            # Everyone at msg.tick: a line older than that for someone not listed
+            # is of a player who has left.  (Newer lines stay: a late complete list
+            # must not undo what later ones said.)
+            listed = {e.id for e in msg.entries}
+            for pid in [
+                p for p, t in self._scores_tick.items() if p not in listed and t < msg.tick
+            ]:
+                self._forget_score(pid)
+        self._take_lines(msg.tick, msg.entries)
+        if msg.complete or not msg.entries:
             return
         # The leaders are the best lines at msg.tick; a held line that would rank
         # above the last of them, had it still been true, is out of date.  A score
@@ -527,6 +530,18 @@ class ClientCore:
             if pid not in listed and rank_key(held) < last and msg.tick > self._scores_tick[pid]:
                 self.scores[pid] = replace(held, length=0, score=0)
                 self._scores_tick[pid] = msg.tick
+
+    def _take_lines(self, tick: int, entries: Iterable[ScoreEntry]) -> None:
+        """Hold each of ``entries`` (as at ``tick``) unless a newer line is held."""
+        for e in entries:
+            if tick > self._scores_tick.get(e.id, -1):
+                self.scores[e.id] = e
+                self._scores_tick[e.id] = tick
+
+    def _forget_score(self, pid: int) -> None:
+        """Drop a player's line: they left (an id the server may give a newcomer)."""
+        self.scores.pop(pid, None)
+        self._scores_tick.pop(pid, None)
 
     def _decode(self, msg: SnapshotMessage) -> Snapshot | None:
         try:
@@ -592,6 +607,9 @@ class ClientCore:
             self._history.popitem(last=False)
         if self.latest_snapshot is None or snapshot.tick > self.latest_snapshot.tick:
             self.latest_snapshot = snapshot
+            # A death seen outdates the player's SCORES line at once: once out of
+            # the area they are not taken for alive, and leading, until the next list.
+            self._take_lines(snapshot.tick, (_dead(p) for p in snapshot.players if not p.alive))
             if self._state is ConnectionState.SPECTATING:
                 self._hold_leader(snapshot)
             focus = self.view_id
@@ -793,10 +811,13 @@ class ClientCore:
         return self._followed is None or self._followed not in self._all_ids()
 
     def _hold_leader(self, snapshot: Snapshot) -> None:
-        """Pick the leader to follow from a new snapshot (while nobody is chosen), and
-        tell the server when that changes."""
-        if not self.follows_leader:
-            return
+        """Pick the leader to follow from a new snapshot (while nobody is chosen, or
+        the one chosen has left), and tell the server when that changes."""
+        if self._followed is not None:
+            if self._followed in self._all_ids():
+                return
+            self._followed = None  # they left: the leader again, from now
+            self._forget_leader()
         order = [
             Contender(line.id, line.score, _living(snapshot.player(line.id), line))
             for line in ranked(self.scoreboard(snapshot))
@@ -805,6 +826,11 @@ class ClientCore:
         if leader != self._held_leader:
             self._held_leader = leader
             self._send_view()
+
+    def _forget_leader(self) -> None:
+        """Pick the leader afresh from the next snapshot (VIEW goes out for them)."""
+        self._leader.reset()
+        self._held_leader = None
 
     def _all_ids(self) -> set[int]:
         """Every player in the game as far as we know: the snapshot's and the scoreboard's."""
@@ -822,8 +848,7 @@ class ClientCore:
         """
         ids = sorted(self._all_ids())
         chosen = self._followed if self._followed in ids else None
-        self._followed = next((i for i in ids if chosen is None or i > chosen), None)
-        self._send_view()
+        self.set_follow(next((i for i in ids if chosen is None or i > chosen), None))
         return self._followed
 
     def set_view_size(self, columns: int, rows: int) -> None:
@@ -836,6 +861,10 @@ class ClientCore:
     def set_follow(self, player_id: int | None) -> None:
         """Follow ``player_id`` as a spectator (None: the leader)."""
         self._followed = player_id
+        if player_id is None:
+            self._forget_leader()  # whoever leads now, not when the choice was made
+            if self._state is ConnectionState.SPECTATING and self.latest_snapshot is not None:
+                self._hold_leader(self.latest_snapshot)
         self._send_view()
 
     def _send_view(self, *, force: bool = False) -> None:
@@ -997,6 +1026,11 @@ class ClientCore:
         except NameError_ as exc:
             return str(exc)
         return None
+
+
+def _dead(p: PlayerState) -> ScoreEntry:
+    """The scoreboard line of a dead player (score 0, no body)."""
+    return ScoreEntry(id=p.id, colour=p.colour, length=0, score=0, kills=p.kills)
 
 
 def _living(state: PlayerState | None, line: ScoreLine) -> bool:

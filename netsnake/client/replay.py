@@ -133,6 +133,8 @@ class ReplayPlayer:
         ids = sorted(p.id for p in self.frame().prev.players)
         after = [pid for pid in ids if self.following is None or pid > self.following]
         self.following = after[0] if after else None
+        if self.following is None:
+            self._leader.reset()  # whoever leads now, not when Tab was first pressed
 
     @property
     def area(self) -> AreaRecord | None:

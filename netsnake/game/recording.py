@@ -336,7 +336,9 @@ def _scores_record(record: list[Any]) -> tuple[ScoreLine, ...] | None:
     except DecodeError:
         return None
     names = record[2]
-    if not isinstance(message, Scores) or len(names) != len(message.entries):
+    if not isinstance(message, Scores) or not message.complete:
+        return None
+    if len(names) != len(message.entries):
         return None
     for name in names:
         try:
@@ -460,7 +462,7 @@ class Recording:
             elif kind == OVERVIEW and (overview := _overview_record(record, header)) is not None:
                 self._overviews.pending = overview
             elif kind < 0:
-                self.skipped += 1  # a record kind from a newer version
+                self.skipped += 1  # a kind from a newer version, or a malformed one
             else:
                 try:
                     tick, baseline = peek_header(data[start:end])

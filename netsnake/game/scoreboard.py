@@ -3,7 +3,7 @@
 A client on a big board holds only the players in its area; the others reach
 it as SCORES lines (and their names as JOINED and ROSTER).  The scoreboard
 lists everyone: those in the snapshot as they are there, the rest as their
-last line said.  A client recording keeps those lines too (its SCOREBOARD
+last line said.  A client recording keeps those lines too (its scores
 records), so a replay lists everyone as the game did.
 """
 

@@ -259,6 +259,8 @@ class GameApp(FrameLoop):
         self._last_state: ConnectionState | None = None
         self._prompt_open = core.name is None
         self._help = False
+        # The snake last ours: its PLAYER LEFT may come after SEATED took it away.
+        self._own_id: int | None = None
         self._shown_key: tuple[urwid.Widget, bool, str | None] | None = None
         self._notices: list[str] = []
         self._quit_deadline: float | None = None
@@ -289,6 +291,8 @@ class GameApp(FrameLoop):
         state = core.state
         for event in core.drain_events():
             self._on_event(event, now)
+        if core.player_id is not None:
+            self._own_id = core.player_id
         if self._quit_deadline is not None:
             if state is ConnectionState.CLOSED or now >= self._quit_deadline:
                 self._finish(0)
@@ -363,10 +367,10 @@ class GameApp(FrameLoop):
 
     def _on_event(self, event: object, now: float) -> None:
         core = self._core
-        if (
-            isinstance(event, PlayerLeft)
-            and event.reason == "spectating"
-            and event.name == core.name
+        mine = self._own_id if core.player_id is None else core.player_id
+        if isinstance(event, PlayerLeft) and (event.reason, event.player_id) == (
+            "spectating",
+            mine,
         ):
             return  # our own snake, given up: "you are watching" says so
         text = format_event(event, core.player_id)

@@ -46,7 +46,7 @@ def test_a_spectator_follows_the_leader_until_told_otherwise() -> None:
     first = sim.add_client("eve", spectate=True)
     while first.core.latest_snapshot is None:
         sim.run(0.05)
-    best = [p for p in ranked(first.core.latest_snapshot.players) if p.alive and p.body][0]
+    best = next(p for p in ranked(first.core.latest_snapshot.players) if p.alive and p.body)
     assert first.core.followed_id == best.id  # the first pick: the best living snake
 
     sim, eve = watching(seed=3)

@@ -338,7 +338,9 @@ def test_a_client_recording_keeps_its_area_and_replays_around_the_recorder(
 def test_a_client_recording_replays_the_whole_scoreboard_and_minimap(tmp_path: Path) -> None:
     """On a big board a client holds the players outside its area only as SCORES
     lines, and the arena only as OVERVIEW; its recording keeps both, so at every
-    frame the replay lists the players the client listed then, and has its minimap."""
+    frame the replay lists the players the client listed then, and has its minimap.
+    Lines are written when SCORES or an event changes them (not each tick, as the
+    players in the area move): there the replay's board is exactly the client's."""
     from dataclasses import replace
 
     from netsnake.game.scoreboard import ScoreLine
@@ -364,16 +366,21 @@ def test_a_client_recording_replays_the_whole_scoreboard_and_minimap(tmp_path: P
     recorder.close(sim.now)
     recording = load_recording(path)
     player = ReplayPlayer(recording, now=0.0)
-    beyond = with_overview = 0
+    beyond = with_overview = exact = 0
     for index in range(recording.frame_count):
         tick = recording.ticks[index]
         lines, overview = seen[tick]
         player.seek((tick - player.position) / recording.header.tick_rate, 0.0)
         assert player.frame().prev.tick == tick
-        assert sorted(player.scoreboard(), key=lambda s: s.id) == sorted(lines, key=lambda s: s.id)
+        replayed = sorted(player.scoreboard(), key=lambda s: s.id)
+        assert [(s.id, s.name) for s in replayed] == sorted((s.id, s.name) for s in lines), tick
+        if index == 0 or recording.scores(index) != recording.scores(index - 1):
+            assert replayed == sorted(lines, key=lambda s: s.id), tick
+            exact += 1
         assert player.overview == overview, tick
         beyond += len(lines) > len(player.frame().prev.players)
         with_overview += overview is not None
     assert beyond > recording.frame_count // 2, beyond  # most players were outside the area
     assert with_overview > recording.frame_count // 2, with_overview
+    assert exact > 5, exact  # SCORES every 2 s, and deaths
     assert recording.skipped == 0

@@ -47,7 +47,13 @@ from netsnake.client.state import (
     IllegalTransition,
 )
 from netsnake.game.direction import Direction
-from netsnake.game.events import GameEvent, PlayerJoined, PlayerLeft, ServerShuttingDown
+from netsnake.game.events import (
+    GameEvent,
+    PlayerDied,
+    PlayerJoined,
+    PlayerLeft,
+    ServerShuttingDown,
+)
 from netsnake.game.interest import DEFAULT_VIEW, Area, area_for
 from netsnake.game.limits import MAX_VIEW_SIZE
 from netsnake.game.messages import (
@@ -231,6 +237,9 @@ class ClientCore:
         self.scores: dict[int, ScoreEntry] = {}
         self._scores_tick: dict[int, int] = {}
         self._scores_complete_tick = -1
+        #: Counts what changes the lines beyond the snapshot (SCORES, DIED, LEFT,
+        #: JOINED): a recorder writes them when it moves, not every tick.
+        self.scores_serial = 0
         #: The newest OVERVIEW (the whole arena, coarsely); None on a board that fits the area.
         self.overview: Overview | None = None
 
@@ -381,6 +390,8 @@ class ClientCore:
             elif isinstance(msg, PlayerLeft):
                 self.names.pop(msg.player_id, None)
                 self._forget_score(msg.player_id)
+            elif isinstance(msg, PlayerDied):
+                self._note_death(msg.player_id)
             self._post_event(msg)
         else:
             self.counters.bad_messages += 1
@@ -505,6 +516,7 @@ class ClientCore:
             self.overview = msg  # else late or duplicated
 
     def _on_scores(self, msg: Scores) -> None:
+        self.scores_serial += 1
         if msg.complete:
             if msg.tick <= self._scores_complete_tick:
                 return  # late or duplicated
@@ -531,6 +543,14 @@ class ClientCore:
                 self.scores[pid] = replace(held, length=0, score=0)
                 self._scores_tick[pid] = msg.tick
 
+    def _note_death(self, pid: int) -> None:
+        """A DIED: the player's line is dead from the newest tick on.  (A snake that
+        dies in the area leaves its snapshot, so no snapshot shows that.)"""
+        held, snap = self.scores.get(pid), self.latest_snapshot
+        if held is not None and snap is not None:
+            self._take_lines(snap.tick + 1, [replace(held, length=0, score=0)])
+            self.scores_serial += 1
+
     def _take_lines(self, tick: int, entries: Iterable[ScoreEntry]) -> None:
         """Hold each of ``entries`` (as at ``tick``) unless a newer line is held."""
         for e in entries:
@@ -542,6 +562,7 @@ class ClientCore:
         """Drop a player's line: they left (an id the server may give a newcomer)."""
         self.scores.pop(pid, None)
         self._scores_tick.pop(pid, None)
+        self.scores_serial += 1
 
     def _decode(self, msg: SnapshotMessage) -> Snapshot | None:
         try:
@@ -607,9 +628,9 @@ class ClientCore:
             self._history.popitem(last=False)
         if self.latest_snapshot is None or snapshot.tick > self.latest_snapshot.tick:
             self.latest_snapshot = snapshot
-            # A death seen outdates the player's SCORES line at once: once out of
-            # the area they are not taken for alive, and leading, until the next list.
-            self._take_lines(snapshot.tick, (_dead(p) for p in snapshot.players if not p.alive))
+            # Players seen are held as seen: once out of the area, their line is the
+            # last known one, not an older SCORES line (a dead leader shown leading).
+            self._take_lines(snapshot.tick, (_score_entry(p) for p in snapshot.players))
             if self._state is ConnectionState.SPECTATING:
                 self._hold_leader(snapshot)
             focus = self.view_id
@@ -1028,9 +1049,9 @@ class ClientCore:
         return None
 
 
-def _dead(p: PlayerState) -> ScoreEntry:
-    """The scoreboard line of a dead player (score 0, no body)."""
-    return ScoreEntry(id=p.id, colour=p.colour, length=0, score=0, kills=p.kills)
+def _score_entry(p: PlayerState) -> ScoreEntry:
+    """A player's scoreboard line as a snapshot shows them."""
+    return ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
 
 
 def _living(state: PlayerState | None, line: ScoreLine) -> bool:

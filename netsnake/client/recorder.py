@@ -22,7 +22,6 @@ from netsnake.client.core import ClientCore
 from netsnake.game.events import GameEvent
 from netsnake.game.messages import Overview
 from netsnake.game.recording import AreaRecord, RecordingHeader, default_keyframe_interval
-from netsnake.game.scoreboard import ScoreLine
 from netsnake.game.snapshot import Snapshot
 from netsnake.recording_file import FLUSH_INTERVAL, RecordingFile
 
@@ -43,7 +42,7 @@ class ClientRecorder:
         self.file: RecordingFile | None = None
         self._early_events: list[GameEvent] = []
         self._area: AreaRecord | None = None
-        self._scores: list[ScoreLine] = []
+        self._scores_key: tuple[bool, int] = (False, 0)
         self._overview: Overview | None = None
         self.skipped = 0
         core.snapshot_listeners.append(self._on_snapshot)
@@ -95,11 +94,13 @@ class ClientRecorder:
             self._area = area
             self.file.add_area(area)
         # The scoreboard lines and minimap of the arena beyond the area, as held
-        # (none while the area is the whole board: every player is in the frame).
-        scores = core.score_lines() if core.area(snapshot) is not None else []
-        if scores != self._scores:
-            self._scores = scores
-            self.file.add_scores(snapshot.tick, scores)
+        # (none while the area is the whole board: every player is in the frame),
+        # whenever SCORES or an event changed them.
+        partial = core.area(snapshot) is not None
+        key = (partial, core.scores_serial if partial else 0)
+        if key != self._scores_key:
+            self._scores_key = key
+            self.file.add_scores(snapshot.tick, core.score_lines() if partial else [])
         if core.overview is not None and core.overview is not self._overview:
             self._overview = core.overview
             self.file.add_overview(core.overview)

@@ -399,6 +399,8 @@ def test_event_formatting() -> None:
     assert format_event(PlayerLeft(player_id=2, name="bob", reason="quit"), 1) == "bob left"
     watching = PlayerLeft(player_id=2, name="bob", reason="spectating")
     assert format_event(watching, 1) == "bob is watching now"
+    # A bot leaves to make room, and the seat (its id) is ours by the time it is read.
+    assert format_event(PlayerLeft(player_id=1, name="Kaa", reason="making room"), 1) == "Kaa left"
     died = PlayerDied(player_id=2, name="bob", killer_id=3, killer_name="alice", cause="snake")
     assert format_event(died, 1) == "bob was eaten by alice"
     head_on = PlayerDied(player_id=1, name="me", killer_id=3, killer_name="alice", cause="head-on")

@@ -161,10 +161,13 @@ def format_event(event: object, my_id: int | None) -> str | None:
     if isinstance(event, PlayerJoined):
         return None if event.player_id == my_id else f"{who(event.player_id, event.name)} joined"
     if isinstance(event, PlayerLeft):
+        # Never "you": one's own LEFT is not shown, and the id it names may be
+        # the one this client has just been given (a bot leaving to make room).
+        name = safe_name(event.name, _NAME_COLS)
         if event.reason == "spectating":  # gave up the snake to watch
-            return f"{who(event.player_id, event.name)} is watching now"
+            return f"{name} is watching now"
         extra = " (timed out)" if event.reason == "timeout" else ""
-        return f"{who(event.player_id, event.name)} left{extra}"
+        return f"{name} left{extra}"
     if isinstance(event, PlayerDied):
         victim = who(event.player_id, event.name)
         mine = event.player_id == my_id

@@ -257,3 +257,39 @@ def test_the_command_line_sets_the_spectator_limit() -> None:
     assert default.max_spectators == 16
     # Every seat has a protocol connection, and a few spare to be told "full".
     assert default.max_connections == 16 + 16 + SPARE_CONNECTIONS
+
+
+def test_giving_up_a_dead_snake_and_taking_one_again_waits_out_the_respawn() -> None:
+    """``p`` twice while dead is no way round the respawn time: the new snake starts
+    dead and respawns on the tick the old one would have."""
+    sim = GameSimulation(ServerSettings(tick_rate=10, seed=5), seed=5)
+    walker = sim.add_client("walker", steer=False)  # straight on, into a wall
+    world = sim.server.world
+    for _ in range(300):
+        sim.run(0.1)
+        pid = walker.core.player_id
+        snake = world.snapshot().player(pid) if pid is not None else None
+        if snake is not None and not snake.alive and snake.respawn_ticks > 3:
+            break
+    else:
+        raise AssertionError("the walker never died")
+    due = world.tick + snake.respawn_ticks
+    assert walker.core.switch_seat(Seat.SPECTATOR)
+    sim.run(0.05)
+    assert state(walker) is S.SPECTATING
+    assert walker.core.switch_seat(Seat.PLAYER)
+    seen_dead = 0
+    while world.tick < due + 3:
+        sim.run(0.01)
+        pid = walker.core.player_id
+        snake = (
+            world.snapshot().player(pid) if pid is not None and state(walker) is S.PLAYING else None
+        )
+        if snake is None:
+            continue
+        if world.tick < due:
+            assert not snake.alive, (world.tick, due)
+            seen_dead += 1
+        elif world.tick == due:
+            assert snake.alive, (world.tick, due)
+    assert seen_dead > 0  # the seat was taken back before the respawn was due

@@ -287,14 +287,18 @@ class World:
 
     # -- between ticks -------------------------------------------------------
 
-    def add_player(self, player_id: int, name: str, colour: int) -> None:
-        """Add a player and spawn its snake at once (if the board has room).
+    def add_player(self, player_id: int, name: str, colour: int, *, respawn_in: int = 0) -> None:
+        """Add a player and spawn its snake at once (if the board has room), or
+        with ``respawn_in`` > 0 dead, to respawn that many ticks from now (the
+        server's way to make a player who gave up a dead snake wait it out).
 
         Raises ValueError for a duplicate or out-of-range id, a bad name or
         colour, or when ``max_players`` are already in the game.
         """
         player = self._admit(player_id, name, colour)
-        if not self._spawn(player):
+        if respawn_in > 0:
+            player.respawn_ticks = respawn_in
+        elif not self._spawn(player):
             player.respawn_ticks = 1
         self._snapshot = None
 

@@ -212,6 +212,9 @@ class _Client:
     """Whom a spectator asked to follow (None: the leader)."""
     centre: tuple[int, int] | None = None
     """Where the area was last centred (kept while the focus is dead)."""
+    respawn_due: int = 0
+    """The tick a snake given up while dead would have respawned at: a new one
+    waits until then (so ``p`` twice is no way round the respawn time)."""
     greeted: bool = False
     """Whether its seat has had the whole scoreboard (and the minimap) once."""
     sent: dict[int, tuple[_AreaKey, Snapshot]] = field(default_factory=dict)
@@ -651,7 +654,8 @@ class GameServer:
         name = unique_name(client.name, set(self._names.values()))
         pid = self._free_id()
         client.colour = self._free_colour()
-        self.world.add_player(pid, name, client.colour)
+        wait = client.respawn_due - self.world.tick
+        self.world.add_player(pid, name, client.colour, respawn_in=max(0, wait))
         self._names[pid] = name
         client.seat, client.player_id, client.name = Seat.PLAYER, pid, name
         return pid
@@ -670,6 +674,9 @@ class GameServer:
                 self._broadcast(PlayerJoined(player_id=pid, name=client.name), exclude=client.peer)
             else:
                 assert client.player_id is not None
+                snake = self.world.snapshot().player(client.player_id)
+                if snake is not None and not snake.alive:
+                    client.respawn_due = self.world.tick + snake.respawn_ticks
                 self._remove_player(client.player_id, "spectating")
                 client.seat, client.player_id = Seat.SPECTATOR, None
                 # Its held and queued turns went with the snake: consumed.

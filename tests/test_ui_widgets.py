@@ -887,6 +887,25 @@ def test_help_fits_a_standard_terminal(ascii_mode: bool) -> None:
     assert cols <= 80 and rows <= 24
 
 
+def test_help_in_a_terminal_too_small_for_it_says_so_and_how_to_close_it() -> None:
+    seen: dict[str, str] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.3)
+        _keys(app, "?")
+        await asyncio.sleep(0.1)
+        seen["help"] = _text(screen)
+        _keys(app, "esc")
+        await asyncio.sleep(0.1)
+        seen["game"] = _text(screen)
+        _keys(app, "q")
+
+    code, _ = asyncio.run(_run_app_with_clock(FakeCore(time.monotonic), script, size=(44, 12)))
+    assert code == 0
+    assert "for the help: ? or Esc closes it" in seen["help"]
+    assert "Player" in seen["game"] and "for the help" not in seen["game"]
+
+
 @pytest.mark.parametrize(
     ("state", "reason", "code", "title"),
     [

@@ -471,6 +471,7 @@ class GameApp(FrameLoop):
             self.top.body = widget
         self._shown_key = (widget, self._help, fingerprint)
         self.top.min_size = min_size
+        self.top.note = "for the help: ? or Esc closes it" if self._help else ""
 
     # -- input
 

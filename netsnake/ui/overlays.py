@@ -89,6 +89,8 @@ class TooSmall(urwid.Widget):
     def __init__(self, required: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
         self._required = required
+        #: A last line saying what needs the room, if not the game itself.
+        self.note = ""
 
     @property
     def required(self) -> tuple[int, int]:
@@ -104,12 +106,13 @@ class TooSmall(urwid.Widget):
         """The message lines for a ``cols``×``rows`` terminal, most important first."""
         need_c, need_r = self._required
         x = _times()
+        note = [self.note] if self.note else []
         wide = [f"Make the terminal at least {need_c}{x}{need_r}", f"(it is {cols}{x}{rows} now)"]
         if len(wide[0]) <= cols:
-            return wide
+            return wide + note
         medium = [f"Need {need_c}{x}{need_r}", f"now {cols}{x}{rows}"]
         if len(medium[0]) <= cols:
-            return medium
+            return medium + note
         return [f"{need_c}{x}{need_r}", "!"]
 
     def render(self, size: Size, focus: bool = False) -> urwid.Canvas:
@@ -165,6 +168,17 @@ class SizeGuard(urwid.WidgetWrap[urwid.Widget]):
         if value != self._min_size:
             self._min_size = value
             self._too_small.required = value
+            self._invalidate()
+
+    @property
+    def note(self) -> str:
+        """Said under the too-small message: what needs the room (empty: the body)."""
+        return self._too_small.note
+
+    @note.setter
+    def note(self, value: str) -> None:
+        if value != self._too_small.note:
+            self._too_small.note = value
             self._invalidate()
 
     def fits(self, size: Size) -> bool:

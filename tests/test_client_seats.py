@@ -239,3 +239,12 @@ def test_a_spectator_can_quit() -> None:
 def test_the_command_line_asks_to_spectate() -> None:
     assert build_parser().parse_args(["example.org", "--spectate"]).spectate
     assert not build_parser().parse_args(["example.org"]).spectate
+
+
+def test_a_taken_name_is_made_unique_and_the_client_knows_what_it_asked_for() -> None:
+    sim = GameSimulation(ServerSettings(tick_rate=10, bots=1, seed=6), seed=6)
+    kaa = sim.add_client("Kaa")  # the bot's name
+    ann = sim.add_client("ann")
+    sim.run(2.0)
+    assert (kaa.core.name, kaa.core.renamed_from) == ("Kaa-2", "Kaa")
+    assert (ann.core.name, ann.core.renamed_from) == ("ann", None)

@@ -531,6 +531,7 @@ class FakeCore:
         self.connect_attempts = 1
         self.player_id: int | None = 1
         self.name = name
+        self.renamed_from: str | None = None
         self.tick_rate = tick_rate
         self.pending_direction: Direction | None = None
         self.world = World(WorldConfig(width=board[0], height=board[1]), 4)
@@ -885,6 +886,23 @@ def test_app_spectating_follows_with_tab_and_switches_with_p() -> None:
 def test_help_fits_a_standard_terminal(ascii_mode: bool) -> None:
     cols, rows = help_size(ascii_mode)
     assert cols <= 80 and rows <= 24
+
+
+def test_a_name_taken_and_made_unique_is_told() -> None:
+    seen: dict[str, str] = {}
+
+    async def script(app: GameApp, screen: RecordingScreen) -> None:
+        await asyncio.sleep(0.1)
+        core.state, core.name, core.renamed_from = ConnectionState.PLAYING, "Kaa-2", "Kaa"
+        await asyncio.sleep(0.3)
+        seen["game"] = _text(screen)
+        _keys(app, "q")
+
+    core = FakeCore(time.monotonic)
+    core.state = ConnectionState.JOINING
+    code, _ = asyncio.run(_run_app_with_clock(core, script))
+    assert code == 0
+    assert "Kaa was taken: you are Kaa-2" in seen["game"]
 
 
 def test_help_in_a_terminal_too_small_for_it_says_so_and_how_to_close_it() -> None:

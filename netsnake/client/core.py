@@ -187,6 +187,8 @@ class ClientCore:
         self.status_reason = ""
         self.rejection_code: RejectionCode | None = None
         self.name: str | None = name
+        #: The name asked for, when the server admitted us under another (taken).
+        self.renamed_from: str | None = None
         self.player_id: int | None = None
         self.requested_seat = Seat.SPECTATOR if spectate else Seat.PLAYER
         #: How many are watching, as the server last said (SPECTATORS).
@@ -353,6 +355,8 @@ class ClientCore:
         ):
             self.counters.bad_messages += 1  # a snake for a spectator, or none for a player
         elif isinstance(msg, Accepted):
+            if msg.name != self.name:  # taken: the server made it unique ("Kaa-2")
+                self.renamed_from = self.name
             self.player_id, self.name, self.colour = msg.player_id, msg.name, msg.colour
             self.tick_rate = msg.tick_rate
             self.board = (msg.width, msg.height, msg.wrap)

@@ -112,6 +112,9 @@ class ClientView(Protocol):
     def player_id(self) -> int | None: ...
     @property
     def name(self) -> str | None: ...
+    # The name asked for, when the server admitted us under another.
+    @property
+    def renamed_from(self) -> str | None: ...
     @property
     def latest_snapshot(self) -> Snapshot | None: ...
     @property
@@ -331,6 +334,9 @@ class GameApp(FrameLoop):
             seated = "you are playing" if state is ConnectionState.PLAYING else "you are watching"
             self.messages.post(seated, now)
             return
+        if state in ADMITTED_STATES and core.renamed_from is not None and core.name is not None:
+            taken, given = (safe_name(n, _NAME_COLS) for n in (core.renamed_from, core.name))
+            self._notices.append(f"{taken} was taken: you are {given}")
         if state is ConnectionState.REJECTED and core.rejection_code in RETRYABLE_REJECTIONS:
             self.prompt.ask(core.name or self._default_name, core.status_reason)
             self._prompt_open = True

@@ -6,6 +6,7 @@ The cores talk to a real :class:`GameServer` through
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import pytest
@@ -129,6 +130,21 @@ def test_server_shutdown_message_then_disconnect_ends_shutdown() -> None:
     sim.endpoint.close()
     sim.run(0.5)
     assert state(c) is S.SHUTDOWN and c.core.status_reason == "maintenance"
+
+
+def test_clients_leaving_a_server_that_shuts_down_are_logged_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="game")
+    sim = game()
+    c = joined(sim)
+    sim.server.shutdown()
+    sim.run(0.5)
+    assert state(c) is S.SHUTDOWN and c.core.status_reason == "stopped by its operator"
+    c.core.endpoint.disconnect(DisconnectCode.NORMAL, "bye")  # the client closing on its way out
+    sim.run(0.5)
+    left = [r.getMessage() for r in caplog.records if " left (" in r.getMessage()]
+    assert left and all(m.endswith("left (server shutting down)") for m in left), left
 
 
 def test_server_disconnect_with_shutdown_code_alone_ends_shutdown() -> None:

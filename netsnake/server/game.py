@@ -456,8 +456,12 @@ class GameServer:
             self._clients[event.peer] = _Client(event.peer, now, view=view)
             log.debug("connection from %s", format_peer(event.peer))
         elif isinstance(event, ConnectionTerminated):
-            reason = "timeout" if event.code == DisconnectCode.TIMEOUT else "quit"
+            reason = "timeout" if event.code == DisconnectCode.TIMEOUT else self._quit_reason()
             self._remove_client(event.peer, reason)
+
+    def _quit_reason(self) -> str:
+        """Why a client that ends its connection left: it quit, or the server is going."""
+        return "server shutting down" if self._closing else "quit"
 
     def _handle_message(self, client: _Client, msg: Message, *, reliable: bool, now: float) -> None:
         if isinstance(msg, Input):
@@ -473,7 +477,7 @@ class GameServer:
         elif isinstance(msg, SwitchSeat):
             self._switch_seat(client, msg.seat)
         elif isinstance(msg, Quit):
-            self._remove_client(client.peer, "quit")
+            self._remove_client(client.peer, self._quit_reason())
             self.endpoint.disconnect(client.peer, DisconnectCode.NORMAL, "goodbye")
         elif isinstance(msg, View):
             if client.seat is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from netsnake.client.cli import build_parser
-from netsnake.client.leader import LEADER_HOLD
 from netsnake.client.state import ConnectionState as S
 from netsnake.game.messages import (
     Accepted,
@@ -23,6 +22,7 @@ from netsnake.game.snapshot import ranked
 from netsnake.server.game import ServerSettings
 from netsnake.sim import SERVER_ADDR, GameSimulation, SimClient
 from protocol import MessageReceived
+from tests.leader_audit import LeaderAudit
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -70,12 +70,9 @@ def test_a_spectator_stays_on_a_leader_through_ties_and_brief_overtakes() -> Non
     while core.latest_snapshot is None:  # watch from the first snapshot: scores all 0
         sim.run(0.1)
     (held,) = sim.server._clients.values()
-    hold_ticks = round(LEADER_HOLD * 10)
     assert all(p.score == 0 for p in core.latest_snapshot.players)
-    switches = raw_switches = told = samples = 0
-    last: int | None = None
-    raw_last: int | None = None
-    behind_since: int | None = None
+    audit = LeaderAudit(10, slack=2)
+    told = samples = 0
     for _ in range(900):
         sim.run(0.1)
         snap = core.latest_snapshot
@@ -83,27 +80,11 @@ def test_a_spectator_stays_on_a_leader_through_ties_and_brief_overtakes() -> Non
         assert snap is not None and followed is not None
         samples += 1
         told += held.follow == followed
-        living = [p for p in ranked(snap.players) if p.alive and p.body]
-        raw = living[0].id if living else None
-        raw_switches += raw is not None and raw_last is not None and raw != raw_last
-        raw_last = raw
-        old = snap.player(last) if last is not None else None
-        if old is not None and living and living[0].score > old.score:
-            behind_since = snap.tick if behind_since is None else behind_since
-        else:
-            behind_since = None
-        if last is not None and followed != last:
-            switches += 1
-            now = snap.player(followed)
-            if old is not None and old.alive and old.body:
-                assert now is not None and now.score > old.score, snap.tick
-                assert behind_since is not None, snap.tick
-                assert snap.tick - behind_since >= hold_ticks - 2, snap.tick
-            behind_since = None
-        last = followed
+        audit.observe(snap, followed)
     assert eve.hash_mismatches == 0
-    print(f"switches {switches}, raw {raw_switches}, server told {told}/{samples}")
-    assert 0 < switches < raw_switches, (switches, raw_switches)
+    switches, raw = audit.switches, audit.raw_switches
+    print(f"switches {switches}, raw {raw}, server told {told}/{samples}")
+    assert 0 < switches < raw, (switches, raw)
     assert told >= 0.95 * samples, (told, samples)  # all but a round trip after each switch
 
 

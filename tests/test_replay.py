@@ -243,42 +243,17 @@ def test_client_record_and_replay_arguments_are_checked(
 def test_the_leader_camera_moves_only_to_a_clear_new_leader() -> None:
     """The followed leader changes on a death, or once it has trailed someone by
     score for LEADER_HOLD s of play; a tie or a lead of a few ticks does not move it."""
-    from netsnake.client.leader import LEADER_HOLD
+    from tests.leader_audit import LeaderAudit
 
     for seed in (11, 12, 13):
         game = play(seed, 900, 8)
         player = ReplayPlayer(Recording(record(game)), now=0.0)
-        hold_ticks = round(LEADER_HOLD * 10)
-        behind_since: int | None = None  # the tick the followed one fell behind someone
-        switches = raw_switches = 0
-        last: int | None = None
-        raw_last: int | None = None
+        audit = LeaderAudit(10, slack=1)
         for tick in range(1, 900):
             player.advance(tick / 10)
-            snap = player.frame().prev
             followed = player.followed
-            if followed is None:  # everyone left: an empty board
-                last = behind_since = None
-                continue
-            living = [p for p in ranked(snap.players) if p.alive and p.body]
-            raw = living[0].id if living else None
-            raw_switches += raw is not None and raw_last is not None and raw != raw_last
-            raw_last = raw
-            old = snap.player(last) if last is not None else None
-            if old is not None and living and living[0].score > old.score:
-                behind_since = snap.tick if behind_since is None else behind_since
-            else:
-                behind_since = None
-            if last is not None and followed.id != last:
-                switches += 1
-                if old is not None and old.alive and old.body:
-                    # Left while alive: for one with a clear lead, after trailing long enough.
-                    assert followed.score > old.score, (seed, tick)
-                    assert behind_since is not None, (seed, tick)
-                    assert snap.tick - behind_since >= hold_ticks - 1, (seed, tick)
-                behind_since = None
-            last = followed.id
-        assert switches < raw_switches, (seed, switches, raw_switches)
+            audit.observe(player.frame().prev, None if followed is None else followed.id)
+        assert audit.switches < audit.raw_switches, (seed, audit.switches, audit.raw_switches)
 
 
 def test_a_client_recording_keeps_its_area_and_replays_around_the_recorder(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from netsnake.client.core import ClientCore
 from netsnake.game.bots import steer_bots
-from netsnake.game.events import PlayerJoined, PlayerLeft
+from netsnake.game.events import PlayerDied, PlayerJoined, PlayerLeft
 from netsnake.game.interest import (
     BLOCK,
     WHOLE,
@@ -476,6 +476,50 @@ def test_a_spectators_leaders_on_a_big_board_are_never_long_out_of_date() -> Non
         if 2.6 < since <= 20 and followed is not None:
             assert true_scores[followed] >= max(true_scores.values()), (followed, sim.now)
     assert stale_checked > 0  # leaders did die in the run and were shown so
+    assert eve.hash_mismatches == 0
+
+
+def test_lines_beyond_the_area_keep_what_the_client_saw_and_was_told() -> None:
+    """A player who leaves the area keeps the line last seen (not an older SCORES
+    line: scores going backwards), and one the client was told died (DIED) shows
+    dead from then on, not with the old score until the next leader list."""
+    settings = ServerSettings(world=WorldConfig(width=96, height=64), max_players=40, bots=30)
+    sim = GameSimulation(replace(settings, seed=13), seed=13)
+    eve = sim.add_client("eve", spectate=True)
+    eve.core.set_view_size(20, 12)
+    told: dict[int, float] = {}  # player -> when the client got its last DIED
+    eve.core.event_listeners.append(
+        lambda e: told.__setitem__(e.player_id, sim.now) if isinstance(e, PlayerDied) else None
+    )
+    sim.run(2.0)
+    seen: dict[int, tuple[int, float]] = {}  # player -> (score, when) last in a snapshot
+    dropped_at: dict[int, float] = {}
+    true_scores: dict[int, int] = {}
+    deaths_checked = outside_checked = 0
+    for _ in range(600):
+        sim.run(0.1)
+        for p in sim.server.snapshot.players:
+            if p.score < true_scores.get(p.id, 0):
+                dropped_at[p.id] = sim.now
+            true_scores[p.id] = p.score
+        snap = eve.core.latest_snapshot
+        assert snap is not None
+        for p in snap.players:
+            seen[p.id] = (p.score, sim.now)
+        for line in eve.core.scoreboard():
+            if snap.player(line.id) is not None:
+                continue
+            died = told.get(line.id)
+            if died is not None and line.score > true_scores.get(line.id, 0):
+                # Shown above the truth: never once the death behind it was told.
+                assert died < dropped_at[line.id] - 0.15, (line, sim.now, died)
+            deaths_checked += died is not None
+            last = seen.get(line.id)
+            if last is not None and dropped_at.get(line.id, -99.0) < last[1]:
+                # Not dead since it was last seen: its line is at least what was seen.
+                assert line.score >= last[0], (line, last, sim.now)
+                outside_checked += 1
+    assert deaths_checked > 10 and outside_checked > 100, (deaths_checked, outside_checked)
     assert eve.hash_mismatches == 0
 
 

@@ -54,7 +54,7 @@ from netsnake.game.events import (
     PlayerLeft,
     ServerShuttingDown,
 )
-from netsnake.game.interest import DEFAULT_VIEW, Area, area_for
+from netsnake.game.interest import DEFAULT_VIEW, Area, area_centre, area_for
 from netsnake.game.limits import MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_TURNS,
@@ -637,10 +637,7 @@ class ClientCore:
             self._take_lines(snapshot.tick, (_score_entry(p) for p in snapshot.players))
             if self._state is ConnectionState.SPECTATING:
                 self._hold_leader(snapshot)
-            focus = self.view_id
-            me = snapshot.player(focus) if focus is not None else None
-            if me is not None and me.body:
-                self._centre = me.body[0]
+            self._centre = self._area_centre(snapshot)
         if self._buffer is not None:
             self._buffer.push(snapshot, now)
         for listener in self.snapshot_listeners:
@@ -932,13 +929,13 @@ class ClientCore:
         snap = snapshot if snapshot is not None else self.latest_snapshot
         if snap is None:
             return None
+        board = (snap.width, snap.height, snap.wrap)
+        return area_for(board, self.area_view, self._area_centre(snap))
+
+    def _area_centre(self, snapshot: Snapshot) -> Cell:
         focus = self.view_id
-        me = snap.player(focus) if focus is not None else None
-        if me is not None and me.body:
-            centre = me.body[0]
-        else:
-            centre = self._centre or (snap.width // 2, snap.height // 2)
-        return area_for((snap.width, snap.height, snap.wrap), self.area_view, centre)
+        me = snapshot.player(focus) if focus is not None else None
+        return area_centre(me, self._centre, (snapshot.width, snapshot.height))
 
     @property
     def area_view(self) -> tuple[int, int]:

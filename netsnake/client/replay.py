@@ -21,7 +21,7 @@ import math
 from netsnake.client.interpolation import RenderFrame
 from netsnake.client.leader import Contender, LeaderHold
 from netsnake.game.events import GameEvent
-from netsnake.game.interest import Area, area_for
+from netsnake.game.interest import Area, area_centre, area_for
 from netsnake.game.messages import Overview
 from netsnake.game.recording import AreaRecord, Recording
 from netsnake.game.scoreboard import ScoreLine, scoreboard
@@ -152,12 +152,8 @@ class ReplayPlayer:
         focus = prev.player(area[0]) if area[0] is not None else None
         if focus is None and area[0] is None and prev.players:
             focus = ranked(prev.players)[0]  # the server's choice: its leader
-        if focus is not None and focus.body:
-            centre = focus.body[0]
-        else:  # dead: where the area stayed, as far as we can tell
-            centre = self._centre or (prev.width // 2, prev.height // 2)
-        self._centre = centre
-        return area_for((prev.width, prev.height, prev.wrap), area[1], centre)
+        self._centre = area_centre(focus, self._centre, (prev.width, prev.height))
+        return area_for((prev.width, prev.height, prev.wrap), area[1], self._centre)
 
     def scoreboard(self) -> list[ScoreLine]:
         """Every player at the position: those in the frame as they are there, the

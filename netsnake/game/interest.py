@@ -51,6 +51,7 @@ __all__ = [
     "Area",
     "BlockIndex",
     "area_cells",
+    "area_centre",
     "area_for",
     "area_holds",
     "covers_axis",
@@ -118,6 +119,16 @@ def _axis(centre: int, view: int, board: int, wrap: bool) -> tuple[int, int] | N
     # A bounded board: keep the area on the board, so clients near an edge
     # share areas and no block is wasted beyond the edge.
     return max(0, min(first, board_blocks - count)), count
+
+
+def area_centre(focus: PlayerState | None, last: Cell | None, board: tuple[int, int]) -> Cell:
+    """Where an area is centred (the game spec's "Centre and focus"): the focus's
+    head while it has a body, else where it was ``last`` centred, else the middle
+    of the ``board`` (width, height).  The server places areas so, and a client
+    or a replay reckons them the same way."""
+    if focus is not None and focus.body:
+        return focus.body[0]
+    return last if last is not None else (board[0] // 2, board[1] // 2)
 
 
 def area_for(board: tuple[int, int, bool], view: tuple[int, int], centre: Cell) -> Area | None:

@@ -43,7 +43,7 @@ from netsnake.game.events import (
     PlayerRespawned,
     ServerShuttingDown,
 )
-from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_for
+from netsnake.game.interest import DEFAULT_VIEW, WHOLE, Area, BlockIndex, area_centre, area_for
 from netsnake.game.limits import MAX_NAME_LENGTH, MAX_PLAYERS, MAX_VIEW_SIZE
 from netsnake.game.messages import (
     MAX_INPUT_LEAD,
@@ -1032,10 +1032,7 @@ class _TickAreas:
         world = self._world
         focus = self._focus(client)
         player = self._by_id.get(focus) if focus is not None else None
-        if player is not None and player.body:
-            client.centre = player.body[0]
-        elif client.centre is None:
-            client.centre = (world.width // 2, world.height // 2)
+        client.centre = area_centre(player, client.centre, (world.width, world.height))
         board = (world.width, world.height, world.wrap)
         area = area_for(board, client.view, client.centre)
         if area is WHOLE:

@@ -521,6 +521,7 @@ class ClientCore:
 
     def _on_scores(self, msg: Scores) -> None:
         self.scores_serial += 1
+        listed = {e.id for e in msg.entries}
         if msg.complete:
             if msg.tick <= self._scores_complete_tick:
                 return  # late or duplicated
@@ -528,7 +529,6 @@ class ClientCore:
             # Everyone at msg.tick: a line older than that for someone not listed
             # is of a player who has left.  (Newer lines stay: a late complete list
             # must not undo what later ones said.)
-            listed = {e.id for e in msg.entries}
             for pid in [
                 p for p, t in self._scores_tick.items() if p not in listed and t < msg.tick
             ]:
@@ -541,18 +541,15 @@ class ClientCore:
         # only ever falls by dying (to 0), so that player has died since: shown
         # dead until a newer line, not as a leader for up to 10 s.
         last = max(rank_key(e) for e in msg.entries)
-        listed = {e.id for e in msg.entries}
-        for pid, held in list(self.scores.items()):
-            if pid not in listed and rank_key(held) < last and msg.tick > self._scores_tick[pid]:
-                self.scores[pid] = replace(held, length=0, score=0)
-                self._scores_tick[pid] = msg.tick
+        stale = [e for pid, e in self.scores.items() if pid not in listed and rank_key(e) < last]
+        self._take_lines(msg.tick, [_dead(e) for e in stale])
 
     def _note_death(self, pid: int) -> None:
         """A DIED: the player's line is dead from the newest tick on.  (A snake that
         dies in the area leaves its snapshot, so no snapshot shows that.)"""
         held, snap = self.scores.get(pid), self.latest_snapshot
         if held is not None and snap is not None:
-            self._take_lines(snap.tick + 1, [replace(held, length=0, score=0)])
+            self._take_lines(snap.tick + 1, [_dead(held)])
             self.scores_serial += 1
 
     def _take_lines(self, tick: int, entries: Iterable[ScoreEntry]) -> None:
@@ -634,7 +631,7 @@ class ClientCore:
             self.latest_snapshot = snapshot
             # Players seen are held as seen: once out of the area, their line is the
             # last known one, not an older SCORES line (a dead leader shown leading).
-            self._take_lines(snapshot.tick, (_score_entry(p) for p in snapshot.players))
+            self._take_lines(snapshot.tick, (ScoreEntry.of(p) for p in snapshot.players))
             if self._state is ConnectionState.SPECTATING:
                 self._hold_leader(snapshot)
             self._centre = self._area_centre(snapshot)
@@ -1050,9 +1047,9 @@ class ClientCore:
         return None
 
 
-def _score_entry(p: PlayerState) -> ScoreEntry:
-    """A player's scoreboard line as a snapshot shows them."""
-    return ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
+def _dead(line: ScoreEntry) -> ScoreEntry:
+    """``line`` once its player has died: no body, score back to 0."""
+    return replace(line, length=0, score=0)
 
 
 def _living(state: PlayerState | None, line: ScoreLine) -> bool:

@@ -21,7 +21,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 from netsnake.game.direction import Direction
 from netsnake.game.events import (
@@ -192,6 +192,26 @@ class ScoreEntry:
     length: int
     score: int
     kills: int
+
+    @classmethod
+    def of(cls, line: _ScoreFields) -> ScoreEntry:
+        """The line of a player (a PlayerState) or of a client's scoreboard row."""
+        return cls(
+            id=line.id, colour=line.colour, length=line.length, score=line.score, kills=line.kills
+        )
+
+
+class _ScoreFields(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def colour(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def kills(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -261,10 +261,7 @@ class RecordingWriter:
         """Record the scoreboard lines a client holds (for players outside its
         area) from the next frame added on; ``tick`` is when they were current."""
         ordered = sorted(lines, key=lambda line: line.id)
-        entries = tuple(
-            ScoreEntry(id=s.id, colour=s.colour, length=s.length, score=s.score, kills=s.kills)
-            for s in ordered
-        )
+        entries = tuple(ScoreEntry.of(line) for line in ordered)
         message = encode_message(Scores(tick=tick, complete=True, entries=entries))
         self._append([SCORES, message, [s.name for s in ordered]])
 

@@ -281,10 +281,7 @@ def world_scores(
     return Scores(
         tick=world.tick,
         complete=complete,
-        entries=tuple(
-            ScoreEntry(id=p.id, colour=p.colour, length=p.length, score=p.score, kills=p.kills)
-            for p in players
-        ),
+        entries=tuple(ScoreEntry.of(p) for p in players),
     )
 
 

@@ -324,18 +324,27 @@ def _unpacker(data: bytes) -> msgpack.Unpacker:
     return unpacker
 
 
-def _scores_record(record: list[Any]) -> tuple[ScoreLine, ...] | None:
-    """A SCORES record's lines, or None if it is malformed (then skipped)."""
-    if len(record) != 3 or not isinstance(record[1], bytes) or not isinstance(record[2], list):
+_M = TypeVar("_M")
+
+
+def _message(value: Any, kind: type[_M]) -> _M | None:
+    """The game-layer message of ``kind`` a record holds as a bin, or None if it
+    holds anything else (not a bin, not a message, another type)."""
+    if not isinstance(value, bytes):
         return None
     try:
-        message = decode_message(record[1])
+        message = decode_message(value)
     except DecodeError:
         return None
-    names = record[2]
-    if not isinstance(message, Scores) or not message.complete:
+    return message if isinstance(message, kind) else None
+
+
+def _scores_record(record: list[Any]) -> tuple[ScoreLine, ...] | None:
+    """A SCORES record's lines, or None if it is malformed (then skipped)."""
+    if len(record) != 3 or not isinstance(record[2], list):
         return None
-    if len(names) != len(message.entries):
+    message, names = _message(record[1], Scores), record[2]
+    if message is None or not message.complete or len(names) != len(message.entries):
         return None
     for name in names:
         try:
@@ -351,13 +360,8 @@ def _scores_record(record: list[Any]) -> tuple[ScoreLine, ...] | None:
 
 def _overview_record(record: list[Any], header: RecordingHeader) -> Overview | None:
     """An OVERVIEW record's message, or None if it is malformed or not of this board."""
-    if len(record) != 2 or not isinstance(record[1], bytes):
-        return None
-    try:
-        message = decode_message(record[1])
-    except DecodeError:
-        return None
-    if not isinstance(message, Overview) or not message.fits(header.width, header.height):
+    message = _message(record[1], Overview) if len(record) == 2 else None
+    if message is None or not message.fits(header.width, header.height):
         return None
     return message
 
@@ -497,15 +501,11 @@ class Recording:
         return header
 
     def _read_event(self, value: Any, pending: list[GameEvent]) -> None:
-        if isinstance(value, bytes):
-            try:
-                message = decode_message(value)
-            except DecodeError:
-                message = None
-            if isinstance(message, GameEvent):
-                pending.append(message)
-                return
-        self.skipped += 1
+        event = _message(value, GameEvent)
+        if event is None:
+            self.skipped += 1
+        else:
+            pending.append(event)
 
     # -- queries
 

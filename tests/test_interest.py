@@ -28,7 +28,7 @@ from netsnake.game.snapshot import Cell, Snapshot, ranked, snapshot_hash
 from netsnake.game.snapshot_codec import DeltaMemo, decode_snapshot, encode_delta, encode_full
 from netsnake.game.world import World, WorldConfig
 from netsnake.server.game import ServerSettings
-from netsnake.sim import GameSimulation
+from netsnake.sim import GameSimulation, SimClient
 from protocol import MessageReceived, PayloadReceived
 from protocol.simulator import LinkConfig
 
@@ -442,25 +442,43 @@ def test_a_leader_missing_from_a_leader_list_has_died_since() -> None:
     assert {line.name: line.score for line in core.scoreboard()}["ann"] == 4
 
 
+def _watching_a_crowded_big_board() -> tuple[GameSimulation, SimClient]:
+    """A spectator with a small area (20 x 12) on 96 x 64 with 30 bots: most
+    leaders are outside its area, and some of them die in a minute."""
+    settings = ServerSettings(world=WorldConfig(width=96, height=64), max_players=40, bots=30)
+    sim = GameSimulation(replace(settings, seed=13), seed=13)
+    eve = sim.add_client("eve", spectate=True)
+    eve.core.set_view_size(20, 12)
+    return sim, eve
+
+
+class _TrueScores:
+    """Every player's score on the server, and when it last fell (a death)."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, int] = {}
+        self.dropped_at: dict[int, float] = {}
+
+    def update(self, sim: GameSimulation) -> None:
+        for p in sim.server.snapshot.players:
+            if p.score < self.scores.get(p.id, 0):
+                self.dropped_at[p.id] = sim.now
+            self.scores[p.id] = p.score
+
+
 def test_a_spectators_leaders_on_a_big_board_are_never_long_out_of_date() -> None:
     """On a big board a spectator's leaders outside its area come from SCORES.  A
     leader that dies drops out of the next leader list (2 s), and the client shows
     it dead then, not with its old score until the next complete list (10 s); nor
     does the held-leader camera go back to it."""
-    settings = ServerSettings(world=WorldConfig(width=96, height=64), max_players=40, bots=30)
-    sim = GameSimulation(replace(settings, seed=13), seed=13)
-    eve = sim.add_client("eve", spectate=True)
-    eve.core.set_view_size(20, 12)  # a small area: most leaders are outside it
+    sim, eve = _watching_a_crowded_big_board()
     sim.run(2.0)
-    dropped_at: dict[int, float] = {}  # player -> when its true score last fell (died)
-    true_scores: dict[int, int] = {}
+    on_server = _TrueScores()
+    true_scores, dropped_at = on_server.scores, on_server.dropped_at
     stale_checked = 0
     for _ in range(600):
         sim.run(0.1)
-        for p in sim.server.snapshot.players:
-            if p.score < true_scores.get(p.id, 0):
-                dropped_at[p.id] = sim.now
-            true_scores[p.id] = p.score
+        on_server.update(sim)
         lines = ranked(eve.core.scoreboard())[:5]  # the top of the board a person reads
         for line in lines:
             truth = true_scores.get(line.id)
@@ -483,25 +501,19 @@ def test_lines_beyond_the_area_keep_what_the_client_saw_and_was_told() -> None:
     """A player who leaves the area keeps the line last seen (not an older SCORES
     line: scores going backwards), and one the client was told died (DIED) shows
     dead from then on, not with the old score until the next leader list."""
-    settings = ServerSettings(world=WorldConfig(width=96, height=64), max_players=40, bots=30)
-    sim = GameSimulation(replace(settings, seed=13), seed=13)
-    eve = sim.add_client("eve", spectate=True)
-    eve.core.set_view_size(20, 12)
+    sim, eve = _watching_a_crowded_big_board()
     told: dict[int, float] = {}  # player -> when the client got its last DIED
     eve.core.event_listeners.append(
         lambda e: told.__setitem__(e.player_id, sim.now) if isinstance(e, PlayerDied) else None
     )
     sim.run(2.0)
     seen: dict[int, tuple[int, float]] = {}  # player -> (score, when) last in a snapshot
-    dropped_at: dict[int, float] = {}
-    true_scores: dict[int, int] = {}
+    on_server = _TrueScores()
+    true_scores, dropped_at = on_server.scores, on_server.dropped_at
     deaths_checked = outside_checked = 0
     for _ in range(600):
         sim.run(0.1)
-        for p in sim.server.snapshot.players:
-            if p.score < true_scores.get(p.id, 0):
-                dropped_at[p.id] = sim.now
-            true_scores[p.id] = p.score
+        on_server.update(sim)
         snap = eve.core.latest_snapshot
         assert snap is not None
         for p in snap.players:

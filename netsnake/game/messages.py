@@ -40,6 +40,7 @@ from netsnake.game.limits import (
     MAX_TEXT_LENGTH,
     MAX_VIEW_SIZE,
 )
+from netsnake.game.snapshot import Rankable
 from protocol import (
     CodecLimits,
     DecodeError,
@@ -201,17 +202,11 @@ class ScoreEntry:
         )
 
 
-class _ScoreFields(Protocol):
-    @property
-    def id(self) -> int: ...
+class _ScoreFields(Rankable, Protocol):
+    """A rankable line with its snake's colour: what a SCORES entry carries."""
+
     @property
     def colour(self) -> int: ...
-    @property
-    def length(self) -> int: ...
-    @property
-    def score(self) -> int: ...
-    @property
-    def kills(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
